@@ -1,0 +1,128 @@
+/* The public waits: collect a completed op at once, else run the scheduler until one completes. */
+#include <demi/wait.h>
+#include <stdint.h>
+
+#include "../runtime/clock.h"
+#include "api.h"
+
+/* Deadline in clock_now() units: UINT64_MAX for NULL; -EINVAL for a malformed timespec. */
+static int deadline_of(const struct timespec *ts, uint64_t *out)
+{
+	if (!ts) {
+		*out = UINT64_MAX;
+		return 0;
+	}
+	if (ts->tv_sec < 0 || ts->tv_nsec < 0 || ts->tv_nsec >= (long)NSEC_PER_SEC)
+		return -EINVAL;
+	uint64_t ns = (uint64_t)ts->tv_nsec;
+	uint64_t sec = (uint64_t)ts->tv_sec;
+	uint64_t now = clock_now();
+	if (sec >= (UINT64_MAX - now - ns) / NSEC_PER_SEC)
+		*out = UINT64_MAX;
+	else
+		*out = now + sec * NSEC_PER_SEC + ns;
+	return 0;
+}
+
+static int op_is_done(struct rt *rt, void *arg)
+{
+	(void)rt;
+	return ((struct op *)arg)->state == OP_DONE;
+}
+
+DEMI_EXPORT int demi_wait(demi_qresult_t *qr_out, demi_qtoken_t qt, const struct timespec *timeout)
+{
+	API_RT(rt);
+	if (!qr_out)
+		return EINVAL;
+	struct op *op = op_lookup(&rt->ops, qt);
+	if (!op)
+		return EINVAL;
+	if (op->state != OP_DONE) {
+		uint64_t deadline;
+		if (deadline_of(timeout, &deadline) < 0)
+			return EINVAL;
+		if (rt_run_until(rt, op_is_done, op, deadline) < 0)
+			return ETIMEDOUT;
+	}
+	op_collect(&rt->ops, op, qr_out);
+	return 0;
+}
+
+struct any_wait {
+	const demi_qtoken_t *qts;
+	int n;
+	int found;
+	uint64_t seen; /* completions counter at the last scan: rescan only when it moved */
+};
+
+static int scan_any(struct rt *rt, struct any_wait *w)
+{
+	for (int i = 0; i < w->n; i++) {
+		struct op *op = op_lookup(&rt->ops, w->qts[i]);
+		if (op && op->state == OP_DONE) {
+			w->found = i;
+			return 1;
+		}
+	}
+	return 0;
+}
+
+static int any_is_done(struct rt *rt, void *arg)
+{
+	struct any_wait *w = arg;
+	if (rt->ops.completions == w->seen)
+		return 0;
+	w->seen = rt->ops.completions;
+	return scan_any(rt, w);
+}
+
+DEMI_EXPORT int demi_wait_any(demi_qresult_t *qr_out, int *ready_offset, const demi_qtoken_t qts[], int num_qts,
+			      const struct timespec *timeout)
+{
+	API_RT(rt);
+	if (!qr_out || !ready_offset || !qts || num_qts <= 0)
+		return EINVAL;
+	for (int i = 0; i < num_qts; i++)
+		if (!op_lookup(&rt->ops, qts[i]))
+			return EINVAL;
+	struct any_wait w = { .qts = qts, .n = num_qts, .found = -1, .seen = rt->ops.completions };
+	if (!scan_any(rt, &w)) {
+		uint64_t deadline;
+		if (deadline_of(timeout, &deadline) < 0)
+			return EINVAL;
+		if (rt_run_until(rt, any_is_done, &w, deadline) < 0)
+			return ETIMEDOUT;
+	}
+	op_collect(&rt->ops, op_lookup(&rt->ops, qts[w.found]), qr_out);
+	*ready_offset = w.found;
+	return 0;
+}
+
+static int any_completed(struct rt *rt, void *arg)
+{
+	(void)arg;
+	return !list_empty(&rt->ops.completed);
+}
+
+DEMI_EXPORT int demi_wait_next_n(demi_qresult_t *qr_out, int num_qrs, int *num_qrs_out, const struct timespec *timeout)
+{
+	API_RT(rt);
+	if (!qr_out || !num_qrs_out || num_qrs <= 0)
+		return EINVAL;
+	*num_qrs_out = 0;
+	if (list_empty(&rt->ops.completed)) {
+		uint64_t deadline;
+		if (deadline_of(timeout, &deadline) < 0)
+			return EINVAL;
+		if (rt_run_until(rt, any_completed, NULL, deadline) < 0)
+			return ETIMEDOUT;
+	}
+	int n = 0;
+	while (n < num_qrs && !list_empty(&rt->ops.completed)) {
+		struct op *op = container_of(rt->ops.completed.next, struct op, cnode);
+		op_collect(&rt->ops, op, &qr_out[n++]);
+	}
+	*num_qrs_out = n;
+	return 0;
+}

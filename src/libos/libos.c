@@ -1,0 +1,23 @@
+/* Registry of the libOSes built into this library, looked up by name at demi_init. */
+#include "libos.h"
+
+#include <string.h>
+
+extern const struct libos_ops catnap_libos;
+
+static const struct libos_ops *const all[] = {
+	&catnap_libos,
+};
+
+const struct libos_ops *libos_find(const char *name)
+{
+	for (size_t i = 0; i < sizeof(all) / sizeof(all[0]); i++)
+		if (strcmp(all[i]->name, name) == 0)
+			return all[i];
+	return NULL;
+}
+
+const char *libos_names(void)
+{
+	return "catnap";
+}

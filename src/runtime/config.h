@@ -1,0 +1,87 @@
+/* Configuration: Demikernel's YAML keys, Demi's own keys, environment overrides. */
+#ifndef DEMI_RUNTIME_CONFIG_H
+#define DEMI_RUNTIME_CONFIG_H
+
+#include <netinet/in.h>
+#include <stdbool.h>
+#include <stdint.h>
+
+#define CONFIG_IFNAME_MAX 32
+#define CONFIG_LIBOS_MAX 32
+#define CONFIG_EAL_ARGS_MAX 32
+#define CONFIG_ARP_TABLE_MAX 64
+#define CONFIG_STR_MAX 256
+
+struct config_arp_entry {
+	struct in_addr ip;
+	uint8_t mac[6];
+};
+
+/*
+ * Every setting Demi reads. config_defaults() fills the documented defaults;
+ * config_load() overlays the YAML file, then the environment. doc/config.md
+ * lists every key with its default and its environment variable.
+ */
+struct demi_config {
+	char libos[CONFIG_LIBOS_MAX]; /* LIBOS env only; default "catnap" */
+
+	/* demikernel: */
+	bool has_local_ipv4_addr;
+	struct in_addr local_ipv4_addr; /* local_ipv4_addr / LOCAL_IPV4_ADDR */
+	bool has_local_link_addr;
+	uint8_t local_link_addr[6]; /* local_link_addr / LOCAL_LINK_ADDR "aa:bb:cc:dd:ee:ff" */
+
+	/* raw_socket: */
+	char linux_interface_name[CONFIG_IFNAME_MAX]; /* LINUX_INTERFACE_NAME */
+	int xdp_interface_index;                      /* XDP_INTERFACE_INDEX, default -1 */
+
+	/* dpdk: */
+	int eal_argc;
+	char eal_argv[CONFIG_EAL_ARGS_MAX][CONFIG_STR_MAX]; /* eal_init list / EAL_INIT (space separated) */
+
+	/* tcp_socket_options: */
+	bool tcp_keepalive;    /* keepalive / KEEPALIVE, default false */
+	int tcp_linger_s;      /* linger / LINGER (seconds, -1 = off), default -1 */
+	bool tcp_nodelay;      /* nodelay / NODELAY, default true */
+
+	/* inetstack_config: */
+	uint32_t mtu;                   /* MTU, default 1500 */
+	uint32_t mss;                   /* MSS, default 1460 */
+	bool enable_jumbo_frames;       /* ENABLE_JUMBO_FRAMES, default false */
+	bool udp_checksum_offload;      /* UDP_CHECKSUM_OFFLOAD, default false */
+	bool tcp_checksum_offload;      /* TCP_CHECKSUM_OFFLOAD, default false */
+	int arp_table_len;
+	struct config_arp_entry arp_table[CONFIG_ARP_TABLE_MAX]; /* arp_table: {"mac": "ip"} */
+	uint32_t arp_request_retries;   /* ARP_REQUEST_RETRIES, default 5 */
+	uint64_t arp_request_timeout_ms;/* arp_request_timeout (ms) / ARP_REQUEST_TIMEOUT, default 20 */
+	uint64_t arp_cache_ttl_s;       /* arp_cache_ttl (s) / ARP_CACHE_TTL, default 15 */
+
+	/* demi: (Demi's own settings) */
+	uint64_t poll_idle_us;     /* demi.poll_idle_us / POLL_IDLE_US: spin this long before blocking; default 50, 0 = never block */
+	uint32_t max_qtokens;      /* demi.max_qtokens / MAX_QTOKENS: pending + unwaited operations; default 65536 */
+	uint32_t max_queues;       /* demi.max_queues / MAX_QUEUES: open queue descriptors; default 65536 */
+	uint32_t max_buffers;      /* demi.max_buffers / MAX_BUFFERS: live buffers of all sizes; default 262144 */
+	uint64_t max_buffer_bytes; /* demi.max_buffer_bytes / MAX_BUFFER_BYTES: buffer memory cap; default 1 GiB */
+	uint32_t coroutine_stack;  /* demi.coroutine_stack / COROUTINE_STACK: bytes per coroutine; default 65536 */
+	char log_level[16];        /* demi.log_level / DEMI_LOG: error|warn|info|debug|trace; default warn */
+};
+
+/* Fills *c with the documented defaults. */
+void config_defaults(struct demi_config *c);
+
+/*
+ * Loads the configuration over what *c holds (call config_defaults first):
+ * the YAML file at `path` (may be
+ * NULL: no file), then environment overrides. Returns 0, or -EINVAL after
+ * printing one line on stderr that names the file, line and key at fault
+ * (unknown key, wrong type, bad address, unreadable file).
+ */
+int config_load(struct demi_config *c, const char *path);
+
+/* Parses YAML text held in memory; same rules as config_load, without env. */
+int config_parse_string(struct demi_config *c, const char *yaml, const char *origin);
+
+/* Applies environment overrides to *c. Returns 0 or -EINVAL (naming the variable). */
+int config_apply_env(struct demi_config *c);
+
+#endif

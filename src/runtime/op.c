@@ -1,0 +1,114 @@
+/* Operation table: fixed slots, generation-checked tokens, a completion list. */
+#include "op.h"
+
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "buf.h"
+#include "queue.h"
+
+int op_table_init(struct op_table *t, uint32_t cap, struct buf_pool *pool)
+{
+	memset(t, 0, sizeof(*t));
+	t->ops = calloc(cap, sizeof(*t->ops));
+	if (!t->ops)
+		return -ENOMEM;
+	t->cap = cap;
+	t->pool = pool;
+	list_init(&t->free);
+	list_init(&t->completed);
+	/* Pushed in order so that low slots are used first and stay cache-hot. */
+	for (uint32_t i = 0; i < cap; i++) {
+		t->ops[i].gen = 1;
+		list_node_init(&t->ops[i].qnode);
+		list_node_init(&t->ops[i].wnode);
+		list_push_back(&t->free, &t->ops[i].cnode);
+	}
+	return 0;
+}
+
+void op_table_fini(struct op_table *t)
+{
+	free(t->ops);
+	memset(t, 0, sizeof(*t));
+}
+
+struct op *op_alloc(struct op_table *t, struct queue *q, demi_opcode_t opc)
+{
+	struct list_node *n = list_pop_front(&t->free);
+	if (!n)
+		return NULL;
+	struct op *op = container_of(n, struct op, cnode);
+	op->state = OP_PENDING;
+	op->opcode = opc;
+	op->q = q;
+	op->task = NULL;
+	op->buf = NULL;
+	op->progress = 0;
+	memset(&op->addr, 0, sizeof(op->addr));
+	memset(&op->result, 0, sizeof(op->result));
+	list_push_back(&q->pending, &op->qnode);
+	t->in_use++;
+	return op;
+}
+
+static void release(struct op_table *t, struct op *op)
+{
+	op->state = OP_FREE;
+	/* A new generation spends every token issued for this slot. */
+	if (++op->gen == 0)
+		op->gen = 1;
+	list_push_front(&t->free, &op->cnode);
+	t->in_use--;
+}
+
+static void drop_refs(struct op_table *t, struct op *op)
+{
+	if (op->buf) {
+		buf_unref(t->pool, op->buf);
+		op->buf = NULL;
+	}
+	if (list_linked(&op->qnode))
+		list_del(&op->qnode);
+	if (list_linked(&op->wnode))
+		list_del(&op->wnode);
+	op->q = NULL;
+	op->task = NULL;
+}
+
+void op_discard(struct op_table *t, struct op *op)
+{
+	drop_refs(t, op);
+	release(t, op);
+}
+
+void op_complete(struct op_table *t, struct op *op)
+{
+	if (op->state != OP_PENDING)
+		return;
+	op->result.qr_opcode = op->opcode;
+	op->result.qr_qd = op->q ? op->q->qd : -1;
+	op->result.qr_qt = op_token(t, op);
+	drop_refs(t, op);
+	op->state = OP_DONE;
+	list_push_back(&t->completed, &op->cnode);
+	t->completions++;
+}
+
+void op_fail(struct op_table *t, struct op *op, int err)
+{
+	if (op->state != OP_PENDING)
+		return;
+	memset(&op->result.qr_value, 0, sizeof(op->result.qr_value));
+	op->opcode = DEMI_OPC_FAILED;
+	op->result.qr_ret = err;
+	op_complete(t, op);
+}
+
+void op_collect(struct op_table *t, struct op *op, demi_qresult_t *out)
+{
+	*out = op->result;
+	list_del(&op->cnode);
+	release(t, op);
+}

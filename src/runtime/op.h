@@ -1,0 +1,86 @@
+/*
+ * Operations and their qtokens. Every asynchronous call creates an op in a
+ * fixed table; its token encodes slot and generation, so checking a token is
+ * O(1) and a spent or forged one is rejected. A completed op waits on the
+ * completion list until the application collects its result.
+ */
+#ifndef DEMI_RUNTIME_OP_H
+#define DEMI_RUNTIME_OP_H
+
+#include <stdbool.h>
+#include <stdint.h>
+
+#include <demi/types.h>
+
+#include "list.h"
+
+struct queue;
+struct task;
+struct buf;
+
+enum op_state { OP_FREE, OP_PENDING, OP_DONE };
+
+struct op {
+	uint32_t gen;
+	enum op_state state;
+	demi_opcode_t opcode;
+	struct queue *q;        /* while pending */
+	struct task *task;      /* the application coroutine running it, while pending */
+	struct list_node qnode; /* in q->pending while pending */
+	struct list_node cnode; /* completion list while done, free list while free */
+	struct list_node wnode; /* a queue's waiters (readers, writers) while its coroutine waits its turn */
+	struct buf *buf;        /* push: the stack's reference on the pushed buffer */
+	demi_sgarray_t sga;     /* push: what the application pushed */
+	struct sockaddr_in addr;/* pushto, connect: the peer */
+	uint32_t progress;      /* push: bytes already handed to the device */
+	demi_qresult_t result;
+};
+
+struct buf_pool;
+
+struct op_table {
+	struct buf_pool *pool; /* where push references go back */
+	uint64_t completions;  /* bumped by every completion: progress for the wait loop */
+	struct op *ops;
+	uint32_t cap;
+	struct list_node free;
+	struct list_node completed; /* in completion order, for demi_wait_next_n */
+	uint32_t in_use;
+};
+
+int op_table_init(struct op_table *t, uint32_t cap, struct buf_pool *pool);
+void op_table_fini(struct op_table *t);
+
+/* A fresh pending op on q with opcode opc; NULL when the table is full (-ENOMEM). */
+struct op *op_alloc(struct op_table *t, struct queue *q, demi_opcode_t opc);
+/* Returns an op that never started (its call failed) to the table. */
+void op_discard(struct op_table *t, struct op *op);
+
+static inline demi_qtoken_t op_token(const struct op_table *t, const struct op *op)
+{
+	return ((uint64_t)op->gen << 32) | (uint64_t)(op - t->ops + 1);
+}
+
+/* The op a token names if it is pending or done and not yet collected; else NULL. */
+static inline struct op *op_lookup(const struct op_table *t, demi_qtoken_t qt)
+{
+	uint32_t slot = (uint32_t)qt, gen = (uint32_t)(qt >> 32);
+	if (slot == 0 || slot > t->cap)
+		return NULL;
+	struct op *op = &t->ops[slot - 1];
+	return (op->gen == gen && op->state != OP_FREE) ? op : NULL;
+}
+
+/*
+ * Completes op: the result's opcode, qd and token are filled in here; the
+ * caller has set result.qr_value. Releases the push reference and unlinks the
+ * op from its queue. Idempotent: a second completion is ignored.
+ */
+void op_complete(struct op_table *t, struct op *op);
+/* Completes op as DEMI_OPC_FAILED with errno err (positive). */
+void op_fail(struct op_table *t, struct op *op, int err);
+
+/* Copies the result of a done op out and frees the op: its token is spent. */
+void op_collect(struct op_table *t, struct op *op, demi_qresult_t *out);
+
+#endif

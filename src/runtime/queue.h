@@ -1,0 +1,69 @@
+/*
+ * Queues and the queue-descriptor table. A queue is anything PDPIX can push
+ * to and pop from: a socket of the running libOS, a memory queue, later a
+ * pipe or a file. Each kind fills in a queue_ops table (a NULL entry means
+ * the call does not apply to that kind: ENOTSUP) and embeds struct queue.
+ */
+#ifndef DEMI_RUNTIME_QUEUE_H
+#define DEMI_RUNTIME_QUEUE_H
+
+#include <stdint.h>
+#include <sys/socket.h>
+
+#include <demi/types.h>
+
+#include "list.h"
+
+struct queue;
+struct op;
+
+/*
+ * Every entry returns 0 or -errno. Asynchronous entries (accept, connect,
+ * push, pushto, pop) receive an allocated op: on 0 they have started it (it
+ * completes later, or already did); on an error the op is discarded by the
+ * caller. Addresses reaching these functions were checked for NULL and length.
+ */
+struct queue_ops {
+	const char *kind;
+	int (*bind)(struct queue *q, const struct sockaddr_in *addr);
+	int (*listen)(struct queue *q, int backlog);
+	int (*accept)(struct queue *q, struct op *op);
+	int (*connect)(struct queue *q, struct op *op);       /* peer in op->addr */
+	int (*push)(struct queue *q, struct op *op);          /* sga in op->sga, buffer ref in op->buf */
+	int (*pushto)(struct queue *q, struct op *op);        /* as push, peer in op->addr */
+	int (*pop)(struct queue *q, struct op *op);
+	int (*setsockopt)(struct queue *q, int level, int name, const void *val, socklen_t len);
+	int (*getsockopt)(struct queue *q, int level, int name, void *val, socklen_t *len);
+	int (*getpeername)(struct queue *q, struct sockaddr_in *out);
+	int (*getsockname)(struct queue *q, struct sockaddr_in *out);
+	/* Releases the queue once its pending ops were cancelled; cannot fail in a way the app can act on, returns -errno for reporting. */
+	int (*close)(struct queue *q);
+};
+
+struct queue {
+	const struct queue_ops *ops;
+	int qd;
+	struct list_node pending; /* ops not yet complete */
+};
+
+struct qd_table {
+	struct queue **slots;
+	uint32_t cap, used;
+	uint32_t *free; /* stack of free descriptors, lowest on top */
+	uint32_t nfree;
+};
+
+int qd_table_init(struct qd_table *t, uint32_t cap);
+void qd_table_fini(struct qd_table *t);
+/* Installs q under a new descriptor (set in q->qd). -EMFILE when full. */
+int qd_install(struct qd_table *t, struct queue *q, const struct queue_ops *ops);
+/* The queue of qd, or NULL (-EBADF). */
+static inline struct queue *qd_get(const struct qd_table *t, int qd)
+{
+	if (qd < 0 || (uint32_t)qd >= t->cap)
+		return NULL;
+	return t->slots[qd];
+}
+void qd_remove(struct qd_table *t, int qd);
+
+#endif

@@ -1,0 +1,135 @@
+/* The per-thread runtime: creation, teardown, closing queues and the wait loop. */
+#include "rt.h"
+
+#include <errno.h>
+#include <stdlib.h>
+
+#include "../libos/libos.h"
+#include "clock.h"
+#include "log.h"
+
+__thread struct rt *rt_tls;
+
+/* Background coroutine: fires due timers once a round. */
+static void timer_task_fn(void *arg)
+{
+	struct rt *rt = arg;
+	do
+		timer_run(&rt->timers, clock_now());
+	while (sched_yield(&rt->sched) == 0);
+}
+
+int rt_create(const struct demi_config *cfg, struct rt **out)
+{
+	if (rt_tls)
+		return -EEXIST;
+	struct rt *rt = calloc(1, sizeof(*rt));
+	if (!rt)
+		return -ENOMEM;
+	rt->cfg = *cfg;
+	sched_init(&rt->sched, cfg->coroutine_stack, cfg->max_qtokens + 64);
+	int err = buf_pool_init(&rt->pool, cfg->max_buffers, cfg->max_buffer_bytes);
+	if (!err)
+		err = op_table_init(&rt->ops, cfg->max_qtokens, &rt->pool);
+	if (!err)
+		err = qd_table_init(&rt->qds, cfg->max_queues);
+	if (!err)
+		err = timer_heap_init(&rt->timers, 1024);
+	if (!err) {
+		rt->timer_task = sched_spawn(&rt->sched, TASK_BACKGROUND, timer_task_fn, rt);
+		if (!rt->timer_task)
+			err = -ENOMEM;
+	}
+	rt_tls = rt;
+	if (err) {
+		rt_destroy(rt);
+		return err;
+	}
+	*out = rt;
+	return 0;
+}
+
+void rt_destroy(struct rt *rt)
+{
+	for (uint32_t qd = 0; qd < rt->qds.cap; qd++) {
+		struct queue *q = qd_get(&rt->qds, (int)qd);
+		if (q)
+			rt_close_queue(rt, q);
+	}
+	if (rt->libos && rt->libos->fini)
+		rt->libos->fini(rt, rt->libos_state);
+	if (rt->timer_task)
+		sched_cancel(&rt->sched, rt->timer_task);
+	sched_fini(&rt->sched);
+	timer_heap_fini(&rt->timers);
+	qd_table_fini(&rt->qds);
+	op_table_fini(&rt->ops);
+	buf_pool_fini(&rt->pool);
+	if (rt_tls == rt)
+		rt_tls = NULL;
+	free(rt);
+}
+
+int rt_op_start(struct rt *rt, struct op *op, void (*fn)(void *op))
+{
+	struct task *t = sched_spawn(&rt->sched, TASK_APP, fn, op);
+	if (!t)
+		return -ENOMEM;
+	op->task = t;
+	sched_run_now(&rt->sched, t);
+	return 0;
+}
+
+int rt_close_queue(struct rt *rt, struct queue *q)
+{
+	struct list_node *n;
+	/*
+	 * Each pending op's coroutine is resumed with -ECANCELED and must end;
+	 * ops with no coroutine of their own (a queued memq pop) are failed here.
+	 */
+	while ((n = q->pending.next) != &q->pending) {
+		struct op *op = container_of(n, struct op, qnode);
+		struct task *t = op->task;
+		op_fail(&rt->ops, op, ECANCELED);
+		if (t)
+			sched_cancel(&rt->sched, t);
+	}
+	int qd = q->qd;
+	int err = q->ops->close ? q->ops->close(q) : 0;
+	qd_remove(&rt->qds, qd);
+	return err;
+}
+
+static uint64_t progress_mark(const struct rt *rt)
+{
+	return rt->sched.progress + rt->ops.completions;
+}
+
+int rt_run_until(struct rt *rt, int (*done)(struct rt *, void *), void *arg, uint64_t deadline)
+{
+	const uint64_t idle_ns = rt->cfg.poll_idle_us * NSEC_PER_USEC;
+	const bool can_block = idle_ns && rt->libos && rt->libos->block;
+	uint64_t mark = progress_mark(rt);
+	uint64_t last_progress = clock_now();
+	for (;;) {
+		sched_round(&rt->sched);
+		if (done(rt, arg))
+			return 0;
+		uint64_t now = clock_now();
+		if (now >= deadline)
+			return -ETIMEDOUT;
+		uint64_t m = progress_mark(rt);
+		if (m != mark) {
+			mark = m;
+			last_progress = now;
+			continue;
+		}
+		if (!can_block || now - last_progress < idle_ns)
+			continue;
+		/* Idle: sleep in the kernel until an event, the next timer or the deadline. */
+		uint64_t until = timer_next(&rt->timers);
+		if (deadline < until)
+			until = deadline;
+		rt->libos->block(rt, rt->libos_state, until == UINT64_MAX ? UINT64_MAX : until - now);
+	}
+}

@@ -1,0 +1,57 @@
+/* The per-thread runtime: scheduler, tables, buffers, timers and the libOS in use. */
+#ifndef DEMI_RUNTIME_RT_H
+#define DEMI_RUNTIME_RT_H
+
+#include <stdint.h>
+
+#include "buf.h"
+#include "config.h"
+#include "op.h"
+#include "queue.h"
+#include "sched.h"
+#include "timer.h"
+
+struct libos_ops;
+
+struct rt {
+	struct demi_config cfg;
+	struct sched sched;
+	struct op_table ops;
+	struct qd_table qds;
+	struct buf_pool pool;
+	struct timer_heap timers;
+	struct task *timer_task;
+	const struct libos_ops *libos;
+	void *libos_state;
+};
+
+/* The runtime of this thread, or NULL before demi_init. */
+extern __thread struct rt *rt_tls;
+static inline struct rt *rt_self(void) { return rt_tls; }
+
+/*
+ * Builds a runtime from cfg and makes it this thread's, without a libOS
+ * (tests drive it directly). -ENOMEM, -EEXIST.
+ */
+int rt_create(const struct demi_config *cfg, struct rt **out);
+/* Closes every queue, stops the libOS, frees everything; the thread has no runtime after. */
+void rt_destroy(struct rt *rt);
+
+/* Spawns an application coroutine for op running fn(op) and runs it at once. -ENOMEM. */
+int rt_op_start(struct rt *rt, struct op *op, void (*fn)(void *op));
+
+/*
+ * Closes a queue: cancels its pending ops (they complete FAILED/ECANCELED),
+ * calls its close and frees its descriptor. -EBADF or the close error.
+ */
+int rt_close_queue(struct rt *rt, struct queue *q);
+
+/*
+ * Runs the scheduler until done(arg) is true or the deadline (clock_now()
+ * units, UINT64_MAX for none) passes; sleeps in the libOS after
+ * cfg.poll_idle_us without progress. Returns 0 or -ETIMEDOUT. done() is
+ * checked after every round, and before the first when `check_first`.
+ */
+int rt_run_until(struct rt *rt, int (*done)(struct rt *, void *), void *arg, uint64_t deadline);
+
+#endif

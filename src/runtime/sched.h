@@ -1,0 +1,82 @@
+/*
+ * Coroutine scheduler with the paper's three kinds of coroutine: fast-path
+ * pollers (one per I/O stack), background coroutines (timers, stack work) and
+ * application coroutines (one per pending operation). Cooperative, one per
+ * thread, run to completion; no locks.
+ */
+#ifndef DEMI_RUNTIME_SCHED_H
+#define DEMI_RUNTIME_SCHED_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "coro.h"
+#include "list.h"
+
+enum task_kind { TASK_FAST, TASK_BACKGROUND, TASK_APP };
+enum task_state { TASK_FREE, TASK_RUNNABLE, TASK_RUNNING, TASK_PARKED, TASK_DONE };
+
+typedef void (*task_fn)(void *arg);
+
+struct task {
+	struct coro_ctx ctx;
+	void *stack;
+	task_fn fn;
+	void *arg;
+	enum task_kind kind;
+	enum task_state state;
+	bool cancelled;
+	struct list_node node; /* run queue, next-round queue or free list */
+	struct sched *sched;
+	void *asan_fake_stack;
+};
+
+struct sched {
+	struct coro_ctx main_ctx;
+	struct task *current; /* NULL while the application's own stack runs */
+	struct list_node runq;  /* woken this round: run before the round ends */
+	struct list_node nextq; /* yielded: run in the next round (pollers first) */
+	struct list_node free_tasks;
+	size_t stack_size;
+	uint32_t live, max_live;
+	uint64_t progress; /* bumped by every wake and completion: idle detection */
+	const void *main_stack_bottom;
+	size_t main_stack_size;
+};
+
+/* max_live bounds the coroutines alive at once (stacks are reused, never freed until fini). */
+void sched_init(struct sched *s, size_t stack_size, uint32_t max_live);
+void sched_fini(struct sched *s);
+
+/*
+ * Creates a coroutine that will run fn(arg). It is runnable: it first runs in
+ * the next round, or now through sched_run_now(). Returns NULL when no stack
+ * can be had (-ENOMEM for the caller).
+ */
+struct task *sched_spawn(struct sched *s, enum task_kind kind, task_fn fn, void *arg);
+
+/*
+ * Runs t at once from the application's stack, until it parks, yields or
+ * ends. From inside a coroutine it only makes t runnable.
+ */
+void sched_run_now(struct sched *s, struct task *t);
+
+/* One round: the yielded coroutines (pollers, background) and every coroutine woken meanwhile. */
+void sched_round(struct sched *s);
+
+/* Inside a coroutine: sleep until sched_wake; returns 0, or -ECANCELED after sched_cancel. */
+int sched_park(struct sched *s);
+/* Inside a coroutine: let the others run; resumes in the next round. 0 or -ECANCELED. */
+int sched_yield(struct sched *s);
+/* Makes a parked coroutine runnable in this round. Harmless on one that is not parked. */
+void sched_wake(struct sched *s, struct task *t);
+/*
+ * Cancels t: its pending sched_park returns -ECANCELED and it runs now (from
+ * the application's stack) until it parks again or ends; it must end.
+ */
+void sched_cancel(struct sched *s, struct task *t);
+
+static inline struct task *sched_current(const struct sched *s) { return s->current; }
+
+#endif
