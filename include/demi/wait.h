@@ -10,6 +10,9 @@
 extern "C" {
 #endif
 
+/* Strict C99 (no POSIX feature macro) leaves struct timespec undefined in <time.h>; name it here. */
+struct timespec;
+
 /**
  * Waits for qt to complete and returns its result; qt is then spent.
  * A NULL timeout waits until completion; a zero timeout runs one scheduler

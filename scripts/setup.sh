@@ -1,0 +1,28 @@
+#!/usr/bin/env bash
+# Installs every Debian package Demi needs to build, test and benchmark. Idempotent; run as root.
+set -euo pipefail
+
+PACKAGES=(
+	build-essential meson ninja-build pkg-config
+	libyaml-dev         # configuration files
+	libcriterion-dev    # unit and conformance tests
+	iproute2            # network namespaces for network tests
+	procps              # ps/pgrep in test scripts
+	python3             # test summary
+)
+
+missing=()
+for p in "${PACKAGES[@]}"; do
+	dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
+done
+if [ ${#missing[@]} -eq 0 ]; then
+	exit 0
+fi
+if [ "$(id -u)" -ne 0 ]; then
+	echo "setup: missing packages: ${missing[*]}; run as root (or: sudo $0)" >&2
+	exit 1
+fi
+echo "setup: installing ${missing[*]}"
+export DEBIAN_FRONTEND=noninteractive
+apt-get update -qq
+apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null

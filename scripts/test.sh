@@ -1,0 +1,33 @@
+#!/usr/bin/env bash
+# Installs what is missing, builds Demi, and runs every test suite: the normal build,
+# then the unit and conformance suites again under ASan + UBSan. Ends with one line
+# "N passed, N failed[, N skipped]" counted over all suites.
+set -uo pipefail
+cd "$(dirname "$0")/.."
+
+scripts/setup.sh || exit 1
+jobs=$(nproc)
+
+build() { # dir, meson options...
+	local dir=$1; shift
+	[ -d "$dir" ] || meson setup "$dir" "$@" >/dev/null || return 1
+	ninja -C "$dir" >/dev/null || { ninja -C "$dir"; return 1; }
+}
+
+status=0
+build build || exit 1
+meson test -C build --num-processes "$jobs" --print-errorlogs || status=1
+
+echo "== sanitizers (ASan + UBSan): unit and conformance suites"
+build build-asan -Db_sanitize=address,undefined -Db_lundef=false || exit 1
+export ASAN_OPTIONS=detect_leaks=1:abort_on_error=0:detect_stack_use_after_return=0
+export UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1
+meson test -C build-asan --suite unit --suite conformance --suite abi --num-processes "$jobs" --print-errorlogs || status=1
+# Criterion reports a test as passed even when a sanitizer spoke in its process: read the logs.
+if grep -E "ERROR: (Address|Leak)Sanitizer|runtime error:" build-asan/meson-logs/testlog.txt; then
+	echo "sanitizer reports found (above)"
+	status=1
+fi
+
+python3 scripts/test_summary.py build/meson-logs/testlog.json build-asan/meson-logs/testlog.json || status=1
+exit $status
