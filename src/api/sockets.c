@@ -238,21 +238,3 @@ DEMI_EXPORT int demi_getsockname(int qd, struct sockaddr *addr, socklen_t *addrl
 {
 	return name_call(qd, addr, addrlen, false);
 }
-
-DEMI_EXPORT int demi_create_pipe(int *memqd_out, const char *name)
-{
-	API_RT(rt);
-	(void)rt;
-	if (!memqd_out || !name)
-		return EINVAL;
-	return ENOTSUP; /* catmem lands with its own issue */
-}
-
-DEMI_EXPORT int demi_open_pipe(int *memqd_out, const char *name)
-{
-	API_RT(rt);
-	(void)rt;
-	if (!memqd_out || !name)
-		return EINVAL;
-	return ENOTSUP;
-}
