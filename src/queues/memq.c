@@ -59,10 +59,7 @@ static int memq_push(struct queue *q, struct op *op)
 		}
 	}
 	if (waiter) {
-		struct task *t = waiter->task;
 		deliver(m, waiter, it);
-		if (t)
-			sched_wake(&m->rt->sched, t);
 	} else if (ring_put(m, it) < 0) {
 		buf_unref(&m->rt->pool, it.buf);
 		return -ENOMEM;
@@ -71,25 +68,19 @@ static int memq_push(struct queue *q, struct op *op)
 	return 0;
 }
 
-/* The pop's coroutine: waits until a push delivers to it or the queue closes. */
-static void pop_wait(void *arg)
-{
-	struct op *op = arg;
-	struct rt *rt = rt_self();
-	while (op->state == OP_PENDING)
-		if (sched_park(&rt->sched) < 0)
-			return;
-}
-
+/*
+ * A pop that finds the queue empty waits in q->pending with no coroutine: the
+ * next push completes it, or the close fails it. A coroutine would outlive
+ * the op once the application collects the result before it runs again, and
+ * it might then find the op's slot reused and park forever.
+ */
 static int memq_pop(struct queue *q, struct op *op)
 {
 	struct memq *m = container_of(q, struct memq, q);
 	/* Only the oldest pop may take from the ring, so pops complete in order. */
-	if (m->head != m->tail && q->pending.next == &op->qnode) {
+	if (m->head != m->tail && q->pending.next == &op->qnode)
 		deliver(m, op, m->ring[m->head++ & (m->cap - 1)]);
-		return 0;
-	}
-	return rt_op_start(m->rt, op, pop_wait);
+	return 0;
 }
 
 static int memq_close(struct queue *q)

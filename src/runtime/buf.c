@@ -31,6 +31,14 @@ int buf_pool_init(struct buf_pool *p, uint32_t max_buffers, uint64_t max_bytes)
 
 void buf_pool_fini(struct buf_pool *p)
 {
+	/* Wrapped memory has an owner waiting for its buffers back (to unmap it). */
+	for (uint32_t i = 0; p->descs && i < p->ndescs; i++) {
+		struct buf *b = &p->descs[i];
+		if (b->owner && b->refcnt) {
+			b->refcnt = 0;
+			b->owner->release(b->owner, b);
+		}
+	}
 	struct buf_chunk *c = p->chunks;
 	while (c) {
 		struct buf_chunk *next = c->next;
@@ -105,6 +113,30 @@ struct buf *buf_alloc(struct buf_pool *p, size_t size)
 	return b;
 }
 
+/* Takes a descriptor for wrapped memory: a recycled one, or a new one at the end of the table. */
+struct buf *buf_wrap(struct buf_pool *p, struct buf_owner *o, void *data, uint32_t cap)
+{
+	struct buf *b;
+	if (p->wrap_free) {
+		b = &p->descs[p->wrap_free - 1];
+		p->wrap_free = b->next_free;
+	} else {
+		if (p->ndescs == p->max_descs)
+			return NULL;
+		b = &p->descs[p->ndescs++];
+		b->gen = 1;
+	}
+	/* buf_data() adds the headroom back: data itself is the first byte. */
+	b->base = (uint8_t *)((uintptr_t)data - BUF_HEADROOM);
+	b->cap = cap;
+	b->owner = o;
+	b->refcnt = 1;
+	b->app_refs = 0;
+	b->next_free = 0;
+	p->in_use++;
+	return b;
+}
+
 void buf_unref(struct buf_pool *p, struct buf *b)
 {
 	if (--b->refcnt)
@@ -112,6 +144,15 @@ void buf_unref(struct buf_pool *p, struct buf *b)
 	b->app_refs = 0;
 	if (++b->gen == 0)
 		b->gen = 1;
+	if (b->owner) {
+		struct buf_owner *o = b->owner;
+		o->release(o, b);
+		b->owner = NULL;
+		b->next_free = p->wrap_free;
+		p->wrap_free = (uint32_t)(b - p->descs) + 1;
+		p->in_use--;
+		return;
+	}
 	struct buf_class *c = &p->classes[b->cls];
 	b->next_free = c->free_head;
 	c->free_head = (uint32_t)(b - p->descs) + 1;
@@ -145,7 +186,8 @@ int buf_check_sga(const struct buf_pool *p, const demi_sgarray_t *sga, struct bu
 		return -EINVAL;
 	uintptr_t seg = (uintptr_t)sga->sga_segs[0].sgaseg_buf;
 	uint32_t len = sga->sga_segs[0].sgaseg_len;
-	uintptr_t lo = (uintptr_t)b->base, hi = (uintptr_t)buf_data(b) + b->cap;
+	/* Wrapped memory has no headroom of its own: what precedes it is not the buffer's. */
+	uintptr_t lo = b->owner ? (uintptr_t)buf_data(b) : (uintptr_t)b->base, hi = (uintptr_t)buf_data(b) + b->cap;
 	if (len == 0 || seg < lo || seg > hi || len > hi - seg)
 		return -EINVAL;
 	*out = b;

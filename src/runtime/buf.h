@@ -17,6 +17,16 @@
 #define BUF_NCLASSES 8
 #define BUF_MAX_SIZE (16u << 20) /* largest demi_sgaalloc */
 
+struct buf;
+
+/*
+ * Owner of memory that a buffer wraps instead of pool memory (a catmem pipe's
+ * shared region): told when the buffer's last reference goes.
+ */
+struct buf_owner {
+	void (*release)(struct buf_owner *o, struct buf *b);
+};
+
 struct buf {
 	uint8_t *base;     /* headroom starts here; data at base + BUF_HEADROOM */
 	uint32_t cap;      /* data bytes after the headroom */
@@ -25,6 +35,7 @@ struct buf {
 	uint32_t gen;      /* bumped when the buffer returns to its pool: stale tokens miss */
 	uint32_t next_free;
 	uint8_t cls;
+	struct buf_owner *owner; /* NULL: pool memory; else wrapped memory (no headroom), see buf_wrap */
 };
 
 struct buf_class {
@@ -48,6 +59,7 @@ struct buf_pool {
 	struct buf_chunk *chunks;
 	uint64_t bytes, max_bytes;
 	uint32_t in_use; /* buffers with refcnt > 0 */
+	uint32_t wrap_free; /* index + 1 of the first free wrapping descriptor, 0 if none */
 };
 
 int buf_pool_init(struct buf_pool *p, uint32_t max_buffers, uint64_t max_bytes);
@@ -56,6 +68,13 @@ void buf_pool_fini(struct buf_pool *p);
 
 /* A buffer whose data holds at least `size` bytes, refcnt 1 (the caller's). NULL: -ENOMEM, or size 0 or > BUF_MAX_SIZE. */
 struct buf *buf_alloc(struct buf_pool *p, size_t size);
+/*
+ * A buffer for `cap` bytes at `data` that the pool does not own (no
+ * headroom), refcnt 1 (the caller's). When the last reference goes,
+ * o->release(o, b) runs, then the descriptor is recycled; buf_pool_fini
+ * releases the ones still held. NULL when no descriptor is left (-ENOMEM).
+ */
+struct buf *buf_wrap(struct buf_pool *p, struct buf_owner *o, void *data, uint32_t cap);
 static inline void buf_ref(struct buf *b) { b->refcnt++; }
 /* Drops one reference; the last returns the buffer to its pool. */
 void buf_unref(struct buf_pool *p, struct buf *b);

@@ -15,8 +15,9 @@ int qd_table_init(struct qd_table *t, uint32_t cap)
 		return -ENOMEM;
 	}
 	t->cap = cap;
+	/* Ascending order is already a min-heap. */
 	for (uint32_t i = 0; i < cap; i++)
-		t->free[i] = cap - 1 - i;
+		t->free[i] = i;
 	t->nfree = cap;
 	return 0;
 }
@@ -28,11 +29,43 @@ void qd_table_fini(struct qd_table *t)
 	memset(t, 0, sizeof(*t));
 }
 
+/*
+ * Descriptors are freed in any order, so a stack would hand out the last one
+ * freed; a min-heap keeps "lowest first" at O(log n).
+ */
+static void free_push(struct qd_table *t, uint32_t qd)
+{
+	uint32_t i = t->nfree++;
+	while (i > 0 && t->free[(i - 1) / 2] > qd) {
+		t->free[i] = t->free[(i - 1) / 2];
+		i = (i - 1) / 2;
+	}
+	t->free[i] = qd;
+}
+
+static uint32_t free_pop(struct qd_table *t)
+{
+	uint32_t lowest = t->free[0], last = t->free[--t->nfree], i = 0;
+	for (;;) {
+		uint32_t c = 2 * i + 1;
+		if (c >= t->nfree)
+			break;
+		if (c + 1 < t->nfree && t->free[c + 1] < t->free[c])
+			c++;
+		if (last <= t->free[c])
+			break;
+		t->free[i] = t->free[c];
+		i = c;
+	}
+	t->free[i] = last;
+	return lowest;
+}
+
 int qd_install(struct qd_table *t, struct queue *q, const struct queue_ops *ops)
 {
 	if (t->nfree == 0)
 		return -EMFILE;
-	uint32_t qd = t->free[--t->nfree];
+	uint32_t qd = free_pop(t);
 	q->ops = ops;
 	q->qd = (int)qd;
 	list_init(&q->pending);
@@ -46,6 +79,6 @@ void qd_remove(struct qd_table *t, int qd)
 	if (!qd_get(t, qd))
 		return;
 	t->slots[qd] = NULL;
-	t->free[t->nfree++] = (uint32_t)qd;
+	free_push(t, (uint32_t)qd);
 	t->used--;
 }

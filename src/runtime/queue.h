@@ -49,7 +49,7 @@ struct queue {
 struct qd_table {
 	struct queue **slots;
 	uint32_t cap, used;
-	uint32_t *free; /* stack of free descriptors, lowest on top */
+	uint32_t *free; /* min-heap of free descriptors: the lowest is reused first, as POSIX does */
 	uint32_t nfree;
 };
 

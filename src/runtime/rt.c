@@ -45,6 +45,7 @@ int rt_create(const struct demi_config *cfg, struct rt **out)
 		rt_destroy(rt);
 		return err;
 	}
+	rt_destroy_at_thread_exit(rt);
 	*out = rt;
 	return 0;
 }
@@ -65,8 +66,10 @@ void rt_destroy(struct rt *rt)
 	qd_table_fini(&rt->qds);
 	op_table_fini(&rt->ops);
 	buf_pool_fini(&rt->pool);
-	if (rt_tls == rt)
+	if (rt_tls == rt) {
 		rt_tls = NULL;
+		rt_destroy_at_thread_exit(NULL);
+	}
 	free(rt);
 }
 

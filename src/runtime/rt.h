@@ -36,6 +36,8 @@ static inline struct rt *rt_self(void) { return rt_tls; }
 int rt_create(const struct demi_config *cfg, struct rt **out);
 /* Closes every queue, stops the libOS, frees everything; the thread has no runtime after. */
 void rt_destroy(struct rt *rt);
+/* Arranges rt_destroy(rt) when the calling thread exits (NULL: cancels it). In rt_exit.c. */
+void rt_destroy_at_thread_exit(struct rt *rt);
 
 /* Spawns an application coroutine for op running fn(op) and runs it at once. -ENOMEM. */
 int rt_op_start(struct rt *rt, struct op *op, void (*fn)(void *op));
@@ -50,7 +52,7 @@ int rt_close_queue(struct rt *rt, struct queue *q);
  * Runs the scheduler until done(arg) is true or the deadline (clock_now()
  * units, UINT64_MAX for none) passes; sleeps in the libOS after
  * cfg.poll_idle_us without progress. Returns 0 or -ETIMEDOUT. done() is
- * checked after every round, and before the first when `check_first`.
+ * checked after every round (so at least one round runs).
  */
 int rt_run_until(struct rt *rt, int (*done)(struct rt *, void *), void *arg, uint64_t deadline);
 

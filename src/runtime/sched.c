@@ -146,8 +146,22 @@ int sched_park(struct sched *s)
 int sched_yield(struct sched *s)
 {
 	struct task *t = s->current;
+	/*
+	 * As in sched_park: a cancelled coroutine must end, not queue itself
+	 * again (one cancelled before its first run would never be resumed).
+	 */
+	if (t->cancelled)
+		return -ECANCELED;
 	t->state = TASK_RUNNABLE;
-	list_push_back(&s->nextq, &t->node);
+	if (t->kind == TASK_FAST) {
+		/* Pollers go ahead of the other yielded coroutines, in their own order: each round polls first. */
+		struct list_node *n = s->nextq.next;
+		while (n != &s->nextq && container_of(n, struct task, node)->kind == TASK_FAST)
+			n = n->next;
+		list_insert_between(&t->node, n->prev, n);
+	} else {
+		list_push_back(&s->nextq, &t->node);
+	}
 	switch_to_main(s, t);
 	return t->cancelled ? -ECANCELED : 0;
 }
@@ -166,6 +180,12 @@ void sched_cancel(struct sched *s, struct task *t)
 	if (t->state == TASK_FREE || t->state == TASK_DONE)
 		return;
 	t->cancelled = true;
+	/*
+	 * The running coroutine cancelled itself: queueing it would leave it
+	 * linked in the run queue when it ends. Its next park or yield reports it.
+	 */
+	if (t->state == TASK_RUNNING)
+		return;
 	if (t->state == TASK_RUNNABLE)
 		list_del(&t->node);
 	t->state = TASK_RUNNABLE;

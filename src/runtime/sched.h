@@ -67,13 +67,15 @@ void sched_round(struct sched *s);
 
 /* Inside a coroutine: sleep until sched_wake; returns 0, or -ECANCELED after sched_cancel. */
 int sched_park(struct sched *s);
-/* Inside a coroutine: let the others run; resumes in the next round. 0 or -ECANCELED. */
+/* Inside a coroutine: let the others run; resumes in the next round. 0, or -ECANCELED (at once if already cancelled). */
 int sched_yield(struct sched *s);
 /* Makes a parked coroutine runnable in this round. Harmless on one that is not parked. */
 void sched_wake(struct sched *s, struct task *t);
 /*
  * Cancels t: its pending sched_park returns -ECANCELED and it runs now (from
- * the application's stack) until it parks again or ends; it must end.
+ * the application's stack) until it parks again or ends; it must end. A
+ * coroutine that cancels itself goes on running: its next park or yield
+ * returns -ECANCELED.
  */
 void sched_cancel(struct sched *s, struct task *t);
 
