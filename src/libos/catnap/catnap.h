@@ -28,6 +28,8 @@ struct cn_sock {
 	enum cn_state state;
 	/* Readiness learnt from edge-triggered epoll; cleared when a call meets EAGAIN. */
 	bool readable, writable;
+	/* The peer shut its side (EPOLLRDHUP): reads never block again, and no new edge will say so. */
+	bool read_closed;
 	bool udp_connected;
 	/* Ops whose coroutines wait their turn, oldest first, so pushes and pops keep their order. */
 	struct list_node readers; /* pops, accepts */

@@ -69,6 +69,9 @@ void catnap_sock_event(struct cn_sock *s, uint32_t events)
 	struct rt *rt = rt_of(s);
 	if (events & (EPOLLIN | EPOLLRDHUP | EPOLLHUP | EPOLLERR)) {
 		s->readable = true;
+		/* RDHUP, not HUP: a socket not yet connected reports HUP, and a reset sets RDHUP too. */
+		if (events & EPOLLRDHUP)
+			s->read_closed = true;
 		wake_first(rt, &s->readers);
 	}
 	if (events & (EPOLLOUT | EPOLLHUP | EPOLLERR)) {
@@ -125,8 +128,12 @@ static int try_pop(struct cn_sock *s, struct op *op)
 		op_fail(&rt->ops, op, err);
 		return 0;
 	}
-	/* A short stream read drained the socket; a later arrival raises a new edge. */
-	if (s->type == SOCK_STREAM && n > 0 && (size_t)n < b->cap)
+	/*
+	 * A short stream read drained the socket; a later arrival raises a new
+	 * edge. Not so once the peer closed: its FIN may have come with the data
+	 * we just read, and the end of the stream that is left raises no edge.
+	 */
+	if (s->type == SOCK_STREAM && n > 0 && (size_t)n < b->cap && !s->read_closed)
 		s->readable = false;
 	demi_sgarray_t sga = buf_give_app(&rt->pool, b, buf_data(b), (uint32_t)n);
 	if (s->type == SOCK_DGRAM)
