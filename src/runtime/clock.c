@@ -3,8 +3,9 @@
 
 #include <time.h>
 
-static __thread bool virt;
-static __thread uint64_t virt_now;
+/* Initial-exec: read on every wait-loop round, and cheap only in this model inside a shared library. */
+static __thread bool virt __attribute__((tls_model("initial-exec")));
+static __thread uint64_t virt_now __attribute__((tls_model("initial-exec")));
 
 uint64_t clock_now(void)
 {

@@ -8,15 +8,18 @@
 #include "clock.h"
 #include "log.h"
 
-__thread struct rt *rt_tls;
+__thread struct rt *rt_tls RT_TLS;
 
-/* Background coroutine: fires due timers once a round. */
+/*
+ * Background coroutine: fires due timers. It sleeps while none is due, so an
+ * idle round costs no switch to it; the wait loop wakes it (rt_run_until).
+ */
 static void timer_task_fn(void *arg)
 {
 	struct rt *rt = arg;
 	do
 		timer_run(&rt->timers, clock_now());
-	while (sched_yield(&rt->sched) == 0);
+	while (sched_park(&rt->sched) == 0);
 }
 
 int rt_create(const struct demi_config *cfg, struct rt **out)
@@ -121,6 +124,9 @@ int rt_run_until(struct rt *rt, int (*done)(struct rt *, void *), void *arg, uin
 		uint64_t now = clock_now();
 		if (now >= deadline)
 			return -ETIMEDOUT;
+		uint64_t next_timer = timer_next(&rt->timers);
+		if (next_timer <= now)
+			sched_wake(&rt->sched, rt->timer_task); /* fires in the next round */
 		uint64_t m = progress_mark(rt);
 		if (m != mark) {
 			mark = m;
@@ -130,9 +136,8 @@ int rt_run_until(struct rt *rt, int (*done)(struct rt *, void *), void *arg, uin
 		if (!can_block || now - last_progress < idle_ns)
 			continue;
 		/* Idle: sleep in the kernel until an event, the next timer or the deadline. */
-		uint64_t until = timer_next(&rt->timers);
-		if (deadline < until)
-			until = deadline;
-		rt->libos->block(rt, rt->libos_state, until == UINT64_MAX ? UINT64_MAX : until - now);
+		uint64_t until = next_timer < deadline ? next_timer : deadline;
+		if (until > now)
+			rt->libos->block(rt, rt->libos_state, until == UINT64_MAX ? UINT64_MAX : until - now);
 	}
 }

@@ -25,8 +25,13 @@ struct rt {
 	void *libos_state;
 };
 
-/* The runtime of this thread, or NULL before demi_init. */
-extern __thread struct rt *rt_tls;
+/*
+ * The runtime of this thread, or NULL before demi_init. Initial-exec TLS:
+ * every public call reads it, and the default model in a shared library
+ * costs a __tls_get_addr call each time.
+ */
+#define RT_TLS __attribute__((tls_model("initial-exec")))
+extern __thread struct rt *rt_tls RT_TLS;
 static inline struct rt *rt_self(void) { return rt_tls; }
 
 /*

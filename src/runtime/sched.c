@@ -87,10 +87,20 @@ struct task *sched_spawn(struct sched *s, enum task_kind kind, task_fn fn, void 
 	t->arg = arg;
 	t->kind = kind;
 	t->cancelled = false;
+	t->started = false;
 	t->state = TASK_RUNNABLE;
 	list_node_init(&t->node);
 	list_push_back(&s->runq, &t->node);
 	return t;
+}
+
+/* An ended coroutine's stack goes back to the free list, hot end first. */
+static void recycle(struct sched *s, struct task *t)
+{
+	s->live--;
+	s->progress++;
+	t->state = TASK_FREE;
+	list_push_front(&s->free_tasks, &t->node);
 }
 
 /* Resumes t from the application's stack and recycles it if it ended. */
@@ -98,17 +108,14 @@ static void resume(struct sched *s, struct task *t)
 {
 	s->current = t;
 	t->state = TASK_RUNNING;
+	t->started = true;
 	void *fake = NULL;
 	fiber_start(&fake, (char *)t->stack, s->stack_size);
 	coro_switch(&s->main_ctx, &t->ctx);
 	fiber_finish(fake, NULL, NULL);
 	s->current = NULL;
-	if (t->state == TASK_DONE) {
-		s->live--;
-		s->progress++;
-		t->state = TASK_FREE;
-		list_push_front(&s->free_tasks, &t->node);
-	}
+	if (t->state == TASK_DONE)
+		recycle(s, t);
 }
 
 void sched_run_now(struct sched *s, struct task *t)
@@ -188,6 +195,11 @@ void sched_cancel(struct sched *s, struct task *t)
 		return;
 	if (t->state == TASK_RUNNABLE)
 		list_del(&t->node);
+	if (!t->started) {
+		/* Nothing to unwind, and its fn must not run against a closing queue. */
+		recycle(s, t);
+		return;
+	}
 	t->state = TASK_RUNNABLE;
 	if (s->current) {
 		list_push_back(&s->runq, &t->node);

@@ -27,6 +27,7 @@ struct task {
 	enum task_kind kind;
 	enum task_state state;
 	bool cancelled;
+	bool started; /* has run at least once: a cancelled one that has not is simply dropped */
 	struct list_node node; /* run queue, next-round queue or free list */
 	struct sched *sched;
 	void *asan_fake_stack;
@@ -73,7 +74,8 @@ int sched_yield(struct sched *s);
 void sched_wake(struct sched *s, struct task *t);
 /*
  * Cancels t: its pending sched_park returns -ECANCELED and it runs now (from
- * the application's stack) until it parks again or ends; it must end. A
+ * the application's stack) until it parks again or ends; it must end. One
+ * that never ran is dropped without running. A
  * coroutine that cancels itself goes on running: its next park or yield
  * returns -ECANCELED.
  */

@@ -102,6 +102,19 @@ static bool take_turns(struct cn_sock *s, struct op *op, struct list_node *waite
 	return true;
 }
 
+/*
+ * Starts an op: its attempt runs at once when no older op waits and the
+ * socket may be ready, so the common case needs no coroutine; a coroutine
+ * (co, which calls take_turns) takes over only when the op has to wait.
+ */
+static int start_turn(struct cn_sock *s, struct op *op, const struct list_node *waiters, const bool *ready,
+		      int (*try)(struct cn_sock *, struct op *), void (*co)(void *))
+{
+	if (list_empty(waiters) && *ready && try(s, op) != -EAGAIN)
+		return 0;
+	return rt_op_start(rt_of(s), op, co);
+}
+
 /* ---- pop ---- */
 
 static int try_pop(struct cn_sock *s, struct op *op)
@@ -155,7 +168,7 @@ static int cn_pop(struct queue *q, struct op *op)
 	struct cn_sock *s = sock_of(q);
 	if (s->type == SOCK_STREAM && s->state != CN_CONNECTED)
 		return -ENOTCONN;
-	return rt_op_start(rt_of(s), op, pop_co);
+	return start_turn(s, op, &s->readers, &s->readable, try_pop, pop_co);
 }
 
 /* ---- push ---- */
@@ -205,7 +218,7 @@ static int cn_push(struct queue *q, struct op *op)
 		return -ENOTCONN;
 	if (s->type == SOCK_DGRAM && !s->udp_connected)
 		return -EDESTADDRREQ;
-	return rt_op_start(rt_of(s), op, push_co);
+	return start_turn(s, op, &s->writers, &s->writable, try_push, push_co);
 }
 
 static int cn_pushto(struct queue *q, struct op *op)
@@ -215,7 +228,7 @@ static int cn_pushto(struct queue *q, struct op *op)
 		return cn_push(q, op); /* the address is ignored on a connected stream, as sendto(2) does */
 	if (op->addr.sin_addr.s_addr == htonl(INADDR_ANY) || op->addr.sin_port == 0)
 		return -EINVAL;
-	return rt_op_start(rt_of(s), op, push_co);
+	return start_turn(s, op, &s->writers, &s->writable, try_push, push_co);
 }
 
 /* ---- accept ---- */
@@ -269,7 +282,7 @@ static int cn_accept(struct queue *q, struct op *op)
 	struct cn_sock *s = sock_of(q);
 	if (s->state != CN_LISTENING)
 		return -EINVAL;
-	return rt_op_start(rt_of(s), op, accept_co);
+	return start_turn(s, op, &s->readers, &s->readable, try_accept, accept_co);
 }
 
 /* ---- connect ---- */
