@@ -1,0 +1,40 @@
+/*
+ * The inetstack: Ethernet, ARP, IPv4, ICMP and UDP (TCP in its own issue) in
+ * user space, one instance per libOS instance (per thread), driven over a
+ * struct netdev. A device libOS creates one with inet_create, calls
+ * inet_poll from its fast-path coroutine, and hands socket creation to
+ * inet_socket. All state lives in struct inet: no file-scope statics, so each
+ * thread runs its own stack.
+ */
+#ifndef DEMI_INETSTACK_INET_H
+#define DEMI_INETSTACK_INET_H
+
+#include <stdint.h>
+
+struct rt;
+struct netdev;
+struct queue;
+struct queue_ops;
+struct demi_config;
+struct inet;
+
+/*
+ * Creates a stack on dev for the runtime rt, with our address, MAC, ARP and
+ * MTU settings from cfg (local_ipv4_addr is required: -EINVAL and a log line
+ * without it). Sends a gratuitous ARP. -errno.
+ */
+int inet_create(struct rt *rt, struct netdev *dev, const struct demi_config *cfg, struct inet **out);
+/* Closes every socket the stack owns and frees it; the device is the caller's. */
+void inet_destroy(struct inet *in);
+
+/*
+ * Receives a burst from the device and runs it through the stack, then
+ * transmits what is queued. Called by the libOS's fast-path coroutine every
+ * round. Returns how many frames were handled (0: idle).
+ */
+int inet_poll(struct inet *in);
+
+/* Creates a socket queue: SOCK_DGRAM now; SOCK_STREAM answers -ENOTSUP until TCP lands. */
+int inet_socket(struct inet *in, int type, struct queue **out, const struct queue_ops **ops);
+
+#endif

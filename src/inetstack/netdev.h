@@ -1,0 +1,80 @@
+/*
+ * The device interface: what a device libOS (catpowder on AF_PACKET/AF_XDP,
+ * catnip on DPDK, the in-memory test wire) provides to the inetstack. Frames
+ * travel as struct pkt over the runtime's reference-counted buffers, with
+ * headroom so that each layer prepends its header in place and strips it on
+ * receive, so a popped payload can be pushed straight back.
+ */
+#ifndef DEMI_INETSTACK_NETDEV_H
+#define DEMI_INETSTACK_NETDEV_H
+
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "../runtime/buf.h"
+
+/* A frame or payload: a window [data, data + len) into a buffer the holder has a reference on. */
+struct pkt {
+	struct buf *buf;
+	uint8_t *data;
+	uint32_t len;
+};
+
+/* Makes room for a header of n bytes in front of the data; false if the headroom is exhausted. */
+static inline bool pkt_prepend(struct pkt *p, uint32_t n)
+{
+	if ((uint32_t)(p->data - p->buf->base) < n)
+		return false;
+	p->data -= n;
+	p->len += n;
+	return true;
+}
+
+/* Drops n bytes of header from the front; false if the packet is shorter. */
+static inline bool pkt_strip(struct pkt *p, uint32_t n)
+{
+	if (p->len < n)
+		return false;
+	p->data += n;
+	p->len -= n;
+	return true;
+}
+
+/* Offloads a device may offer (transmit: it fills the checksum; receive: it verified it). */
+enum netdev_caps {
+	NETDEV_TX_IPV4_CSUM = 1u << 0,
+	NETDEV_TX_UDP_CSUM = 1u << 1,
+	NETDEV_TX_TCP_CSUM = 1u << 2,
+	NETDEV_RX_CSUM_OK = 1u << 3,
+};
+
+struct netdev;
+
+struct netdev_ops {
+	/*
+	 * Receives up to n frames into pkts (each starting at its Ethernet
+	 * header); each buffer reference passes to the caller. Returns the count
+	 * (0 when nothing is waiting) or -errno. Never blocks.
+	 */
+	int (*rx_burst)(struct netdev *d, struct pkt *pkts, int n);
+	/*
+	 * Transmits frames; takes the caller's reference on each accepted one
+	 * (the device drops it once the frame has left). Returns how many it
+	 * accepted, from the first, or -errno; the caller keeps the rest.
+	 */
+	int (*tx_burst)(struct netdev *d, struct pkt *pkts, int n);
+	/* A file descriptor that becomes readable when frames arrive (adaptive polling), or -1. Optional. */
+	int (*wait_fd)(struct netdev *d);
+	/* Releases the device. */
+	void (*close)(struct netdev *d);
+};
+
+struct netdev {
+	const struct netdev_ops *ops;
+	uint8_t mac[6];
+	uint32_t mtu;  /* IP MTU: the largest IPv4 packet, headers included */
+	uint32_t caps; /* enum netdev_caps */
+	struct buf_pool *pool; /* where received frames' buffers come from */
+};
+
+#endif
