@@ -9,6 +9,9 @@ PACKAGES=(
 	iproute2            # network namespaces for network tests
 	procps              # ps/pgrep in test scripts
 	python3             # test summary
+	libpcap-dev         # packet capture files (DEMI_PCAP)
+	tshark              # reads captures in the catpowder tests
+	iputils-ping netcat-openbsd # Linux peers in the catpowder tests and demos
 )
 
 missing=()
@@ -24,5 +27,7 @@ if [ "$(id -u)" -ne 0 ]; then
 fi
 echo "setup: installing ${missing[*]}"
 export DEBIAN_FRONTEND=noninteractive
+# tshark's package asks whether non-root users may capture: no (and no question).
+echo "wireshark-common wireshark-common/install-setuid boolean false" | debconf-set-selections
 apt-get update -qq
 apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null

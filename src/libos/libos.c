@@ -4,9 +4,17 @@
 #include <string.h>
 
 extern const struct libos_ops catnap_libos;
+extern const struct libos_ops catmem_libos;
+#ifdef DEMI_HAVE_CATPOWDER /* needs the inetstack: see src/meson.build */
+extern const struct libos_ops catpowder_libos;
+#endif
 
 static const struct libos_ops *const all[] = {
 	&catnap_libos,
+	&catmem_libos,
+#ifdef DEMI_HAVE_CATPOWDER
+	&catpowder_libos,
+#endif
 };
 
 const struct libos_ops *libos_find(const char *name)
@@ -19,5 +27,9 @@ const struct libos_ops *libos_find(const char *name)
 
 const char *libos_names(void)
 {
-	return "catnap";
+#ifdef DEMI_HAVE_CATPOWDER
+	return "catnap, catmem, catpowder";
+#else
+	return "catnap, catmem";
+#endif
 }

@@ -60,6 +60,11 @@ void rt_destroy(struct rt *rt)
 		if (q)
 			rt_close_queue(rt, q);
 	}
+	while (rt->exts) {
+		struct rt_ext *e = rt->exts;
+		rt->exts = e->next;
+		e->fini(rt, e);
+	}
 	if (rt->libos && rt->libos->fini)
 		rt->libos->fini(rt, rt->libos_state);
 	if (rt->timer_task)
@@ -74,6 +79,20 @@ void rt_destroy(struct rt *rt)
 		rt_destroy_at_thread_exit(NULL);
 	}
 	free(rt);
+}
+
+void rt_ext_add(struct rt *rt, struct rt_ext *e)
+{
+	e->next = rt->exts;
+	rt->exts = e;
+}
+
+static bool exts_busy(struct rt *rt)
+{
+	for (struct rt_ext *e = rt->exts; e; e = e->next)
+		if (e->busy && e->busy(e))
+			return true;
+	return false;
 }
 
 int rt_op_start(struct rt *rt, struct op *op, void (*fn)(void *op))
@@ -133,7 +152,7 @@ int rt_run_until(struct rt *rt, int (*done)(struct rt *, void *), void *arg, uin
 			last_progress = now;
 			continue;
 		}
-		if (!can_block || now - last_progress < idle_ns)
+		if (!can_block || now - last_progress < idle_ns || exts_busy(rt))
 			continue;
 		/* Idle: sleep in the kernel until an event, the next timer or the deadline. */
 		uint64_t until = next_timer < deadline ? next_timer : deadline;

@@ -2,6 +2,7 @@
 #ifndef DEMI_RUNTIME_RT_H
 #define DEMI_RUNTIME_RT_H
 
+#include <stdbool.h>
 #include <stdint.h>
 
 #include "buf.h"
@@ -12,6 +13,24 @@
 #include "timer.h"
 
 struct libos_ops;
+struct rt;
+
+/*
+ * A per-thread subsystem beside the libOS whose device state outlives single
+ * queues (the storage queues' io_uring ring). rt_destroy calls fini once
+ * every queue is closed and before the libOS stops, while the scheduler
+ * still runs, so fini can cancel its coroutines.
+ */
+struct rt_ext {
+	struct rt_ext *next;
+	/*
+	 * NULL, or true while the subsystem waits for a device that cannot wake
+	 * the libOS's block(): the wait loop then keeps polling instead of
+	 * sleeping, until the device has answered.
+	 */
+	bool (*busy)(struct rt_ext *e);
+	void (*fini)(struct rt *rt, struct rt_ext *e);
+};
 
 struct rt {
 	struct demi_config cfg;
@@ -23,6 +42,7 @@ struct rt {
 	struct task *timer_task;
 	const struct libos_ops *libos;
 	void *libos_state;
+	struct rt_ext *exts;
 };
 
 /*
@@ -43,6 +63,9 @@ int rt_create(const struct demi_config *cfg, struct rt **out);
 void rt_destroy(struct rt *rt);
 /* Arranges rt_destroy(rt) when the calling thread exits (NULL: cancels it). In rt_exit.c. */
 void rt_destroy_at_thread_exit(struct rt *rt);
+
+/* Registers e in rt (see struct rt_ext); it stays until rt_destroy. */
+void rt_ext_add(struct rt *rt, struct rt_ext *e);
 
 /* Spawns an application coroutine for op running fn(op) and runs it at once. -ENOMEM. */
 int rt_op_start(struct rt *rt, struct op *op, void (*fn)(void *op));

@@ -1,0 +1,115 @@
+/*
+ * Demi extension: counters of Demi's own network stack (the inetstack under
+ * catpowder, and catnip later). Every counter counts since the stack started;
+ * "drop_*" counters say why a frame, packet or datagram was discarded.
+ */
+#ifndef DEMI_NETSTATS_H
+#define DEMI_NETSTATS_H
+
+#include <stdint.h>
+
+#include <demi/cc.h>
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+struct demi_netstats_eth {
+	uint64_t rx_frames;      /* frames taken from the device */
+	uint64_t tx_frames;      /* frames handed to the device */
+	uint64_t drop_short;     /* shorter than an Ethernet header */
+	uint64_t drop_not_ours;  /* destination neither our MAC nor broadcast */
+	uint64_t drop_bad_src;   /* source MAC multicast or broadcast */
+	uint64_t drop_type;      /* EtherType neither IPv4 nor ARP */
+	uint64_t drop_tx_full;   /* transmit queue full */
+	uint64_t tx_copies;      /* frames copied because the device refused them while the app held the buffer */
+};
+
+struct demi_netstats_arp {
+	uint64_t rx_requests, rx_replies;
+	uint64_t tx_requests, tx_replies;
+	uint64_t drop_malformed;   /* wrong hardware/protocol type or lengths, bad opcode, short */
+	uint64_t drop_unsolicited; /* a reply for an address we never asked about */
+	uint64_t drop_conflict;    /* someone else claims our address */
+	uint64_t resolved;         /* requests answered */
+	uint64_t timeouts;         /* resolutions given up after arp_request_retries */
+	uint64_t queued;           /* packets parked waiting for a resolution */
+	uint64_t flushed;          /* parked packets sent once resolved */
+	uint64_t drop_queue_full;  /* packets not parked: queue bound reached */
+	uint64_t drop_queue_timeout; /* parked packets dropped because the resolution failed */
+	uint64_t drop_cache_full;  /* no entry could be had for a new address */
+};
+
+struct demi_netstats_ipv4 {
+	uint64_t rx_packets;      /* packets given to IPv4 */
+	uint64_t rx_delivered;    /* whole datagrams handed to ICMP or UDP */
+	uint64_t tx_packets;      /* packets (fragments included) sent */
+	uint64_t drop_short;      /* shorter than a header */
+	uint64_t drop_version;    /* version not 4 */
+	uint64_t drop_hdr_len;    /* IHL below 5 or beyond the packet */
+	uint64_t drop_total_len;  /* total length below IHL or beyond the frame */
+	uint64_t drop_checksum;
+	uint64_t drop_not_ours;   /* destination not our address or broadcast */
+	uint64_t drop_bad_src;    /* source broadcast, multicast or loopback */
+	uint64_t drop_protocol;   /* neither ICMP nor UDP */
+	uint64_t drop_no_buffer;  /* no buffer for a copy or fragment */
+	uint64_t frag_rx;         /* fragments received */
+	uint64_t reass_ok;        /* datagrams reassembled */
+	uint64_t reass_timeout;   /* reassemblies abandoned after the timeout */
+	uint64_t reass_overlap;   /* dropped: a fragment partly overlapped received data */
+	uint64_t reass_dup;       /* fragments wholly duplicated (ignored) */
+	uint64_t reass_bad;       /* dropped: inconsistent ends, too long, misaligned */
+	uint64_t reass_evicted;   /* reassemblies dropped to make room for a new one */
+	uint64_t frag_tx_datagrams; /* datagrams fragmented on send */
+	uint64_t frag_tx;         /* fragments created */
+	uint64_t loopback;        /* packets to our own address, looped back */
+};
+
+struct demi_netstats_icmp {
+	uint64_t rx_messages;
+	uint64_t tx_messages;
+	uint64_t rx_echo_requests;
+	uint64_t tx_echo_replies;
+	uint64_t tx_unreachable;      /* port and protocol unreachable */
+	uint64_t tx_time_exceeded;    /* reassembly timeouts */
+	uint64_t ratelimited;         /* errors not sent: rate limit */
+	uint64_t drop_short;
+	uint64_t drop_checksum;
+	uint64_t drop_broadcast;      /* echo requests to broadcast (RFC 1122 3.2.2.6) */
+	uint64_t rx_other;            /* types we do not act on */
+};
+
+struct demi_netstats_udp {
+	uint64_t rx_datagrams;   /* datagrams queued to a socket */
+	uint64_t tx_datagrams;
+	uint64_t drop_short;
+	uint64_t drop_length;    /* length field below 8 or beyond the packet */
+	uint64_t drop_checksum;
+	uint64_t drop_no_port;   /* nobody bound to the port */
+	uint64_t drop_not_peer;  /* a connected socket's datagram from another peer */
+	uint64_t drop_rcvbuf;    /* the socket's receive queue was full */
+	uint64_t tx_in_place;    /* pushed payloads sent with headers prepended in place */
+	uint64_t tx_copies;      /* pushed payloads copied (see doc/inetstack.md, the copy rule) */
+};
+
+struct demi_netstats {
+	struct demi_netstats_eth eth;
+	struct demi_netstats_arp arp;
+	struct demi_netstats_ipv4 ipv4;
+	struct demi_netstats_icmp icmp;
+	struct demi_netstats_udp udp;
+};
+
+/*
+ * Copies the counters of this thread's network stack into *out. Returns 0;
+ * EINVAL for a NULL out; ENOTSUP when the libOS has no stack of Demi's own
+ * (catnap); ENOSYS in a thread without demi_init.
+ */
+ATTR_NONNULL(1)
+int demi_netstats(_Out_ struct demi_netstats *out);
+
+#ifdef __cplusplus
+}
+#endif
+
+#endif

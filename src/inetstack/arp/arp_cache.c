@@ -1,0 +1,230 @@
+/* ARP cache (RFC 826, RFC 1122 section 2.3.2): entries, their timers, and the packets parked on them. */
+#include <errno.h>
+#include <string.h>
+
+#include "../../runtime/clock.h"
+#include "../../runtime/log.h"
+#include "../eth/eth.h"
+#include "../inet_priv.h"
+#include "../prot/arp.h"
+#include "../prot/ethernet.h"
+#include "arp_priv.h"
+
+static inline uint32_t bucket_of(uint32_t ip) { return (ip * 2654435761u) >> 24; /* 256 buckets */ }
+
+struct arp_entry *arp_find(struct arp *a, uint32_t ip)
+{
+	for (int32_t i = a->buckets[bucket_of(ip)]; i >= 0; i = a->entries[i].hnext)
+		if (a->entries[i].ip == ip)
+			return &a->entries[i];
+	return NULL;
+}
+
+int arp_lookup(const struct inet *in, uint32_t ip, uint8_t *mac)
+{
+	const struct arp_entry *e = arp_find((struct arp *)&in->arp, ip);
+	if (!e || e->state < ARP_REACHABLE)
+		return -ENOENT;
+	memcpy(mac, e->mac, 6);
+	return 0;
+}
+
+static void drop_parked(struct inet *in, struct arp_entry *e)
+{
+	struct arp *a = &in->arp;
+	for (int32_t i = e->qhead, next; i >= 0; i = next) {
+		next = a->pend[i].next;
+		pkt_free(in, &a->pend[i].pkt);
+		a->pend[i].next = a->pend_free;
+		a->pend_free = i;
+		a->pend_used--;
+		in->st.arp.drop_queue_timeout++;
+	}
+	e->qhead = e->qtail = -1;
+	e->qlen = 0;
+}
+
+void arp_entry_free(struct inet *in, struct arp_entry *e)
+{
+	struct arp *a = &in->arp;
+	timer_cancel(&in->rt->timers, &e->timer);
+	drop_parked(in, e);
+	int32_t idx = (int32_t)(e - a->entries);
+	for (int32_t *link = &a->buckets[bucket_of(e->ip)]; *link >= 0; link = &a->entries[*link].hnext) {
+		if (*link == idx) {
+			*link = e->hnext;
+			break;
+		}
+	}
+	if (a->last == e)
+		a->last = NULL;
+	e->state = ARP_FREE;
+	e->hnext = -1;
+}
+
+static void arp_timer(struct timer *t, void *arg);
+
+/* Arms e's timer `ns` from now; an entry whose timer cannot be armed would live forever, so it goes. */
+static bool arm(struct inet *in, struct arp_entry *e, uint64_t ns)
+{
+	if (timer_arm(&in->rt->timers, &e->timer, clock_now() + ns, arp_timer, e) == 0)
+		return true;
+	log_warn("inetstack: ARP timer not armed: entry dropped");
+	arp_entry_free(in, e);
+	return false;
+}
+
+/* A free entry for ip, linked in its bucket; the oldest dynamic entry is evicted when the cache is full. */
+struct arp_entry *arp_entry_new(struct inet *in, uint32_t ip, enum arp_state state)
+{
+	struct arp *a = &in->arp;
+	struct arp_entry *e = NULL, *victim = NULL;
+	for (int i = 0; i < ARP_ENTRIES && !e; i++) {
+		struct arp_entry *c = &a->entries[i];
+		if (c->state == ARP_FREE)
+			e = c;
+		else if (c->state == ARP_REACHABLE && (!victim || c->timer.deadline < victim->timer.deadline))
+			victim = c;
+	}
+	if (!e && victim) {
+		arp_entry_free(in, victim);
+		e = victim;
+	}
+	if (!e) {
+		in->st.arp.drop_cache_full++;
+		return NULL;
+	}
+	memset(e->mac, 0, sizeof(e->mac));
+	e->ip = ip;
+	e->state = (uint8_t)state;
+	e->tries = 0;
+	e->qhead = e->qtail = -1;
+	e->qlen = 0;
+	e->in = in;
+	uint32_t b = bucket_of(ip);
+	e->hnext = a->buckets[b];
+	a->buckets[b] = (int32_t)(e - a->entries);
+	return e;
+}
+
+/* e's address is known: the entry lives for the TTL and its parked packets leave, in order. */
+void arp_entry_resolved(struct inet *in, struct arp_entry *e, const uint8_t *mac)
+{
+	struct arp *a = &in->arp;
+	memcpy(e->mac, mac, 6);
+	e->state = ARP_REACHABLE;
+	e->tries = 0;
+	if (a->ttl_ns) {
+		if (!arm(in, e, a->ttl_ns))
+			return;
+	} else {
+		timer_cancel(&in->rt->timers, &e->timer);
+	}
+	for (int32_t i = e->qhead, next; i >= 0; i = next) {
+		next = a->pend[i].next;
+		struct pkt p = a->pend[i].pkt;
+		a->pend[i].next = a->pend_free;
+		a->pend_free = i;
+		a->pend_used--;
+		in->st.arp.flushed++;
+		eth_output(in, &p, e->mac, ETH_TYPE_IPV4);
+	}
+	e->qhead = e->qtail = -1;
+	e->qlen = 0;
+	if (!in->in_poll)
+		inet_tx_flush(in);
+}
+
+/*
+ * INCOMPLETE: send the next request, or give up after arp_request_retries
+ * (RFC 1122 2.3.2.1: bounded retransmission) and drop what was parked.
+ * REACHABLE: the TTL ran out; the next packet resolves the address again.
+ */
+static void arp_timer(struct timer *t, void *arg)
+{
+	(void)t;
+	struct arp_entry *e = arg;
+	struct inet *in = e->in;
+	if (e->state == ARP_INCOMPLETE && e->tries < in->arp.retries) {
+		e->tries++;
+		arp_send(in, ARP_OP_REQUEST, NULL, e->ip, eth_broadcast);
+		if (arm(in, e, in->arp.retry_ns) && !in->in_poll)
+			inet_tx_flush(in);
+		return;
+	}
+	if (e->state == ARP_INCOMPLETE)
+		in->st.arp.timeouts++;
+	arp_entry_free(in, e);
+}
+
+/* Parks p on an INCOMPLETE entry; consumes p. */
+int arp_park(struct inet *in, struct arp_entry *e, struct pkt *p)
+{
+	struct arp *a = &in->arp;
+	if (e->qlen >= ARP_PENDING_PER_ENTRY || a->pend_free < 0) {
+		in->st.arp.drop_queue_full++;
+		pkt_free(in, p);
+		return -ENOBUFS;
+	}
+	/* The packet outlives its push: the application may reuse its buffer. */
+	if (inet_pkt_own(in, p) < 0) {
+		in->st.ipv4.drop_no_buffer++;
+		pkt_free(in, p);
+		return -ENOBUFS;
+	}
+	int32_t i = a->pend_free;
+	a->pend_free = a->pend[i].next;
+	a->pend_used++;
+	a->pend[i].pkt = *p;
+	a->pend[i].next = -1;
+	if (e->qtail >= 0)
+		a->pend[e->qtail].next = i;
+	else
+		e->qhead = i;
+	e->qtail = i;
+	e->qlen++;
+	in->st.arp.queued++;
+	return 0;
+}
+
+/* Starts resolving e: first request now, retries from its timer. */
+void arp_start(struct inet *in, struct arp_entry *e)
+{
+	e->tries = 1;
+	arp_send(in, ARP_OP_REQUEST, NULL, e->ip, eth_broadcast);
+	arm(in, e, in->arp.retry_ns);
+}
+
+void arp_init(struct inet *in, const struct demi_config *cfg)
+{
+	struct arp *a = &in->arp;
+	for (int i = 0; i < ARP_BUCKETS; i++)
+		a->buckets[i] = -1;
+	for (int i = 0; i < ARP_ENTRIES; i++) {
+		a->entries[i].hnext = -1;
+		a->entries[i].qhead = a->entries[i].qtail = -1;
+	}
+	for (int i = 0; i < ARP_PENDING_MAX; i++)
+		a->pend[i].next = i + 1 < ARP_PENDING_MAX ? i + 1 : -1;
+	a->pend_free = 0;
+	a->ttl_ns = cfg->arp_cache_ttl_s * NSEC_PER_SEC;
+	a->retry_ns = (cfg->arp_request_timeout_ms ? cfg->arp_request_timeout_ms : 1) * NSEC_PER_MSEC;
+	a->retries = cfg->arp_request_retries ? cfg->arp_request_retries : 1;
+	for (int i = 0; i < cfg->arp_table_len; i++) {
+		uint32_t ip = cfg->arp_table[i].ip.s_addr;
+		struct arp_entry *e = arp_find(a, ip);
+		if (!e)
+			e = arp_entry_new(in, ip, ARP_STATIC);
+		if (!e)
+			break;
+		e->state = ARP_STATIC;
+		memcpy(e->mac, cfg->arp_table[i].mac, 6);
+	}
+}
+
+void arp_fini(struct inet *in)
+{
+	for (int i = 0; i < ARP_ENTRIES; i++)
+		if (in->arp.entries[i].state != ARP_FREE)
+			arp_entry_free(in, &in->arp.entries[i]);
+}

@@ -1,0 +1,86 @@
+/* ARP output: requests, replies, the gratuitous announcement, and sending IPv4 packets through the cache. */
+#include <arpa/inet.h>
+#include <errno.h>
+#include <string.h>
+
+#include "../eth/eth.h"
+#include "../inet_priv.h"
+#include "../prot/arp.h"
+#include "../prot/ethernet.h"
+#include "arp_priv.h"
+
+static const uint8_t zero_mac[6];
+
+/* Fills the fixed part of an ARP packet for IPv4 over Ethernet (RFC 826 "Packet format"). */
+static void fill(struct inet *in, struct arp_pkt *ap, uint16_t oper, const uint8_t *tha, uint32_t tpa)
+{
+	ap->htype = htons(ARP_HTYPE_ETHER);
+	ap->ptype = htons(ETH_TYPE_IPV4);
+	ap->hlen = ETH_ADDR_LEN;
+	ap->plen = 4;
+	ap->oper = htons(oper);
+	memcpy(ap->sha, in->mac, 6);
+	ap->spa = in->addr;
+	memcpy(ap->tha, tha ? tha : zero_mac, 6);
+	ap->tpa = tpa;
+}
+
+int arp_send(struct inet *in, uint16_t oper, const uint8_t *tha, uint32_t tpa, const uint8_t *eth_dst)
+{
+	struct pkt p;
+	if (inet_pkt_alloc(in, ARP_PKT_LEN, &p) < 0) {
+		in->st.ipv4.drop_no_buffer++;
+		return -ENOMEM;
+	}
+	fill(in, (struct arp_pkt *)p.data, oper, tha, tpa);
+	if (oper == ARP_OP_REQUEST)
+		in->st.arp.tx_requests++;
+	else
+		in->st.arp.tx_replies++;
+	return eth_output(in, &p, eth_dst, ETH_TYPE_ARP);
+}
+
+int arp_announce(struct inet *in)
+{
+	/* RFC 5227 section 2.3: a request whose sender and target are both our address. */
+	return arp_send(in, ARP_OP_REQUEST, NULL, in->addr, eth_broadcast);
+}
+
+/* Turns a received request for our address into its reply in place (RFC 826 "Packet Reception", last step). */
+void arp_reply_in_place(struct inet *in, struct pkt *p);
+void arp_reply_in_place(struct inet *in, struct pkt *p)
+{
+	struct arp_pkt *ap = (struct arp_pkt *)p->data;
+	uint8_t sha[6];
+	uint32_t spa = ap->spa;
+	memcpy(sha, ap->sha, 6);
+	fill(in, ap, ARP_OP_REPLY, sha, spa);
+	p->len = ARP_PKT_LEN;
+	in->st.arp.tx_replies++;
+	eth_output(in, p, sha, ETH_TYPE_ARP);
+}
+
+int arp_output(struct inet *in, struct pkt *p, uint32_t next_hop)
+{
+	struct arp *a = &in->arp;
+	struct arp_entry *e = a->last;
+	if (__builtin_expect(!e || e->ip != next_hop, 0))
+		e = arp_find(a, next_hop);
+	if (__builtin_expect(e && e->state >= ARP_REACHABLE, 1)) {
+		a->last = e;
+		return eth_output(in, p, e->mac, ETH_TYPE_IPV4);
+	}
+	/* Not resolved: park the packet (Demikernel drops it) and ask, unless a request is already out. */
+	bool fresh = !e;
+	if (fresh) {
+		e = arp_entry_new(in, next_hop, ARP_INCOMPLETE);
+		if (!e) {
+			pkt_free(in, p);
+			return -ENOBUFS;
+		}
+	}
+	int err = arp_park(in, e, p);
+	if (fresh)
+		arp_start(in, e);
+	return err;
+}

@@ -1,0 +1,72 @@
+/*
+ * The stack's private state: struct inet, which holds every protocol's
+ * state, the transmit and loopback queues and the counters. Nothing of the
+ * stack lives in file-scope variables, so each thread runs its own stack.
+ */
+#ifndef DEMI_INETSTACK_INET_PRIV_H
+#define DEMI_INETSTACK_INET_PRIV_H
+
+#include <demi/netstats.h>
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "../runtime/rt.h"
+#include "arp/arp.h"
+#include "icmp/icmp.h"
+#include "inet.h"
+#include "ipv4/ipv4.h"
+#include "netdev.h"
+#include "udp/udp.h"
+
+#define INET_TXQ 1024  /* frames waiting for the device (power of two) */
+#define INET_LOOPQ 256 /* packets to our own address waiting for the next poll (power of two) */
+#define INET_RX_BURST 32
+
+struct inet {
+	struct rt *rt;
+	struct netdev *dev;
+	struct buf_pool *pool; /* the runtime's: frames, copies and popped payloads */
+	uint32_t addr;         /* ours, network order */
+	uint8_t mac[6];
+	uint32_t mtu;          /* IP MTU */
+	uint32_t caps;         /* the device's enum netdev_caps */
+	uint16_t ip_id;
+	bool in_poll;          /* inside inet_poll: transmit once at the end of the burst */
+	uint32_t tx_head, tx_tail;
+	uint32_t loop_head, loop_tail;
+	struct pkt txq[INET_TXQ];
+	struct pkt loopq[INET_LOOPQ];
+	struct demi_netstats st;
+	struct arp arp;
+	struct ipv4_reass reass;
+	struct icmp icmp;
+	struct udp udp;
+};
+
+/* The stack this thread created last (demi_netstats reads it); NULL when none. */
+extern __thread struct inet *inet_current;
+
+/* Queues a finished frame for the device; consumes p. 0 or -ENOBUFS (queue full: dropped, counted). */
+int inet_tx_enqueue(struct inet *in, struct pkt *p);
+/* Hands queued frames to the device. */
+void inet_tx_flush(struct inet *in);
+/* Queues an IPv4 packet to our own address for the next poll; consumes p. 0 or -ENOBUFS. */
+int inet_loop_enqueue(struct inet *in, struct pkt *p);
+
+/* A fresh buffer for len bytes at buf_data, with the full headroom in front. -ENOMEM. */
+int inet_pkt_alloc(struct inet *in, uint32_t len, struct pkt *out);
+
+/*
+ * Makes p's bytes the stack's own before it keeps them past the push that
+ * sent them (ARP queue, loopback, a device that refused them): when the
+ * application still holds the buffer, or it wraps memory without headroom,
+ * the packet moves to a copy. 0, or -ENOMEM (p untouched).
+ */
+int inet_pkt_own(struct inet *in, struct pkt *p);
+
+static inline void pkt_free(struct inet *in, struct pkt *p) { buf_unref(in->pool, p->buf); }
+
+/* Writes the counters to the log at info level (at exit). */
+void inet_stats_log(const struct inet *in);
+
+#endif

@@ -1,0 +1,58 @@
+/* Counters: the demi_netstats extension call, and the summary logged at exit. */
+#include <demi/netstats.h>
+
+#include "../api/api.h"
+#include "../runtime/log.h"
+#include "inet_priv.h"
+
+DEMI_EXPORT int demi_netstats(struct demi_netstats *out)
+{
+	API_RT(rt);
+	(void)rt;
+	if (!out)
+		return EINVAL;
+	struct inet *in = inet_current;
+	if (!in)
+		return ENOTSUP; /* catnap: the kernel's stack keeps its own counters */
+	*out = in->st;
+	return 0;
+}
+
+#define U(x) ((unsigned long long)(x))
+
+void inet_stats_log(const struct inet *in)
+{
+	if (log_threshold < LOG_INFO)
+		return;
+	const struct demi_netstats *s = &in->st;
+	log_info("inet eth: rx %llu tx %llu drop short %llu not-ours %llu bad-src %llu type %llu tx-full %llu; tx copies %llu",
+		 U(s->eth.rx_frames), U(s->eth.tx_frames), U(s->eth.drop_short), U(s->eth.drop_not_ours),
+		 U(s->eth.drop_bad_src), U(s->eth.drop_type), U(s->eth.drop_tx_full), U(s->eth.tx_copies));
+	log_info("inet arp: rx req %llu rep %llu tx req %llu rep %llu; drop malformed %llu unsolicited %llu conflict %llu; "
+		 "timeouts %llu queued %llu flushed %llu drop queue-full %llu queue-timeout %llu cache-full %llu",
+		 U(s->arp.rx_requests), U(s->arp.rx_replies), U(s->arp.tx_requests), U(s->arp.tx_replies),
+		 U(s->arp.drop_malformed), U(s->arp.drop_unsolicited), U(s->arp.drop_conflict), U(s->arp.timeouts),
+		 U(s->arp.queued), U(s->arp.flushed), U(s->arp.drop_queue_full), U(s->arp.drop_queue_timeout),
+		 U(s->arp.drop_cache_full));
+	log_info("inet ipv4: rx %llu delivered %llu tx %llu loopback %llu; drop short %llu version %llu hdr-len %llu "
+		 "total-len %llu checksum %llu not-ours %llu bad-src %llu protocol %llu no-buffer %llu",
+		 U(s->ipv4.rx_packets), U(s->ipv4.rx_delivered), U(s->ipv4.tx_packets), U(s->ipv4.loopback),
+		 U(s->ipv4.drop_short), U(s->ipv4.drop_version), U(s->ipv4.drop_hdr_len), U(s->ipv4.drop_total_len),
+		 U(s->ipv4.drop_checksum), U(s->ipv4.drop_not_ours), U(s->ipv4.drop_bad_src), U(s->ipv4.drop_protocol),
+		 U(s->ipv4.drop_no_buffer));
+	log_info("inet ipv4 fragments: rx %llu reassembled %llu timeout %llu overlap %llu dup %llu bad %llu evicted %llu; "
+		 "tx datagrams %llu fragments %llu",
+		 U(s->ipv4.frag_rx), U(s->ipv4.reass_ok), U(s->ipv4.reass_timeout), U(s->ipv4.reass_overlap),
+		 U(s->ipv4.reass_dup), U(s->ipv4.reass_bad), U(s->ipv4.reass_evicted), U(s->ipv4.frag_tx_datagrams),
+		 U(s->ipv4.frag_tx));
+	log_info("inet icmp: rx %llu tx %llu echo req %llu replies %llu unreachable %llu time-exceeded %llu ratelimited %llu; "
+		 "drop short %llu checksum %llu broadcast %llu; other %llu",
+		 U(s->icmp.rx_messages), U(s->icmp.tx_messages), U(s->icmp.rx_echo_requests), U(s->icmp.tx_echo_replies),
+		 U(s->icmp.tx_unreachable), U(s->icmp.tx_time_exceeded), U(s->icmp.ratelimited), U(s->icmp.drop_short),
+		 U(s->icmp.drop_checksum), U(s->icmp.drop_broadcast), U(s->icmp.rx_other));
+	log_info("inet udp: rx %llu tx %llu (in place %llu, copied %llu); drop short %llu length %llu checksum %llu "
+		 "no-port %llu not-peer %llu rcvbuf %llu",
+		 U(s->udp.rx_datagrams), U(s->udp.tx_datagrams), U(s->udp.tx_in_place), U(s->udp.tx_copies),
+		 U(s->udp.drop_short), U(s->udp.drop_length), U(s->udp.drop_checksum), U(s->udp.drop_no_port),
+		 U(s->udp.drop_not_peer), U(s->udp.drop_rcvbuf));
+}

@@ -1,0 +1,280 @@
+/* The in-memory test wire: a switch between netdev ports with seeded impairments, under clock_now(). */
+#include "memwire.h"
+
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "../runtime/clock.h"
+#include "prot/ethernet.h"
+
+struct mw_frame {
+	uint64_t at, seq; /* arrival time, then order of sending */
+	struct buf *buf;
+	uint32_t len;
+};
+
+struct mw_port {
+	struct netdev dev; /* first: a struct netdev * is a struct mw_port * */
+	struct memwire *w;
+	int idx;
+	uint32_t n;
+	struct mw_frame *heap; /* min-heap on (at, seq) */
+};
+
+struct memwire {
+	struct buf_pool *pool;
+	struct memwire_opts o;
+	uint64_t rng, seq;
+	int nports;
+	memwire_filter_fn filter;
+	void *filter_arg;
+	struct memwire_stats st;
+	struct mw_port ports[MEMWIRE_PORTS];
+};
+
+/* splitmix64: small, seedable, good enough for impairments. */
+static uint64_t rnd(struct memwire *w)
+{
+	uint64_t z = (w->rng += 0x9e3779b97f4a7c15ull);
+	z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ull;
+	z = (z ^ (z >> 27)) * 0x94d049bb133111ebull;
+	return z ^ (z >> 31);
+}
+
+static bool chance(struct memwire *w, uint32_t ppm)
+{
+	return ppm && rnd(w) % 1000000u < ppm;
+}
+
+static bool before(const struct mw_frame *a, const struct mw_frame *b)
+{
+	return a->at < b->at || (a->at == b->at && a->seq < b->seq);
+}
+
+static void heap_push(struct mw_port *p, struct mw_frame f)
+{
+	uint32_t i = p->n++;
+	while (i > 0 && before(&f, &p->heap[(i - 1) / 2])) {
+		p->heap[i] = p->heap[(i - 1) / 2];
+		i = (i - 1) / 2;
+	}
+	p->heap[i] = f;
+}
+
+static struct mw_frame heap_pop(struct mw_port *p)
+{
+	struct mw_frame top = p->heap[0], last = p->heap[--p->n];
+	uint32_t i = 0;
+	for (;;) {
+		uint32_t c = 2 * i + 1;
+		if (c >= p->n)
+			break;
+		if (c + 1 < p->n && before(&p->heap[c + 1], &p->heap[c]))
+			c++;
+		if (!before(&p->heap[c], &last))
+			break;
+		p->heap[i] = p->heap[c];
+		i = c;
+	}
+	if (p->n)
+		p->heap[i] = last;
+	return top;
+}
+
+static int enqueue(struct mw_port *to, const uint8_t *data, uint32_t len, uint64_t at, bool corrupt)
+{
+	struct memwire *w = to->w;
+	if (to->n == MEMWIRE_QLEN) {
+		w->st.overflow++;
+		return -ENOBUFS;
+	}
+	struct buf *b = buf_alloc(w->pool, len);
+	if (!b) {
+		w->st.overflow++;
+		return -ENOMEM;
+	}
+	memcpy(buf_data(b), data, len);
+	if (corrupt) {
+		uint64_t bit = rnd(w) % ((uint64_t)len * 8);
+		buf_data(b)[bit / 8] ^= (uint8_t)(1u << (bit % 8));
+		w->st.corrupted++;
+	}
+	heap_push(to, (struct mw_frame){ .at = at, .seq = w->seq++, .buf = b, .len = len });
+	return 0;
+}
+
+/* One frame from `from` to port `to`, through the impairments. */
+static void carry(struct memwire *w, int from, struct mw_port *to, const uint8_t *data, uint32_t len)
+{
+	if (w->filter && w->filter(w->filter_arg, from, to->idx, data, len)) {
+		w->st.filtered++;
+		return;
+	}
+	if (chance(w, w->o.loss_ppm)) {
+		w->st.lost++;
+		return;
+	}
+	int copies = 1;
+	if (chance(w, w->o.dup_ppm)) {
+		copies = 2;
+		w->st.duplicated++;
+	}
+	for (int c = 0; c < copies; c++) {
+		uint64_t at = clock_now() + w->o.delay_ns;
+		if (w->o.jitter_ns)
+			at += rnd(w) % w->o.jitter_ns;
+		if (chance(w, w->o.reorder_ppm)) {
+			at += w->o.reorder_ns ? w->o.reorder_ns : NSEC_PER_MSEC;
+			w->st.reordered++;
+		}
+		enqueue(to, data, len, at, chance(w, w->o.corrupt_ppm));
+	}
+}
+
+static int mw_tx_burst(struct netdev *d, struct pkt *pkts, int n)
+{
+	struct mw_port *p = (struct mw_port *)d;
+	struct memwire *w = p->w;
+	for (int i = 0; i < n; i++) {
+		const uint8_t *f = pkts[i].data;
+		uint32_t len = pkts[i].len;
+		w->st.sent++;
+		if (len > d->mtu + ETH_HDR_LEN) {
+			w->st.oversize++;
+		} else if (len >= ETH_HDR_LEN) {
+			/* A switch: to the port that owns the destination, or to all for a group address. */
+			for (int j = 0; j < w->nports; j++) {
+				struct mw_port *to = &w->ports[j];
+				if (to != p && (eth_is_group(f) || memcmp(f, to->dev.mac, ETH_ADDR_LEN) == 0))
+					carry(w, p->idx, to, f, len);
+			}
+		}
+		buf_unref(w->pool, pkts[i].buf); /* copied: the sender's buffer is free at once */
+	}
+	return n;
+}
+
+static int mw_rx_burst(struct netdev *d, struct pkt *pkts, int n)
+{
+	struct mw_port *p = (struct mw_port *)d;
+	uint64_t now = clock_now();
+	int got = 0;
+	while (got < n && p->n && p->heap[0].at <= now) {
+		struct mw_frame f = heap_pop(p);
+		pkts[got++] = (struct pkt){ .buf = f.buf, .data = buf_data(f.buf), .len = f.len };
+	}
+	p->w->st.delivered += (uint64_t)got;
+	return got;
+}
+
+static int mw_wait_fd(struct netdev *d)
+{
+	(void)d;
+	return -1;
+}
+
+static void drain(struct mw_port *p)
+{
+	while (p->n)
+		buf_unref(p->w->pool, heap_pop(p).buf);
+}
+
+static void mw_close(struct netdev *d)
+{
+	drain((struct mw_port *)d);
+}
+
+static const struct netdev_ops mw_ops = {
+	.rx_burst = mw_rx_burst,
+	.tx_burst = mw_tx_burst,
+	.wait_fd = mw_wait_fd,
+	.close = mw_close,
+};
+
+struct memwire *memwire_create(struct buf_pool *pool, const struct memwire_opts *o)
+{
+	struct memwire *w = calloc(1, sizeof(*w));
+	if (!w)
+		return NULL;
+	w->pool = pool;
+	if (o)
+		memwire_set_opts(w, o);
+	return w;
+}
+
+void memwire_set_opts(struct memwire *w, const struct memwire_opts *o)
+{
+	w->o = *o;
+	w->rng = o->seed;
+}
+
+void memwire_set_filter(struct memwire *w, memwire_filter_fn fn, void *arg)
+{
+	w->filter = fn;
+	w->filter_arg = arg;
+}
+
+void memwire_destroy(struct memwire *w)
+{
+	if (!w)
+		return;
+	for (int i = 0; i < w->nports; i++) {
+		drain(&w->ports[i]);
+		free(w->ports[i].heap);
+	}
+	free(w);
+}
+
+struct netdev *memwire_attach(struct memwire *w, const uint8_t *mac, uint32_t mtu, uint32_t caps)
+{
+	if (w->nports == MEMWIRE_PORTS)
+		return NULL;
+	struct mw_port *p = &w->ports[w->nports];
+	p->heap = malloc(MEMWIRE_QLEN * sizeof(*p->heap));
+	if (!p->heap)
+		return NULL;
+	p->w = w;
+	p->idx = w->nports++;
+	p->dev.ops = &mw_ops;
+	memcpy(p->dev.mac, mac, 6);
+	p->dev.mtu = mtu;
+	p->dev.caps = caps;
+	p->dev.pool = w->pool;
+	return &p->dev;
+}
+
+int memwire_port_index(const struct netdev *port)
+{
+	return ((const struct mw_port *)port)->idx;
+}
+
+int memwire_inject(struct netdev *port, const void *frame, uint32_t len)
+{
+	struct mw_port *p = (struct mw_port *)port;
+	if (len == 0)
+		return -EINVAL;
+	return enqueue(p, frame, len, clock_now(), false);
+}
+
+uint32_t memwire_in_flight(const struct memwire *w)
+{
+	uint32_t n = 0;
+	for (int i = 0; i < w->nports; i++)
+		n += w->ports[i].n;
+	return n;
+}
+
+uint64_t memwire_next_arrival(const struct memwire *w)
+{
+	uint64_t t = UINT64_MAX;
+	for (int i = 0; i < w->nports; i++)
+		if (w->ports[i].n && w->ports[i].heap[0].at < t)
+			t = w->ports[i].heap[0].at;
+	return t;
+}
+
+const struct memwire_stats *memwire_stats(const struct memwire *w)
+{
+	return &w->st;
+}

@@ -1,0 +1,241 @@
+/* catpowder device set-up: the packet socket, its TPACKET_V2 rings, the interface's MAC and MTU. */
+#include "afpacket_priv.h"
+
+#include <errno.h>
+#include <linux/if_ether.h>
+#include <net/if.h>
+#include <net/if_arp.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/ioctl.h>
+#include <sys/mman.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include "../../runtime/config.h"
+#include "../../runtime/log.h"
+
+static int afp_wait_fd(struct netdev *d)
+{
+	return ((struct afp *)d)->fd;
+}
+
+static void afp_close(struct netdev *d)
+{
+	struct afp *a = (struct afp *)d;
+	const struct afp_stats *s = afp_stats(d);
+	log_info("catpowder: %s: rx %llu frames (%llu csum completed, dropped: %llu no buffer, %llu truncated, "
+		 "%llu vlan, %llu ring full), tx %llu frames (%llu ring-full stalls, %llu oversize, %llu errors)",
+		 a->ifname, (unsigned long long)s->rx_frames, (unsigned long long)s->rx_csum_fixed,
+		 (unsigned long long)s->rx_nobuf, (unsigned long long)s->rx_truncated, (unsigned long long)s->rx_vlan,
+		 (unsigned long long)s->rx_ring_drops, (unsigned long long)s->tx_frames,
+		 (unsigned long long)s->tx_ring_full, (unsigned long long)s->tx_oversize,
+		 (unsigned long long)s->tx_errors);
+	if (a->map)
+		munmap(a->map, a->map_len);
+	close(a->fd);
+	free(a);
+}
+
+static const struct netdev_ops afp_ops = {
+	.rx_burst = afp_rx_burst,
+	.tx_burst = afp_tx_burst,
+	.wait_fd = afp_wait_fd,
+	.close = afp_close,
+};
+
+const struct afp_stats *afp_stats(struct netdev *d)
+{
+	struct afp *a = (struct afp *)d;
+	/* The kernel's counters reset on every read: accumulate. */
+	struct tpacket_stats ks;
+	socklen_t len = sizeof(ks);
+	if (getsockopt(a->fd, SOL_PACKET, PACKET_STATISTICS, &ks, &len) == 0)
+		a->st.rx_ring_drops += ks.tp_drops;
+	return &a->st;
+}
+
+static uint32_t pow2_at_least(uint32_t v)
+{
+	uint32_t p = 1;
+	while (p < v)
+		p <<= 1;
+	return p;
+}
+
+/* Reads MAC, MTU and state of the interface; logs and returns -errno when it is unusable. */
+static int if_query(struct afp *a, uint8_t mac[6], uint32_t *mtu)
+{
+	struct ifreq ifr;
+	memset(&ifr, 0, sizeof(ifr));
+	memcpy(ifr.ifr_name, a->ifname, sizeof(ifr.ifr_name) - 1);
+	if (ioctl(a->fd, SIOCGIFFLAGS, &ifr) < 0)
+		goto fail;
+	if (!(ifr.ifr_flags & IFF_UP)) {
+		log_error("catpowder: interface %s is down (ip link set %s up)", a->ifname, a->ifname);
+		return -ENETDOWN;
+	}
+	if (ioctl(a->fd, SIOCGIFMTU, &ifr) < 0)
+		goto fail;
+	*mtu = (uint32_t)ifr.ifr_mtu;
+	if (ioctl(a->fd, SIOCGIFHWADDR, &ifr) < 0)
+		goto fail;
+	if (ifr.ifr_hwaddr.sa_family != ARPHRD_ETHER) {
+		log_error("catpowder: interface %s is not an Ethernet interface", a->ifname);
+		return -EINVAL;
+	}
+	memcpy(mac, ifr.ifr_hwaddr.sa_data, 6);
+	return 0;
+fail:;
+	int err = -errno;
+	log_error("catpowder: cannot query interface %s: %s", a->ifname, strerror(-err));
+	return err;
+}
+
+static int set_int(int fd, int opt, int val)
+{
+	return setsockopt(fd, SOL_PACKET, opt, &val, sizeof(val)) < 0 ? -errno : 0;
+}
+
+/* Sets up both rings and maps them. Slots fit the largest frame: MTU + Ethernet header + the slot's header. */
+static int rings_setup(struct afp *a)
+{
+	int err = set_int(a->fd, PACKET_VERSION, TPACKET_V2);
+	if (err)
+		return err;
+	/*
+	 * TPACKET_V2, not V3: V3 hands over whole blocks, and a block is only
+	 * retired when full or when its timer (milliseconds) fires, which a
+	 * request-response workload would wait for on every message.
+	 */
+	uint32_t need = (uint32_t)TPACKET_ALIGN(TPACKET2_HDRLEN + 16) + a->tx_max + 4 /* VLAN tag room */;
+	uint32_t frame = pow2_at_least(need < 2048 ? 2048 : need);
+	uint32_t block = frame < 65536 ? 65536 : frame;
+	struct tpacket_req rx = {
+		.tp_block_size = block,
+		.tp_frame_size = frame,
+		.tp_block_nr = AFP_RX_FRAMES / (block / frame) ? AFP_RX_FRAMES / (block / frame) : 1,
+	};
+	rx.tp_frame_nr = rx.tp_block_nr * (block / frame);
+	struct tpacket_req tx = rx;
+	tx.tp_block_nr = AFP_TX_FRAMES / (block / frame) ? AFP_TX_FRAMES / (block / frame) : 1;
+	tx.tp_frame_nr = tx.tp_block_nr * (block / frame);
+	if (setsockopt(a->fd, SOL_PACKET, PACKET_RX_RING, &rx, sizeof(rx)) < 0 ||
+	    setsockopt(a->fd, SOL_PACKET, PACKET_TX_RING, &tx, sizeof(tx)) < 0)
+		return -errno;
+	size_t rx_len = (size_t)rx.tp_block_size * rx.tp_block_nr;
+	size_t tx_len = (size_t)tx.tp_block_size * tx.tp_block_nr;
+	a->map_len = rx_len + tx_len;
+	void *m = mmap(NULL, a->map_len, PROT_READ | PROT_WRITE, MAP_SHARED | MAP_POPULATE, a->fd, 0);
+	if (m == MAP_FAILED)
+		return -errno;
+	a->map = m;
+	a->rx = (struct afp_ring){ .base = a->map, .frame_size = frame, .nframes = rx.tp_frame_nr };
+	a->tx = (struct afp_ring){ .base = a->map + rx_len, .frame_size = frame, .nframes = tx.tp_frame_nr };
+	return 0;
+}
+
+/* The options that only make it faster or quieter: missing ones on older kernels are not an error. */
+static void tune(struct afp *a)
+{
+	/* Straight to the driver: no qdisc between our ring and the interface. */
+	if (set_int(a->fd, PACKET_QDISC_BYPASS, 1))
+		log_debug("catpowder: PACKET_QDISC_BYPASS unavailable");
+	/* Our own transmissions are not looped back into our receive ring. */
+	if (set_int(a->fd, PACKET_IGNORE_OUTGOING, 1))
+		log_debug("catpowder: PACKET_IGNORE_OUTGOING unavailable; outgoing frames are skipped by type");
+	/* A malformed transmit slot is skipped and freed instead of blocking the ring. */
+	set_int(a->fd, PACKET_LOSS, 1);
+}
+
+static int promisc(struct afp *a)
+{
+	struct packet_mreq mr = { .mr_ifindex = a->ifindex, .mr_type = PACKET_MR_PROMISC };
+	return setsockopt(a->fd, SOL_PACKET, PACKET_ADD_MEMBERSHIP, &mr, sizeof(mr)) < 0 ? -errno : 0;
+}
+
+static int afp_setup(struct afp *a, const struct demi_config *cfg)
+{
+	uint8_t ifmac[6];
+	uint32_t ifmtu = 0;
+	int err = if_query(a, ifmac, &ifmtu);
+	if (err)
+		return err;
+	a->nd.mtu = ifmtu;
+	if (cfg->mtu && cfg->mtu < ifmtu)
+		a->nd.mtu = cfg->mtu;
+	else if (cfg->mtu > ifmtu)
+		log_warn("catpowder: MTU %u exceeds %s's %u; using %u", cfg->mtu, a->ifname, ifmtu, ifmtu);
+	a->tx_max = a->nd.mtu + AFP_ETH_HDR;
+	memcpy(a->nd.mac, cfg->has_local_link_addr ? cfg->local_link_addr : ifmac, 6);
+	tune(a);
+	err = rings_setup(a);
+	if (err) {
+		log_error("catpowder: packet rings on %s: %s", a->ifname, strerror(-err));
+		return err;
+	}
+	/* Bound only now, so no frame is queued to the socket before the rings exist. */
+	struct sockaddr_ll sll = { .sll_family = AF_PACKET, .sll_protocol = htons(ETH_P_ALL), .sll_ifindex = a->ifindex };
+	if (bind(a->fd, (struct sockaddr *)&sll, sizeof(sll)) < 0) {
+		err = -errno;
+		log_error("catpowder: bind to %s: %s", a->ifname, strerror(-err));
+		return err;
+	}
+	/* A MAC of our own: the interface must pass frames addressed to it (a NIC filters; veth does not). */
+	if (memcmp(a->nd.mac, ifmac, 6) != 0 && (err = promisc(a)) != 0) {
+		log_error("catpowder: promiscuous mode on %s (for local_link_addr): %s", a->ifname, strerror(-err));
+		return err;
+	}
+	return 0;
+}
+
+int afp_open(const char *ifname, const struct demi_config *cfg, struct buf_pool *pool, struct netdev **out)
+{
+	if (!ifname || !*ifname) {
+		log_error("catpowder: no interface: set raw_socket.linux_interface_name or LINUX_INTERFACE_NAME");
+		return -EINVAL;
+	}
+	if (strlen(ifname) >= IFNAMSIZ) {
+		log_error("catpowder: interface name '%s' is too long", ifname);
+		return -EINVAL;
+	}
+	struct afp *a = calloc(1, sizeof(*a));
+	if (!a)
+		return -ENOMEM;
+	snprintf(a->ifname, sizeof(a->ifname), "%s", ifname);
+	a->nd.ops = &afp_ops;
+	a->nd.pool = pool;
+	a->nd.caps = 0; /* no offloads: checksums are computed by the stack, received ones verified by it */
+	/* Protocol 0: receives nothing until bound, after the rings are set up. */
+	a->fd = socket(AF_PACKET, SOCK_RAW | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+	if (a->fd < 0) {
+		int err = -errno;
+		if (err == -EPERM || err == -EACCES)
+			log_error("catpowder: a packet socket needs CAP_NET_RAW: run as root (or grant the capability)");
+		else
+			log_error("catpowder: packet socket: %s", strerror(-err));
+		free(a);
+		return err == -EACCES ? -EPERM : err;
+	}
+	a->ifindex = (int)if_nametoindex(ifname);
+	if (a->ifindex == 0) {
+		log_error("catpowder: no interface named '%s' in this network namespace", ifname);
+		close(a->fd);
+		free(a);
+		return -ENODEV;
+	}
+	int err = afp_setup(a, cfg);
+	if (err) {
+		if (a->map)
+			munmap(a->map, a->map_len);
+		close(a->fd);
+		free(a);
+		return err;
+	}
+	log_info("catpowder: %s: ifindex %d, MTU %u, MAC %02x:%02x:%02x:%02x:%02x:%02x, %u rx + %u tx slots of %u B",
+		 ifname, a->ifindex, a->nd.mtu, a->nd.mac[0], a->nd.mac[1], a->nd.mac[2], a->nd.mac[3], a->nd.mac[4],
+		 a->nd.mac[5], a->rx.nframes, a->tx.nframes, a->rx.frame_size);
+	*out = &a->nd;
+	return 0;
+}

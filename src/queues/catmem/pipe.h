@@ -1,0 +1,119 @@
+/*
+ * catmem pipes inside Demi: one end of a named shared-memory pipe as a queue,
+ * and the per-thread hub whose fast-path coroutine polls every pipe with
+ * pending operations, under any libOS.
+ */
+#ifndef DEMI_QUEUES_CATMEM_PIPE_H
+#define DEMI_QUEUES_CATMEM_PIPE_H
+
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "../../runtime/rt.h"
+#include "pipe_ring.h"
+#include "pipe_shm.h"
+
+struct pipe_hub;
+
+enum pipe_peer { PEER_UNKNOWN, PEER_OPEN, PEER_CLOSED, PEER_DEAD };
+
+/* Sender-private state of a pool block. */
+#define POOL_APP 1u    /* the application holds it (demi_pipe_sgaalloc) */
+#define POOL_FLIGHT 2u /* the receiver has it, until it comes back through the return ring */
+
+struct pipe {
+	struct queue q;
+	struct rt *rt;
+	struct pipe_hub *hub;
+	struct pipe_shared *sh; /* the mapping, PIPE_REGION_BYTES */
+	struct pipe_imm imm;    /* private copy of the immutable header: what we trust, and compare against */
+	int memfd;              /* creator: kept open, as /dev/shm/demi-pipe.NAME links to it */
+	int end;                /* 0: creator, 1: opener */
+	uint32_t refs;          /* the open queue, and every pool-backed buffer handed out */
+	bool open;              /* the queue is installed and not closed */
+	int broken;             /* 0, or the errno every operation now fails with */
+	bool dirty;             /* published or consumed something the peer has not been told of */
+
+	enum pipe_peer peer;
+	uint32_t peer_pid;
+	bool peer_may_sleep;
+	int peer_pidfd; /* -1 when unknown or not available */
+
+	struct ring_tx tx;  /* ring `end`: we produce */
+	struct ring_rx rx;  /* ring 1 - end: we consume */
+	struct ret_rx ret_in;  /* our pool's blocks coming back */
+	struct ret_tx ret_out; /* the peer's blocks going back */
+	uint8_t *tx_pool, *rx_pool;
+	uint8_t tx_state[PIPE_NBLOCKS]; /* POOL_* */
+	uint32_t tx_free[PIPE_NBLOCKS]; /* free blocks, oldest first (tx_free_head..tx_free_tail) */
+	uint32_t tx_free_head, tx_free_tail;
+	bool rx_held[PIPE_NBLOCKS]; /* peer blocks we handed to our application */
+	struct buf_owner tx_owner, rx_owner;
+
+	/* Waiting operations, oldest first, linked through op->wnode. */
+	struct list_node pops, pushes;
+	struct list_node hub_node; /* in the hub's active list while something waits */
+	bool active;
+};
+
+extern const struct queue_ops pipe_queue_ops;
+
+/* ---- pipe_region.c: names, the shared region, attaching ---- */
+
+/* 0 when name is a valid pipe name, else -EINVAL. */
+int pipe_name_check(const char *name);
+/* Creates the region of a new pipe and publishes its name; fills p->sh, p->memfd, p->imm. -errno. */
+int pipe_region_create(struct pipe *p, const char *name, bool may_sleep);
+/* Maps the region of an existing pipe and claims its second end. -errno (ENOENT, EBUSY, EPROTO...). */
+int pipe_region_open(struct pipe *p, const char *name, bool may_sleep);
+/* Marks our end closed; the creator also unlinks the name. */
+void pipe_region_close(struct pipe *p);
+/* Unmaps the region and closes the descriptors. */
+void pipe_region_unmap(struct pipe *p);
+/* Compares the shared header with the private copy and the end words with what we know: 0 or -EPROTO. */
+int pipe_region_check(struct pipe *p);
+
+/* ---- pipe_queue.c ---- */
+
+/* Drops one reference; the last frees the pipe (the region stays mapped until then). */
+void pipe_unref(struct pipe *p);
+/* Progress on the waiting operations of p; true when some completed. */
+bool pipe_poll(struct pipe *p);
+/* Learns the peer's state from its end word (attach, close); -EPROTO marks the pipe broken. */
+void pipe_peer_refresh(struct pipe *p);
+/* Wakes the peer if it sleeps on its bell: called after anything it may wait for. */
+void pipe_notify(struct pipe *p);
+/* demi_create_pipe (create) or demi_open_pipe: a new pipe queue installed in rt. -errno. */
+int pipe_new(struct rt *rt, const char *name, bool create, int *qd_out);
+/* demi_pipe_sgaalloc. -errno. */
+int pipe_sgaalloc(struct rt *rt, int qd, size_t size, demi_sgarray_t *out);
+
+/* ---- pipe_hub.c: the per-thread poller ---- */
+
+struct pipe_hub {
+	struct rt *rt;
+	uint32_t refs;         /* the catmem libOS, and every open pipe */
+	bool can_sleep;        /* catmem: block() sleeps on the pipes' bells */
+	struct task *poller;   /* TASK_FAST: polls active pipes every round, parks when none */
+	struct list_node active;
+	uint32_t nactive;
+	struct timer tick;     /* while pipes are active: liveness checks, and a bound on other libOSes' sleep */
+	uint64_t tick_ns;
+	uint64_t last_check;   /* clock_now() of the last liveness check */
+	uint64_t moved;        /* completions by the hub: the tick backs off while it stays */
+	uint64_t moved_at_tick;
+};
+
+/*
+ * The hub of rt's thread, created on first use, with one more reference.
+ * `libos`: the catmem libOS takes it and may sleep on pipes. -ENOMEM.
+ */
+int pipe_hub_get(struct rt *rt, bool libos, struct pipe_hub **out);
+void pipe_hub_put(struct pipe_hub *h);
+/* p has waiting operations: poll it each round until it has none. */
+void pipe_hub_activate(struct pipe_hub *h, struct pipe *p);
+void pipe_hub_deactivate(struct pipe_hub *h, struct pipe *p);
+/* catmem's block(): sleeps on the bells of the active pipes, then polls them. */
+void pipe_hub_block(struct pipe_hub *h, uint64_t timeout_ns);
+
+#endif

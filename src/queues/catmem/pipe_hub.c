@@ -1,0 +1,273 @@
+/*
+ * The pipe hub: one per thread that uses pipes, under any libOS. Its
+ * fast-path coroutine polls the pipes that have waiting operations once per
+ * scheduler round and parks while there are none; a timer checks that peers
+ * are alive and, under libOSes that cannot sleep on a pipe, bounds how long
+ * their sleep may hide a pipe message. catmem's block() sleeps here.
+ */
+#include <errno.h>
+#include <linux/futex.h>
+#include <poll.h>
+#include <signal.h>
+#include <stdlib.h>
+#include <sys/syscall.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "../../runtime/clock.h"
+#include "../../runtime/log.h"
+#include "pipe.h"
+
+#define TICK_MIN_NS (50 * NSEC_PER_USEC) /* other libOSes: first bound on their sleep */
+#define TICK_MAX_NS (1 * NSEC_PER_MSEC)  /* ... backing off to this while nothing arrives */
+#define LIVENESS_NS (10 * NSEC_PER_MSEC) /* how often peers of waiting pipes are checked */
+#define POLL_BATCH 64
+
+#define list_for_each(pos, head) for (pos = (head)->next; pos != (head); pos = pos->next)
+
+static __thread struct pipe_hub *hub_tls;
+
+static inline struct pipe *active_pipe(struct list_node *n) { return container_of(n, struct pipe, hub_node); }
+
+static bool hub_poll(struct pipe_hub *h)
+{
+	bool done = false;
+	struct list_node *n, *tmp;
+	/* pipe_poll may take its own pipe off the list, never another. */
+	list_for_each_safe(n, tmp, &h->active)
+		done |= pipe_poll(active_pipe(n));
+	if (done)
+		h->moved++;
+	return done;
+}
+
+/* Fast-path coroutine. After a cancel the hub may be gone: return without touching it. */
+static void poller(void *arg)
+{
+	struct pipe_hub *h = arg;
+	for (;;) {
+		int err = h->nactive ? sched_yield(&h->rt->sched) : sched_park(&h->rt->sched);
+		if (err)
+			return;
+		hub_poll(h);
+	}
+}
+
+/* The peer's pidfd turned readable: it exited, unless it closed its end first. */
+static void peer_exited(struct pipe *p)
+{
+	pipe_peer_refresh(p);
+	if (p->peer == PEER_OPEN)
+		p->peer = PEER_DEAD;
+}
+
+static void poll_pidfds(struct pollfd *fds, struct pipe **who, int n)
+{
+	if (n == 0 || poll(fds, (nfds_t)n, 0) <= 0)
+		return;
+	for (int i = 0; i < n; i++)
+		if (fds[i].revents)
+			peer_exited(who[i]);
+}
+
+/*
+ * Liveness and integrity of every pipe with waiting operations: a corrupt
+ * header breaks the pipe (EPROTO), a dead peer fails what waits on it
+ * (ECONNRESET). A pidfd per peer, polled without blocking, in batches.
+ */
+static void check_peers(struct pipe_hub *h)
+{
+	struct pollfd fds[POLL_BATCH];
+	struct pipe *who[POLL_BATCH];
+	int n = 0;
+	struct list_node *it, *tmp;
+	list_for_each(it, &h->active) {
+		struct pipe *p = active_pipe(it);
+		if (!p->broken && pipe_region_check(p) < 0)
+			p->broken = EPROTO;
+		pipe_peer_refresh(p);
+		if (p->peer != PEER_OPEN)
+			continue;
+		if (p->peer_pidfd < 0) {
+			if (kill((pid_t)p->peer_pid, 0) < 0 && errno == ESRCH)
+				peer_exited(p);
+			continue;
+		}
+		fds[n] = (struct pollfd){ .fd = p->peer_pidfd, .events = POLLIN };
+		who[n++] = p;
+		if (n == POLL_BATCH) {
+			poll_pidfds(fds, who, n);
+			n = 0;
+		}
+	}
+	poll_pidfds(fds, who, n);
+	/* Fail now what a dead peer or a corrupt region left waiting, so that no sleep comes first. */
+	list_for_each_safe(it, tmp, &h->active)
+		if (active_pipe(it)->broken || active_pipe(it)->peer >= PEER_CLOSED)
+			if (pipe_poll(active_pipe(it)))
+				h->moved++;
+}
+
+static void tick(struct timer *t, void *arg)
+{
+	(void)t;
+	struct pipe_hub *h = arg;
+	uint64_t now = clock_now();
+	if (!h->nactive)
+		return; /* nothing waits: the next activation arms the timer again */
+	if (now - h->last_check >= LIVENESS_NS) {
+		h->last_check = now;
+		check_peers(h);
+	}
+	if (!h->nactive)
+		return;
+	if (h->can_sleep)
+		h->tick_ns = LIVENESS_NS; /* block() sleeps on the bells: the tick only checks peers */
+	else if (h->moved != h->moved_at_tick)
+		h->tick_ns = TICK_MIN_NS;
+	else if (h->tick_ns < TICK_MAX_NS)
+		h->tick_ns *= 2;
+	h->moved_at_tick = h->moved;
+	if (timer_arm(&h->rt->timers, &h->tick, now + h->tick_ns, tick, h) < 0)
+		log_warn("catmem: cannot re-arm the pipe timer; dead peers may go unnoticed");
+}
+
+int pipe_hub_get(struct rt *rt, bool libos, struct pipe_hub **out)
+{
+	struct pipe_hub *h = hub_tls;
+	if (!h) {
+		h = calloc(1, sizeof(*h));
+		if (!h)
+			return -ENOMEM;
+		h->rt = rt;
+		list_init(&h->active);
+		h->poller = sched_spawn(&rt->sched, TASK_FAST, poller, h);
+		if (!h->poller) {
+			free(h);
+			return -ENOMEM;
+		}
+		hub_tls = h;
+	}
+	if (libos)
+		h->can_sleep = rt->cfg.poll_idle_us != 0;
+	h->refs++;
+	*out = h;
+	return 0;
+}
+
+void pipe_hub_put(struct pipe_hub *h)
+{
+	if (--h->refs)
+		return;
+	timer_cancel(&h->rt->timers, &h->tick);
+	sched_cancel(&h->rt->sched, h->poller);
+	if (hub_tls == h)
+		hub_tls = NULL;
+	free(h);
+}
+
+void pipe_hub_activate(struct pipe_hub *h, struct pipe *p)
+{
+	if (p->active)
+		return;
+	p->active = true;
+	list_push_back(&h->active, &p->hub_node);
+	if (h->nactive++)
+		return;
+	sched_wake(&h->rt->sched, h->poller);
+	/*
+	 * The timer stays armed while pipes come and go (a ping-pong activates
+	 * and deactivates once per message): the tick stops re-arming itself
+	 * once it finds nothing active, so the heap is not touched per message.
+	 */
+	if (timer_armed(&h->tick))
+		return;
+	h->tick_ns = h->can_sleep ? LIVENESS_NS : TICK_MIN_NS;
+	h->moved_at_tick = h->moved;
+	if (timer_arm(&h->rt->timers, &h->tick, clock_now() + h->tick_ns, tick, h) < 0)
+		log_warn("catmem: cannot arm the pipe timer; dead peers may go unnoticed");
+}
+
+void pipe_hub_deactivate(struct pipe_hub *h, struct pipe *p)
+{
+	if (!p->active)
+		return;
+	p->active = false;
+	list_del(&p->hub_node);
+	h->nactive--;
+}
+
+/* Sleeps on up to FUTEX_WAITV_MAX bells until one rings or the absolute CLOCK_MONOTONIC deadline. */
+static void wait_bells(struct futex_waitv *w, uint32_t n, const struct timespec *deadline)
+{
+	if (syscall(SYS_futex_waitv, w, n, 0, deadline, CLOCK_MONOTONIC) == 0 || errno != ENOSYS)
+		return;
+	/* Before Linux 5.16: one bell, and a short sleep so that the others are looked at soon. */
+	struct timespec now, rel = { 0, (long)TICK_MAX_NS };
+	clock_gettime(CLOCK_MONOTONIC, &now);
+	if (deadline) {
+		int64_t left = (deadline->tv_sec - now.tv_sec) * (int64_t)NSEC_PER_SEC + (deadline->tv_nsec - now.tv_nsec);
+		if (left < (int64_t)TICK_MAX_NS)
+			rel.tv_nsec = left > 0 ? (long)left : 0;
+	}
+	syscall(SYS_futex, (void *)(uintptr_t)w[0].uaddr, FUTEX_WAIT, (uint32_t)w[0].val, &rel, NULL, 0);
+}
+
+void pipe_hub_block(struct pipe_hub *h, uint64_t timeout_ns)
+{
+	struct timespec deadline, *dl = NULL;
+	if (timeout_ns != UINT64_MAX) {
+		clock_gettime(CLOCK_MONOTONIC, &deadline);
+		uint64_t ns = (uint64_t)deadline.tv_nsec + timeout_ns;
+		deadline.tv_sec += (time_t)(ns / NSEC_PER_SEC);
+		deadline.tv_nsec = (long)(ns % NSEC_PER_SEC);
+		dl = &deadline;
+	}
+	if (!h->nactive) {
+		/* Nothing waits on a pipe: only the deadline (or a memory queue's timer) can end this wait. */
+		clock_nanosleep(CLOCK_MONOTONIC, TIMER_ABSTIME, dl ? dl : &(struct timespec){ INT32_MAX, 0 }, NULL);
+		return;
+	}
+	struct futex_waitv w[FUTEX_WAITV_MAX];
+	struct pipe_end_sh *ends[FUTEX_WAITV_MAX];
+	uint32_t n = 0;
+	struct list_node *it;
+	list_for_each(it, &h->active) {
+		if (n == FUTEX_WAITV_MAX)
+			break;
+		struct pipe *p = active_pipe(it);
+		ends[n] = &p->sh->end[p->end];
+		atomic_store_explicit(&ends[n]->sleeping, 1, memory_order_relaxed);
+		n++;
+	}
+	/*
+	 * Full fence (StoreLoad), the mirror of pipe_notify's: our sleeping
+	 * flags are visible before we look at the rings a last time, so a peer
+	 * that published after this look also sees the flag and rings.
+	 */
+	atomic_thread_fence(memory_order_seq_cst);
+	for (uint32_t i = 0; i < n; i++)
+		w[i] = (struct futex_waitv){
+			.val = atomic_load_explicit(&ends[i]->bell, memory_order_relaxed),
+			.uaddr = (uintptr_t)&ends[i]->bell,
+			.flags = FUTEX_32, /* shared: the waker is another process */
+		};
+	if (!hub_poll(h) && h->nactive) {
+		struct timespec soon;
+		if (n < h->nactive) {
+			/* More pipes than one wait can watch: look again within TICK_MAX_NS. */
+			clock_gettime(CLOCK_MONOTONIC, &soon);
+			soon.tv_nsec += (long)TICK_MAX_NS;
+			if (soon.tv_nsec >= (long)NSEC_PER_SEC) {
+				soon.tv_sec++;
+				soon.tv_nsec -= (long)NSEC_PER_SEC;
+			}
+			if (!dl || soon.tv_sec < dl->tv_sec || (soon.tv_sec == dl->tv_sec && soon.tv_nsec < dl->tv_nsec))
+				dl = &soon;
+		}
+		wait_bells(w, n, dl);
+	}
+	for (uint32_t i = 0; i < n; i++)
+		atomic_store_explicit(&ends[i]->sleeping, 0, memory_order_relaxed);
+	hub_poll(h);
+}
