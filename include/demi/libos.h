@@ -26,13 +26,15 @@ ATTR_NONNULL(1)
 extern int demi_init(_In_ const struct demi_args *args);
 
 /**
- * Creates a named shared-memory queue (catmem). Not yet available: ENOTSUP.
+ * Creates a named shared-memory queue (catmem), under any libOS.
+ * Semantics and errors: demi/pipe.h.
  */
 ATTR_NONNULL(1, 2)
 extern int demi_create_pipe(_Out_ int *memqd_out, _In_z_ const char *name);
 
 /**
- * Opens a named shared-memory queue (catmem). Not yet available: ENOTSUP.
+ * Opens a named shared-memory queue created by another process (catmem).
+ * Semantics and errors: demi/pipe.h.
  */
 ATTR_NONNULL(1, 2)
 extern int demi_open_pipe(_Out_ int *memqd_out, _In_z_ const char *name);
