@@ -12,6 +12,7 @@ PACKAGES=(
 	libpcap-dev         # packet capture files (DEMI_PCAP)
 	tshark              # reads captures in the catpowder tests
 	iputils-ping netcat-openbsd # Linux peers in the catpowder tests and demos
+	liburing-dev fio    # storage queues (io_uring) and their fio baseline (bench/storage_run)
 )
 
 missing=()

@@ -17,11 +17,13 @@ uint64_t cksum_add(uint64_t sum, const void *data, size_t len);
 /* Folds a running sum to 16 bits (end-around carry). */
 static inline uint16_t cksum_fold(uint64_t sum)
 {
-	sum = (sum & 0xffffffffu) + (sum >> 32);
-	sum = (sum & 0xffffffffu) + (sum >> 32);
-	sum = (sum & 0xffff) + (sum >> 16);
-	sum = (sum & 0xffff) + (sum >> 16);
-	return (uint16_t)sum;
+	uint32_t lo = (uint32_t)sum, hi = (uint32_t)(sum >> 32);
+	lo += hi;
+	lo += lo < hi; /* the carry out of bit 31 comes back in at bit 0 */
+	uint16_t l16 = (uint16_t)lo, h16 = (uint16_t)(lo >> 16);
+	l16 = (uint16_t)(l16 + h16);
+	l16 = (uint16_t)(l16 + (l16 < h16));
+	return l16;
 }
 
 /* The checksum field's value for a message whose running sum is `sum` (field zero while summing). */
@@ -31,11 +33,13 @@ static inline uint16_t cksum_finish(uint64_t sum) { return (uint16_t)~cksum_fold
 static inline uint16_t cksum_ipv4_hdr(const void *hdr, size_t hlen)
 {
 	const uint8_t *p = hdr;
-	uint64_t sum = 0;
-	for (size_t i = 0; i < hlen; i += 4) {
-		uint32_t w;
-		memcpy(&w, p + i, 4);
-		sum += w;
+	uint32_t w[5];
+	memcpy(w, p, 20); /* the fixed part, unrolled: options are rare */
+	uint64_t sum = (uint64_t)w[0] + w[1] + w[2] + w[3] + w[4];
+	for (size_t i = 20; i < hlen; i += 4) {
+		uint32_t o;
+		memcpy(&o, p + i, 4);
+		sum += o;
 	}
 	return cksum_finish(sum);
 }

@@ -56,7 +56,7 @@ int main(void)
 
 	uint64_t c_sent = 0, c_recv = 0, s_recv = 0, logged = 0, r_read = 0, rng = 1;
 	bool c_push = false, c_pop = false, s_pop = false, r_pop = false;
-	int storage_ops = 0, net_ops = 0;
+	int storage_ops = 0, net_ops = 0, log_inflight = 0;
 	while (c_recv < STREAM || r_read < STREAM) {
 		if (!c_push && c_sent < STREAM) {
 			rng = st_mix(rng);
@@ -79,7 +79,8 @@ int main(void)
 			add(qt, C_POP, 0);
 			c_pop = true;
 		}
-		if (!s_pop && s_recv < STREAM) {
+		/* Flow control: the log may fall behind the network, by at most 64 appends. */
+		if (!s_pop && s_recv < STREAM && log_inflight < 64) {
 			demi_qtoken_t qt;
 			OK(demi_pop(&qt, sq));
 			add(qt, S_POP, 0);
@@ -124,6 +125,7 @@ int main(void)
 			add(qt, S_ECHO, 0);
 			OK(demi_push(&qt, wq, sga));
 			add(qt, LOG_PUSH, s_recv);
+			log_inflight++;
 			OK(demi_sgafree(sga));
 			s_recv += len;
 			s_pop = false;
@@ -140,6 +142,7 @@ int main(void)
 			struct demi_storage_stat st;
 			OK(demi_storage_stat(wq, &st));
 			logged = st.durable_pos;
+			log_inflight--;
 			storage_ops++;
 			break;
 		}

@@ -112,6 +112,8 @@ struct stg_engine {
 	struct io_uring ring;
 	struct task *poller;
 	bool sqpoll;
+	bool defer;             /* IORING_SETUP_DEFER_TASKRUN: completions are collected by io_uring_enter */
+	bool eager;             /* submit each request at once ($STORAGE_SUBMIT=eager), not once per round */
 	int durability;         /* default for new queues ($STORAGE_DURABILITY) */
 	bool use_direct;        /* $STORAGE_DIRECT: O_DIRECT where the file allows it (auto), or never (off) */
 	unsigned cq_entries;
