@@ -1,7 +1,7 @@
 /*
  * Micro-benchmarks of the runtime's fixed costs, in wall-clock ns per operation:
  *   coro_switch  two coroutines switching straight to each other (raw coro_switch)
- *   sched_yield  two coroutines yielding through the scheduler, rounds driven by sched_round
+ *   sched_defer  two coroutines yielding through the scheduler, rounds driven by sched_round
  *   push_wait    demi_push to a memory queue (completes at once) + demi_wait on its token
  *   wait_done    demi_wait alone on tokens that already completed
  *   sga_pair     demi_sgaalloc(64) + demi_sgafree
@@ -16,14 +16,7 @@
  * runs only the public-API figures. Each figure is the best of --reps runs.
  *   micro [--iters N] [--reps R]    (default 10000000 switches, 5 reps)
  */
-/*
- * The runtime's sched_yield(struct sched *) shares its name with POSIX
- * sched_yield(void), which <sched.h> (for CPU pinning) declares: rename the
- * libc declaration out of the way; this file never calls it.
- */
-#define sched_yield libc_sched_yield
 #include <sched.h>
-#undef sched_yield
 
 #include <demi/libos.h>
 #include <demi/memq.h>
@@ -100,7 +93,7 @@ static double bench_coro_switch(long rounds)
 	return (double)(t1 - t0) / (2.0 * (double)rounds);
 }
 
-/* ---- sched_yield: two coroutines, each yields once per round ---- */
+/* ---- sched_defer: two coroutines, each yields once per round ---- */
 
 struct yielder {
 	struct sched *s;
@@ -112,7 +105,7 @@ static void yielder_fn(void *arg)
 	struct yielder *y = arg;
 	do
 		y->yields++;
-	while (sched_yield(y->s) == 0);
+	while (sched_defer(y->s) == 0);
 }
 
 /*
@@ -292,7 +285,7 @@ int main(int argc, char **argv)
 	best = 1e30;
 	for (int r = 0; r < reps; r++)
 		best = min_d(best, bench_sched_yield(iters / 2));
-	report("sched_yield", "yield", best, iters / 2);
+	report("sched_defer", "defer", best, iters / 2);
 #endif
 
 	struct demi_args args = { .argc = argc, .argv = argv, .callback = NULL };

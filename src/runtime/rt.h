@@ -61,7 +61,7 @@ static inline struct rt *rt_self(void) { return rt_tls; }
 int rt_create(const struct demi_config *cfg, struct rt **out);
 /* Closes every queue, stops the libOS, frees everything; the thread has no runtime after. */
 void rt_destroy(struct rt *rt);
-/* Arranges rt_destroy(rt) when the calling thread exits (NULL: cancels it). In rt_exit.c. */
+/* Arranges rt_destroy(rt) when the calling thread exits (NULL: cancels it). */
 void rt_destroy_at_thread_exit(struct rt *rt);
 
 /* Registers e in rt (see struct rt_ext); it stays until rt_destroy. */

@@ -1,10 +1,7 @@
-/* Thread-exit teardown of the runtime; apart from rt.c because <pthread.h> declares libc's sched_yield. */
+/* Thread-exit teardown of the runtime. */
 #include <pthread.h>
 
-/* From rt.h, which cannot be included here: its sched.h has a sched_yield of its own. */
-struct rt;
-void rt_destroy(struct rt *rt);
-void rt_destroy_at_thread_exit(struct rt *rt);
+#include "rt.h"
 
 static pthread_key_t exit_key;
 static pthread_once_t exit_once = PTHREAD_ONCE_INIT;

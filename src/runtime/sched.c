@@ -150,7 +150,7 @@ int sched_park(struct sched *s)
 	return t->cancelled ? -ECANCELED : 0;
 }
 
-int sched_yield(struct sched *s)
+int sched_defer(struct sched *s)
 {
 	struct task *t = s->current;
 	/*

@@ -68,8 +68,8 @@ void sched_round(struct sched *s);
 
 /* Inside a coroutine: sleep until sched_wake; returns 0, or -ECANCELED after sched_cancel. */
 int sched_park(struct sched *s);
-/* Inside a coroutine: let the others run; resumes in the next round. 0, or -ECANCELED (at once if already cancelled). */
-int sched_yield(struct sched *s);
+/* Inside a coroutine: defer to the others; resumes in the next round (not POSIX sched_yield). 0, or -ECANCELED (at once if already cancelled). */
+int sched_defer(struct sched *s);
 /* Makes a parked coroutine runnable in this round. Harmless on one that is not parked. */
 void sched_wake(struct sched *s, struct task *t);
 /*

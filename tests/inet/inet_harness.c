@@ -19,7 +19,7 @@ static void poller(void *arg)
 		for (int i = 0; i < 2; i++)
 			if (T.in[i])
 				inet_poll(T.in[i]);
-	} while (sched_yield(&T.rt->sched) == 0);
+	} while (sched_defer(&T.rt->sched) == 0);
 }
 
 void tnet_init(const struct memwire_opts *o, void (*cfg_fn)(struct demi_config *c, int idx))

@@ -187,7 +187,7 @@ static void yield_loop(void *arg)
 		}
 		if (--y->left == 0)
 			return;
-		y->rc = sched_yield(&S);
+		y->rc = sched_defer(&S);
 		if (y->rc < 0)
 			return;
 	}
@@ -416,7 +416,7 @@ static void cancel_self(void *arg)
 	struct self_cancel *c = arg;
 	sched_cancel(&S, sched_current(&S));
 	c->park_rc = sched_park(&S);
-	c->yield_rc = sched_yield(&S);
+	c->yield_rc = sched_defer(&S);
 }
 
 Test(sched, cancel_of_the_running_coroutine)

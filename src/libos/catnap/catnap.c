@@ -24,7 +24,7 @@ static void poller(void *arg)
 		int n = epoll_wait(cn->epfd, cn->events, CATNAP_EVENTS, 0);
 		if (n > 0)
 			deliver(cn, n);
-	} while (sched_yield(&cn->rt->sched) == 0);
+	} while (sched_defer(&cn->rt->sched) == 0);
 }
 
 static void catnap_block(struct rt *rt, void *state, uint64_t timeout_ns)

@@ -30,7 +30,7 @@ static void poller(void *arg)
 	struct catpowder *cp = arg;
 	do {
 		inet_poll(cp->in);
-	} while (sched_yield(&cp->rt->sched) == 0);
+	} while (sched_defer(&cp->rt->sched) == 0);
 }
 
 static void catpowder_block(struct rt *rt, void *state, uint64_t timeout_ns)

@@ -46,7 +46,7 @@ static void poller(void *arg)
 {
 	struct pipe_hub *h = arg;
 	for (;;) {
-		int err = h->nactive ? sched_yield(&h->rt->sched) : sched_park(&h->rt->sched);
+		int err = h->nactive ? sched_defer(&h->rt->sched) : sched_park(&h->rt->sched);
 		if (err)
 			return;
 		hub_poll(h);

@@ -200,7 +200,7 @@ static void poller(void *arg)
 			fill_from_backlog(e);
 			submit(e);
 		}
-		int r = eng_busy(&e->ext) ? sched_yield(s) : sched_park(s);
+		int r = eng_busy(&e->ext) ? sched_defer(s) : sched_park(s);
 		if (r < 0)
 			return;
 	}

@@ -7,14 +7,7 @@
 #ifndef DEMI_QUEUES_STORAGE_STORAGE_H
 #define DEMI_QUEUES_STORAGE_STORAGE_H
 
-/*
- * liburing.h pulls in <sched.h>, whose sched_yield(void) clashes with the
- * runtime's sched_yield(struct sched *): the libc one is renamed here, so
- * this header must come before anything else that includes <sched.h>.
- */
-#define sched_yield posix_sched_yield
 #include <liburing.h>
-#undef sched_yield
 #include <stdbool.h>
 #include <stdint.h>
 #include <sys/types.h>
