@@ -13,6 +13,8 @@ PACKAGES=(
 	tshark              # reads captures in the catpowder tests
 	iputils-ping netcat-openbsd # Linux peers in the catpowder tests and demos
 	liburing-dev fio    # storage queues (io_uring) and their fio baseline (bench/storage_run)
+	clang               # second compiler in CI; libFuzzer for tests/fuzz
+	valgrind            # callgrind instruction counts (bench/inet_cost_run)
 )
 
 missing=()

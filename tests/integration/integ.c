@@ -469,7 +469,7 @@ static void send_u16(int fd, uint16_t v)
 
 static uint16_t recv_u16(int fd)
 {
-	uint16_t v;
+	uint16_t v = 0;
 	struct pollfd pfd = { .fd = fd, .events = POLLIN };
 	if (poll(&pfd, 1, 10000) <= 0 || read(fd, &v, sizeof(v)) != (ssize_t)sizeof(v))
 		fail("the server did not report its port");
