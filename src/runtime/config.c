@@ -27,6 +27,7 @@ enum kind {
 	K_MAC,
 	K_STR,
 	K_LEVEL,
+	K_WORD,      /* one of the words in key.words ("a|b|c") */
 	K_EAL,       /* YAML list of strings; environment: space separated */
 	K_ARP,       /* YAML mapping "mac": "ipv4"; no environment form */
 	K_KEEPALIVE, /* bool, or Demikernel's {enabled, time_millis, interval} */
@@ -44,14 +45,16 @@ struct key {
 	size_t has_off;      /* K_IPV4, K_MAC: the has_ flag to set */
 	int64_t min;         /* numeric kinds: accepted range */
 	uint64_t max;
+	const char *words;   /* K_WORD: the accepted values, "a|b|c" */
 };
 
 #define FIELD(f) offsetof(struct demi_config, f), sizeof(((struct demi_config *)0)->f)
-#define VAL(sec, name, env, kind, f) { sec, name, env, kind, FIELD(f), 0, 0, 0 }
-#define NUM(sec, name, env, kind, f, lo, hi) { sec, name, env, kind, FIELD(f), 0, lo, hi }
+#define VAL(sec, name, env, kind, f) { sec, name, env, kind, FIELD(f), 0, 0, 0, NULL }
+#define NUM(sec, name, env, kind, f, lo, hi) { sec, name, env, kind, FIELD(f), 0, lo, hi, NULL }
 #define ADDR(sec, name, env, kind, f, has) \
-	{ sec, name, env, kind, FIELD(f), offsetof(struct demi_config, has), 0, 0 }
-#define IGNORED(sec, name) { sec, name, NULL, K_IGNORED, 0, 0, 0, 0, 0 }
+	{ sec, name, env, kind, FIELD(f), offsetof(struct demi_config, has), 0, 0, NULL }
+#define IGNORED(sec, name) { sec, name, NULL, K_IGNORED, 0, 0, 0, 0, 0, NULL }
+#define WORD(sec, name, env, f, words) { sec, name, env, K_WORD, FIELD(f), 0, 0, 0, words }
 
 static const struct key keys[] = {
 	VAL(NULL, "libos", "LIBOS", K_STR, libos),
@@ -118,6 +121,12 @@ static const struct key keys[] = {
 	NUM("demi", "coroutine_stack", "COROUTINE_STACK", K_U32, coroutine_stack, 16384,
 	    8 << 20),
 	VAL("demi", "log_level", "DEMI_LOG", K_LEVEL, log_level),
+
+	WORD("storage", "durability", "STORAGE_DURABILITY", storage_durability, "flush|fua|none"),
+	WORD("storage", "sqpoll", "STORAGE_SQPOLL", storage_sqpoll, "auto|on|off"),
+	WORD("storage", "direct", "STORAGE_DIRECT", storage_direct, "auto|off"),
+	WORD("storage", "submit", "STORAGE_SUBMIT", storage_submit, "eager|batch"),
+	NUM("storage", "ring_entries", "STORAGE_RING_ENTRIES", K_U32, storage_ring_entries, 8, 32768),
 };
 
 #define NKEYS (sizeof(keys) / sizeof(keys[0]))
@@ -136,6 +145,11 @@ void config_defaults(struct demi_config *c)
 	c->arp_request_timeout_ms = 20;
 	c->arp_cache_ttl_s = 15;
 	c->poll_idle_us = 50;
+	snprintf(c->storage_durability, sizeof(c->storage_durability), "flush");
+	snprintf(c->storage_sqpoll, sizeof(c->storage_sqpoll), "auto");
+	snprintf(c->storage_direct, sizeof(c->storage_direct), "auto");
+	snprintf(c->storage_submit, sizeof(c->storage_submit), "eager");
+	c->storage_ring_entries = 256;
 	c->max_qtokens = 65536;
 	c->max_queues = 65536;
 	c->max_buffers = 262144;
@@ -256,6 +270,20 @@ static int copy_str(char *dst, size_t size, const char *s, size_t n, char *why, 
 	return 0;
 }
 
+/* Accepts s when it is one of the '|'-separated words. */
+static int parse_word(const char *s, const char *words, char *dst, size_t size, char *why, size_t len)
+{
+	size_t n = strlen(s);
+	for (const char *w = words; *w;) {
+		size_t wl = strcspn(w, "|");
+		if (wl == n && strncmp(w, s, n) == 0)
+			return copy_str(dst, size, s, n, why, len);
+		w += wl + (w[wl] == '|');
+	}
+	snprintf(why, len, "not one of %s", words);
+	return -EINVAL;
+}
+
 static int parse_level(const char *s, char *dst, size_t size, char *why, size_t len)
 {
 	if (log_parse_level(s) < 0 || strlen(s) >= size) {
@@ -355,6 +383,8 @@ static int key_set(struct demi_config *c, const struct key *k, const char *s, ch
 		return copy_str(dst, k->size, s, strlen(s), why, len);
 	case K_LEVEL:
 		return parse_level(s, dst, k->size, why, len);
+	case K_WORD:
+		return parse_word(s, k->words, dst, k->size, why, len);
 	case K_EAL:
 		return eal_set_words(c, s, why, len);
 	case K_ARP:

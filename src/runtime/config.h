@@ -64,6 +64,13 @@ struct demi_config {
 	uint64_t max_buffer_bytes; /* demi.max_buffer_bytes / MAX_BUFFER_BYTES: buffer memory cap; default 1 GiB */
 	uint32_t coroutine_stack;  /* demi.coroutine_stack / COROUTINE_STACK: bytes per coroutine; default 65536 */
 	char log_level[16];        /* demi.log_level / DEMI_LOG: error|warn|info|debug|trace; default warn */
+
+	/* storage: (storage queues on io_uring; doc/storage.md) */
+	char storage_durability[8]; /* storage.durability / STORAGE_DURABILITY: flush|fua|none; default flush */
+	char storage_sqpoll[8];     /* storage.sqpoll / STORAGE_SQPOLL: auto|on|off; default auto */
+	char storage_direct[8];     /* storage.direct / STORAGE_DIRECT: auto|off (O_DIRECT); default auto */
+	char storage_submit[8];     /* storage.submit / STORAGE_SUBMIT: eager|batch; default eager */
+	uint32_t storage_ring_entries; /* storage.ring_entries / STORAGE_RING_ENTRIES: power of two 8..32768; default 256 */
 };
 
 /* Fills *c with the documented defaults. */

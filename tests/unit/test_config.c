@@ -20,7 +20,8 @@ static const char *const env_names[] = {
 	"ENABLE_JUMBO_FRAMES", "UDP_CHECKSUM_OFFLOAD", "TCP_CHECKSUM_OFFLOAD",
 	"ARP_REQUEST_RETRIES", "ARP_REQUEST_TIMEOUT", "ARP_CACHE_TTL", "POLL_IDLE_US",
 	"MAX_QTOKENS", "MAX_QUEUES", "MAX_BUFFERS", "MAX_BUFFER_BYTES", "COROUTINE_STACK",
-	"DEMI_LOG",
+	"DEMI_LOG", "STORAGE_DURABILITY", "STORAGE_SQPOLL", "STORAGE_DIRECT", "STORAGE_SUBMIT",
+	"STORAGE_RING_ENTRIES",
 };
 
 /* The runner's own environment (a CI job setting LIBOS, say) must not leak into the tests. */
@@ -211,6 +212,26 @@ Test(config, full_file_sets_every_key)
 	cr_assert_eq(c.coroutine_stack, 131072);
 	cr_assert_str_eq(c.log_level, "debug");
 	cr_assert_str_eq(c.libos, "catnap");
+	cr_assert_str_eq(c.storage_durability, "fua");
+	cr_assert_str_eq(c.storage_sqpoll, "off");
+	cr_assert_str_eq(c.storage_direct, "auto");
+	cr_assert_str_eq(c.storage_submit, "batch");
+	cr_assert_eq(c.storage_ring_entries, 64);
+}
+
+Test(config, storage_word_not_in_list)
+{
+	struct demi_config c;
+	config_defaults(&c);
+	cr_assert_str_eq(c.storage_durability, "flush");
+	setenv("STORAGE_DURABILITY", "sometimes", 1);
+	cr_assert_eq(config_apply_env(&c), -EINVAL);
+	cr_assert_str_eq(c.storage_durability, "flush");
+	setenv("STORAGE_DURABILITY", "none", 1);
+	cr_assert_eq(config_apply_env(&c), 0);
+	cr_assert_str_eq(c.storage_durability, "none");
+	cr_assert_eq(config_parse_string(&c, "storage:\n  sqpoll: maybe\n", "inline"), -EINVAL);
+	cr_assert_str_eq(c.storage_sqpoll, "auto");
 }
 
 Test(config, demikernel_file_loads_unchanged)

@@ -208,32 +208,12 @@ static void poller(void *arg)
 
 /* ---- start and stop ---- */
 
-/* Reads $name as one of `words` (its index), `def` when unset; -EINVAL (logged) otherwise. */
-static int env_choice(const char *name, const char *const *words, int nwords, int def)
+/* Index of the setting `v` among `words`; config.c accepted only these words. */
+static int choice(const char *v, const char *const *words, int nwords)
 {
-	const char *v = getenv(name);
-	if (!v || !*v)
-		return def;
 	for (int i = 0; i < nwords; i++)
 		if (strcmp(v, words[i]) == 0)
 			return i;
-	log_error("storage: %s=%s is not one of the accepted values", name, v);
-	return -EINVAL;
-}
-
-static int ring_entries(unsigned *out)
-{
-	const char *v = getenv("STORAGE_RING_ENTRIES");
-	*out = 256;
-	if (!v || !*v)
-		return 0;
-	char *end;
-	unsigned long n = strtoul(v, &end, 10);
-	if (*end || n < 8 || n > 32768 || (n & (n - 1))) {
-		log_error("storage: STORAGE_RING_ENTRIES=%s: want a power of two from 8 to 32768", v);
-		return -EINVAL;
-	}
-	*out = (unsigned)n;
 	return 0;
 }
 
@@ -305,18 +285,21 @@ static int ring_init(struct stg_engine *e, unsigned entries, int sqpoll)
 
 static int eng_create(struct rt *rt, struct stg_engine **out)
 {
-	/* doc/storage.md lists these; the words are in the order of the values they stand for. */
+	/* The storage: section of the configuration (doc/config.md); words in the order of their values. */
 	static const char *const dur_words[] = { "flush", "fua", "none" };
 	static const char *const sq_words[] = { "auto", "on", "off" };
 	static const char *const direct_words[] = { "auto", "off" };
 	static const char *const submit_words[] = { "eager", "batch" };
-	int durability = env_choice("STORAGE_DURABILITY", dur_words, 3, DEMI_STORAGE_FLUSH);
-	int sqpoll = env_choice("STORAGE_SQPOLL", sq_words, 3, SQPOLL_AUTO);
-	int direct = env_choice("STORAGE_DIRECT", direct_words, 2, 0);
-	int eager = env_choice("STORAGE_SUBMIT", submit_words, 2, 0);
-	unsigned entries;
-	if (durability < 0 || sqpoll < 0 || direct < 0 || eager < 0 || ring_entries(&entries) < 0)
+	const struct demi_config *c = &rt->cfg;
+	int durability = choice(c->storage_durability, dur_words, 3);
+	int sqpoll = choice(c->storage_sqpoll, sq_words, 3);
+	int direct = choice(c->storage_direct, direct_words, 2);
+	int eager = choice(c->storage_submit, submit_words, 2);
+	unsigned entries = c->storage_ring_entries;
+	if (entries & (entries - 1)) {
+		log_error("storage: ring_entries %u is not a power of two", entries);
 		return -EINVAL;
+	}
 	struct stg_engine *e = calloc(1, sizeof(*e));
 	if (!e)
 		return -ENOMEM;
