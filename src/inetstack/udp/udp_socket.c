@@ -9,6 +9,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "../../runtime/sockopt.h"
 #include "../inet_priv.h"
 #include "../prot/udp.h"
 #include "udp_sock.h"
@@ -245,33 +246,6 @@ static int us_pop(struct queue *q, struct op *op)
 
 /* ---- options and names ---- */
 
-/* Size an option's value must have; 0 with *err set when (level, name) is not one Demi supports. */
-static int option_size(int level, int name, int *err)
-{
-	*err = 0;
-	if (level == SOL_SOCKET) {
-		switch (name) {
-		case SO_LINGER:
-			return sizeof(struct linger);
-		case SO_KEEPALIVE:
-		case SO_RCVBUF:
-		case SO_SNDBUF:
-		case SO_REUSEADDR:
-		case SO_ERROR:
-		case SO_TYPE:
-			return sizeof(int);
-		}
-		*err = -ENOPROTOOPT;
-		return 0;
-	}
-	if (level == IPPROTO_TCP || level == IPPROTO_UDP || level == IPPROTO_IP) {
-		*err = -ENOPROTOOPT; /* none supported on a UDP socket yet */
-		return 0;
-	}
-	*err = -ENOTSUP;
-	return 0;
-}
-
 static int *int_option(struct udp_sock *s, int name)
 {
 	switch (name) {
@@ -290,11 +264,11 @@ static int *int_option(struct udp_sock *s, int name)
 static int us_setsockopt(struct queue *q, int level, int name, const void *val, socklen_t len)
 {
 	struct udp_sock *s = sock_of(q);
-	int err, size = option_size(level, name, &err);
-	if (err)
-		return err;
-	if (name == SO_ERROR || name == SO_TYPE)
-		return -ENOPROTOOPT; /* read-only */
+	int size = sockopt_size(level, name, false);
+	if (size < 0)
+		return size;
+	if (sockopt_read_only(level, name))
+		return -ENOPROTOOPT;
 	if (len != (socklen_t)size)
 		return -EINVAL;
 	if (name == SO_LINGER) {
@@ -312,9 +286,9 @@ static int us_setsockopt(struct queue *q, int level, int name, const void *val, 
 static int us_getsockopt(struct queue *q, int level, int name, void *val, socklen_t *len)
 {
 	struct udp_sock *s = sock_of(q);
-	int err, size = option_size(level, name, &err);
-	if (err)
-		return err;
+	int size = sockopt_size(level, name, false);
+	if (size < 0)
+		return size;
 	if (*len < (socklen_t)size)
 		return -EINVAL;
 	*len = (socklen_t)size;

@@ -7,6 +7,7 @@
 #include <unistd.h>
 
 #include "../../runtime/log.h"
+#include "../../runtime/sockopt.h"
 #include "catnap.h"
 
 static inline struct cn_sock *sock_of(struct queue *q) { return container_of(q, struct cn_sock, q); }
@@ -393,45 +394,14 @@ static int cn_listen(struct queue *q, int backlog)
 	return 0;
 }
 
-/* Size an option's value must have; 0 when (level, name) is not one Demi supports. */
-static int option_size(int level, int name, int *err)
-{
-	*err = 0;
-	if (level == SOL_SOCKET) {
-		switch (name) {
-		case SO_LINGER:
-			return sizeof(struct linger);
-		case SO_KEEPALIVE:
-		case SO_RCVBUF:
-		case SO_SNDBUF:
-		case SO_REUSEADDR:
-		case SO_ERROR:
-		case SO_TYPE:
-			return sizeof(int);
-		}
-		*err = -ENOPROTOOPT;
-		return 0;
-	}
-	if (level == IPPROTO_TCP) {
-		if (name == TCP_NODELAY)
-			return sizeof(int);
-		*err = -ENOPROTOOPT;
-		return 0;
-	}
-	*err = -ENOTSUP;
-	return 0;
-}
-
 static int cn_setsockopt(struct queue *q, int level, int name, const void *val, socklen_t len)
 {
 	struct cn_sock *s = sock_of(q);
-	int err, size = option_size(level, name, &err);
-	if (err)
-		return err;
-	if (level == IPPROTO_TCP && s->type != SOCK_STREAM)
+	int size = sockopt_size(level, name, s->type == SOCK_STREAM);
+	if (size < 0)
+		return size;
+	if (sockopt_read_only(level, name))
 		return -ENOPROTOOPT;
-	if (name == SO_ERROR || name == SO_TYPE)
-		return -ENOPROTOOPT; /* read-only */
 	if (len != (socklen_t)size)
 		return -EINVAL;
 	return setsockopt(s->fd, level, name, val, len) < 0 ? -errno : 0;
@@ -440,11 +410,9 @@ static int cn_setsockopt(struct queue *q, int level, int name, const void *val, 
 static int cn_getsockopt(struct queue *q, int level, int name, void *val, socklen_t *len)
 {
 	struct cn_sock *s = sock_of(q);
-	int err, size = option_size(level, name, &err);
-	if (err)
-		return err;
-	if (level == IPPROTO_TCP && s->type != SOCK_STREAM)
-		return -ENOPROTOOPT;
+	int size = sockopt_size(level, name, s->type == SOCK_STREAM);
+	if (size < 0)
+		return size;
 	if (*len < (socklen_t)size)
 		return -EINVAL;
 	return getsockopt(s->fd, level, name, val, len) < 0 ? -errno : 0;
