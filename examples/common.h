@@ -3,6 +3,7 @@
 #define DEMI_EXAMPLES_COMMON_H
 
 #include <arpa/inet.h>
+#include <demi/libos.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -58,6 +59,40 @@ static inline void print_latency(const char *who, uint64_t *lat, size_t n, size_
 	qsort(lat, n, sizeof(*lat), cmp_u64);
 	printf("%s: %zu round trips of %zu B: p50 %.2f us  p99 %.2f us  p99.9 %.2f us  max %.2f us\n", who, n, size,
 	       lat[n / 2] / 1e3, lat[n * 99 / 100] / 1e3, lat[n * 999 / 1000] / 1e3, lat[n - 1] / 1e3);
+}
+
+/*
+ * The examples' shared main: "NAME server|client ADDR:PORT [MESSAGES] [SIZE]",
+ * demi_init, then server(addr) or client(addr, n, size) with size in 1..max_size.
+ */
+static inline int example_main(int argc, char **argv, const char *name, size_t max_size,
+			       int (*server)(const struct sockaddr_in *),
+			       int (*client)(const struct sockaddr_in *, long, size_t))
+{
+	if (argc < 3) {
+		fprintf(stderr, "usage: %s server|client ADDR:PORT [MESSAGES] [SIZE]\n", argv[0]);
+		return 2;
+	}
+	struct sockaddr_in addr;
+	if (parse_addr(argv[2], &addr) < 0) {
+		fprintf(stderr, "%s: bad address %s\n", name, argv[2]);
+		return 2;
+	}
+	struct demi_args args = { .argc = argc, .argv = argv, .callback = NULL };
+	int err = demi_init(&args);
+	if (err) {
+		fprintf(stderr, "%s: demi_init: %s\n", name, strerror(err));
+		return 1;
+	}
+	if (strcmp(argv[1], "server") == 0)
+		return server(&addr);
+	long n = argc > 3 ? atol(argv[3]) : 10000;
+	size_t size = argc > 4 ? (size_t)atol(argv[4]) : 64;
+	if (n <= 0 || size == 0 || size > max_size) {
+		fprintf(stderr, "%s: MESSAGES must be positive, SIZE 1..%zu\n", name, max_size);
+		return 2;
+	}
+	return client(&addr, n, size);
 }
 
 #endif

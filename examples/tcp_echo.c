@@ -131,28 +131,6 @@ static int client(const struct sockaddr_in *addr, long n, size_t size)
 
 int main(int argc, char **argv)
 {
-	if (argc < 3) {
-		fprintf(stderr, "usage: %s server|client ADDR:PORT [MESSAGES] [SIZE]\n", argv[0]);
-		return 2;
-	}
-	struct sockaddr_in addr;
-	if (parse_addr(argv[2], &addr) < 0) {
-		fprintf(stderr, "tcp_echo: bad address %s\n", argv[2]);
-		return 2;
-	}
-	struct demi_args args = { .argc = argc, .argv = argv, .callback = NULL };
-	int err = demi_init(&args);
-	if (err) {
-		fprintf(stderr, "tcp_echo: demi_init: %s\n", strerror(err));
-		return 1;
-	}
-	if (strcmp(argv[1], "server") == 0)
-		return server(&addr);
-	long n = argc > 3 ? atol(argv[3]) : 10000;
-	size_t size = argc > 4 ? (size_t)atol(argv[4]) : 64;
-	if (n <= 0 || size == 0) {
-		fprintf(stderr, "tcp_echo: MESSAGES and SIZE must be positive\n");
-		return 2;
-	}
-	return client(&addr, n, size);
+	/* The largest sga demi_sgaalloc hands out. */
+	return example_main(argc, argv, "tcp_echo", 16u << 20, server, client);
 }
