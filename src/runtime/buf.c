@@ -39,13 +39,7 @@ void buf_pool_fini(struct buf_pool *p)
 			b->owner->release(b->owner, b);
 		}
 	}
-	struct buf_chunk *c = p->chunks;
-	while (c) {
-		struct buf_chunk *next = c->next;
-		munmap(c->mem, c->len);
-		free(c);
-		c = next;
-	}
+	buf_chunk_unmap_all(&p->chunks);
 	free(p->descs);
 	memset(p, 0, sizeof(*p));
 }
@@ -58,26 +52,43 @@ static int class_of(size_t size)
 	return -1;
 }
 
+void *buf_chunk_map(struct buf_chunk **list, uint64_t *bytes, uint64_t max, size_t len)
+{
+	if (*bytes + len > max)
+		return NULL;
+	struct buf_chunk *ch = malloc(sizeof(*ch));
+	if (!ch)
+		return NULL;
+	void *mem = mmap(NULL, len, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+	if (mem == MAP_FAILED) {
+		free(ch);
+		return NULL;
+	}
+	*ch = (struct buf_chunk){ .mem = mem, .len = len, .next = *list };
+	*list = ch;
+	*bytes += len;
+	return mem;
+}
+
+void buf_chunk_unmap_all(struct buf_chunk **list)
+{
+	while (*list) {
+		struct buf_chunk *c = *list;
+		*list = c->next;
+		munmap(c->mem, c->len);
+		free(c);
+	}
+}
+
 /* Maps a new chunk for class c: the only place buffers get memory. */
 static int grow(struct buf_pool *p, struct buf_class *c)
 {
 	size_t len = c->slot >= CHUNK_BYTES ? c->slot : (CHUNK_BYTES / c->slot) * c->slot;
-	if (p->bytes + len > p->max_bytes) {
+	if (p->bytes + len > p->max_bytes)
 		len = c->slot; /* near the cap: one buffer at a time */
-		if (p->bytes + len > p->max_bytes)
-			return -ENOMEM;
-	}
-	struct buf_chunk *ch = malloc(sizeof(*ch));
-	if (!ch)
+	void *mem = buf_chunk_map(&p->chunks, &p->bytes, p->max_bytes, len);
+	if (!mem)
 		return -ENOMEM;
-	void *mem = mmap(NULL, len, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
-	if (mem == MAP_FAILED) {
-		free(ch);
-		return -ENOMEM;
-	}
-	*ch = (struct buf_chunk){ .mem = mem, .len = len, .next = p->chunks };
-	p->chunks = ch;
-	p->bytes += len;
 	c->carve = mem;
 	c->carve_left = len;
 	return 0;

@@ -52,6 +52,15 @@ struct buf_chunk {
 	struct buf_chunk *next;
 };
 
+/*
+ * Maps len bytes of anonymous memory, records it on *list and adds len to
+ * *bytes, unless that would pass max: NULL (-ENOMEM). Shared by every pool
+ * that carves buffers from chunks (this one, storage's aligned one).
+ */
+void *buf_chunk_map(struct buf_chunk **list, uint64_t *bytes, uint64_t max, size_t len);
+/* Unmaps every chunk on *list. */
+void buf_chunk_unmap_all(struct buf_chunk **list);
+
 struct buf_pool {
 	struct buf *descs;
 	uint32_t ndescs, max_descs;

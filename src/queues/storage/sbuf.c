@@ -2,7 +2,6 @@
 #include <errno.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/mman.h>
 
 #include "../../runtime/log.h"
 #include "storage.h"
@@ -56,19 +55,9 @@ static int grow(struct sbuf_pool *p, int ci)
 {
 	size_t cls = (size_t)SBUF_ALIGN << ci;
 	size_t len = cls > SBUF_CHUNK ? cls : SBUF_CHUNK;
-	if (p->bytes + len > p->max_bytes)
+	void *mem = buf_chunk_map(&p->chunks, &p->bytes, p->max_bytes, len);
+	if (!mem)
 		return -ENOMEM;
-	struct sbuf_chunk *ch = malloc(sizeof(*ch));
-	if (!ch)
-		return -ENOMEM;
-	void *mem = mmap(NULL, len, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
-	if (mem == MAP_FAILED) {
-		free(ch);
-		return -ENOMEM;
-	}
-	*ch = (struct sbuf_chunk){ .mem = mem, .len = len, .next = p->chunks };
-	p->chunks = ch;
-	p->bytes += len;
 	p->carve[ci] = mem;
 	p->carve_left[ci] = len;
 	p->carve_fixed[ci] = register_chunk(p, mem, len);
@@ -134,13 +123,7 @@ static void pool_free(struct sbuf_pool *p)
 			s = next;
 		}
 	}
-	struct sbuf_chunk *c = p->chunks;
-	while (c) {
-		struct sbuf_chunk *next = c->next;
-		munmap(c->mem, c->len);
-		free(c);
-		c = next;
-	}
+	buf_chunk_unmap_all(&p->chunks);
 	free(p);
 }
 

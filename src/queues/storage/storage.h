@@ -33,12 +33,6 @@ struct sbuf {
 	struct sbuf *next_free;
 };
 
-struct sbuf_chunk {
-	void *mem;
-	size_t len;
-	struct sbuf_chunk *next;
-};
-
 struct sbuf_pool {
 	struct buf_pool *bufs;   /* the runtime's pool: descriptors and tokens for the app */
 	struct io_uring *ring;   /* registers new chunks; NULL once the engine stopped */
@@ -46,7 +40,7 @@ struct sbuf_pool {
 	uint8_t *carve[SBUF_NCLASSES]; /* unused tail of the newest chunk of each class */
 	size_t carve_left[SBUF_NCLASSES];
 	int carve_fixed[SBUF_NCLASSES];
-	struct sbuf_chunk *chunks;
+	struct buf_chunk *chunks;
 	uint64_t bytes, max_bytes;
 	uint32_t live;           /* sbufs held through a struct buf */
 	unsigned nfixed, max_fixed; /* registered slots used, and how many the ring has (0: none) */
