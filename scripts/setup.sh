@@ -15,6 +15,7 @@ PACKAGES=(
 	liburing-dev fio    # storage queues (io_uring) and their fio baseline (bench/storage_run)
 	clang               # second compiler in CI; libFuzzer for tests/fuzz
 	valgrind            # callgrind instruction counts (bench/inet_cost_run)
+	dpdk-dev libdpdk-dev # the catnip libOS (DPDK 22.11); Demi builds without it, catnip is then left out
 )
 
 missing=()

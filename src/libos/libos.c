@@ -8,12 +8,18 @@ extern const struct libos_ops catmem_libos;
 #ifdef DEMI_HAVE_CATPOWDER /* needs the inetstack: see src/meson.build */
 extern const struct libos_ops catpowder_libos;
 #endif
+#ifdef DEMI_HAVE_CATNIP /* needs DPDK (libdpdk): see src/meson.build */
+extern const struct libos_ops catnip_libos;
+#endif
 
 static const struct libos_ops *const all[] = {
 	&catnap_libos,
 	&catmem_libos,
 #ifdef DEMI_HAVE_CATPOWDER
 	&catpowder_libos,
+#endif
+#ifdef DEMI_HAVE_CATNIP
+	&catnip_libos,
 #endif
 };
 
@@ -27,9 +33,12 @@ const struct libos_ops *libos_find(const char *name)
 
 const char *libos_names(void)
 {
+	return "catnap, catmem"
 #ifdef DEMI_HAVE_CATPOWDER
-	return "catnap, catmem, catpowder";
-#else
-	return "catnap, catmem";
+	       ", catpowder"
 #endif
+#ifdef DEMI_HAVE_CATNIP
+	       ", catnip"
+#endif
+		;
 }
