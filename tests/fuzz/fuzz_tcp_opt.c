@@ -5,13 +5,12 @@
  * bytes used. Built with -DFUZZ_REPLAY_MAIN (any compiler) it is a program
  * that replays corpus files or directories (tests/fuzz/corpus_tcp).
  */
-#include <dirent.h>
 #include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/stat.h>
 
+#include "replay.h"
 #include "inetstack/prot/tcp.h"
 #include "inetstack/tcp/tcp_opt.h"
 
@@ -61,54 +60,10 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 }
 
 #ifdef FUZZ_REPLAY_MAIN
-static int replay_file(const char *path)
-{
-	FILE *fp = fopen(path, "rb");
-	if (!fp) {
-		perror(path);
-		return -1;
-	}
-	static uint8_t buf[1 << 16];
-	size_t n = fread(buf, 1, sizeof(buf), fp);
-	fclose(fp);
-	LLVMFuzzerTestOneInput(buf, n);
-	return 0;
-}
-
-static int replay(const char *path, int *count)
-{
-	struct stat st;
-	if (stat(path, &st) < 0) {
-		perror(path);
-		return -1;
-	}
-	if (!S_ISDIR(st.st_mode)) {
-		(*count)++;
-		return replay_file(path);
-	}
-	DIR *d = opendir(path);
-	if (!d)
-		return -1;
-	struct dirent *e;
-	int err = 0;
-	while ((e = readdir(d)) != NULL) {
-		if (e->d_name[0] == '.')
-			continue;
-		char p[4096];
-		snprintf(p, sizeof(p), "%s/%s", path, e->d_name);
-		if (replay(p, count) < 0)
-			err = -1;
-	}
-	closedir(d);
-	return err;
-}
-
 int main(int argc, char **argv)
 {
-	int count = 0, err = 0;
-	for (int i = 1; i < argc; i++)
-		if (replay(argv[i], &count) < 0)
-			err = 1;
+	int count;
+	int err = fuzz_replay(argc, argv, &count) < 0;
 	printf("replayed %d option lists\n", count);
 	return err || count == 0 ? 1 : 0;
 }
