@@ -110,6 +110,40 @@ static inline struct lat_stats lat_summarise(uint64_t *lat, size_t n)
 }
 
 /*
+ * The throughput window both echo programs measure alike: timing starts a
+ * fifth of `seconds` after `start` (warm-up), lasts `seconds`, then pushing
+ * stops so the client can drain.
+ */
+struct tput_span {
+	uint64_t t_begin, t_end;   /* when timing starts and ends */
+	uint64_t m_begin, m_end;   /* messages echoed back at those points */
+	uint64_t ns_begin, ns_end; /* the clock at those points */
+	bool timing, pushing;
+};
+
+static inline void tput_span_start(struct tput_span *w, uint64_t start, double seconds)
+{
+	*w = (struct tput_span){ .pushing = true };
+	w->t_begin = start + (uint64_t)(seconds * 0.2e9);
+	w->t_end = w->t_begin + (uint64_t)(seconds * 1e9);
+}
+
+/* Called after every poll with the clock and the messages echoed so far. */
+static inline void tput_span_tick(struct tput_span *w, uint64_t now, uint64_t msgs_back)
+{
+	if (!w->timing && w->pushing && now >= w->t_begin) {
+		w->timing = true;
+		w->m_begin = msgs_back;
+		w->ns_begin = now;
+	} else if (w->timing && now >= w->t_end) {
+		w->timing = false;
+		w->pushing = false;
+		w->m_end = msgs_back;
+		w->ns_end = now;
+	}
+}
+
+/*
  * Prints a latency result: one human line, then one "RESULT" line of
  * key=value pairs that bench/run parses.
  */

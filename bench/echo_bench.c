@@ -112,19 +112,17 @@ static void run_throughput(uint16_t port, const struct echo_opts *o)
 	const uint64_t size = o->size;
 	uint64_t sent = 0, back_bytes = 0;
 	uint64_t start = now_ns();
-	uint64_t t_begin = start + (uint64_t)(o->seconds * 0.2e9);
-	uint64_t t_end = t_begin + (uint64_t)(o->seconds * 1e9);
-	uint64_t m_begin = 0, m_end = 0, ns_begin = 0, ns_end = 0;
-	bool timing = false, pushing = true;
+	struct tput_span w;
+	tput_span_start(&w, start, o->seconds);
 	demi_qtoken_t qt;
 	demi_qresult_t qrs[64];
 	CHECK(demi_pop(&qt, qd));
 	for (;;) {
-		while (pushing && sent - back_bytes / size < (uint64_t)o->window) {
+		while (w.pushing && sent - back_bytes / size < (uint64_t)o->window) {
 			CHECK(demi_push(&qt, qd, &sga));
 			sent++;
 		}
-		if (!pushing && back_bytes == sent * size)
+		if (!w.pushing && back_bytes == sent * size)
 			break;
 		int n;
 		CHECK(demi_wait_next_n(qrs, 64, &n, NULL));
@@ -144,22 +142,12 @@ static void run_throughput(uint16_t port, const struct echo_opts *o)
 				exit(1);
 			}
 		}
-		uint64_t now = now_ns();
-		if (!timing && pushing && now >= t_begin) {
-			timing = true;
-			m_begin = back_bytes / size;
-			ns_begin = now;
-		} else if (timing && now >= t_end) {
-			timing = false;
-			pushing = false;
-			m_end = back_bytes / size;
-			ns_end = now;
-		}
+		tput_span_tick(&w, now_ns(), back_bytes / size);
 	}
 	/* The last pop is still pending: closing the queue cancels it. */
 	CHECK(demi_sgafree(&sga));
 	CHECK(demi_close(qd));
-	tput_report(impl_name(), o->size, o->window, m_end - m_begin, ns_end - ns_begin);
+	tput_report(impl_name(), o->size, o->window, w.m_end - w.m_begin, w.ns_end - w.ns_begin);
 }
 
 int main(int argc, char **argv)

@@ -267,36 +267,24 @@ static void run_throughput(uint16_t port, const struct echo_opts *o)
 	const uint64_t size = o->size;
 	uint64_t sent = 0, back_bytes = 0;
 	uint64_t start = now_ns();
-	uint64_t t_begin = start + (uint64_t)(o->seconds * 0.2e9);
-	uint64_t t_end = t_begin + (uint64_t)(o->seconds * 1e9);
-	uint64_t m_begin = 0, m_end = 0, ns_begin = 0, ns_end = 0;
-	bool timing = false, pushing = true;
+	struct tput_span w;
+	tput_span_start(&w, start, o->seconds);
 	for (;;) {
 		/* One send per message, as one demi_push per message. */
-		while (pushing && sent - back_bytes / size < (uint64_t)o->window) {
+		while (w.pushing && sent - back_bytes / size < (uint64_t)o->window) {
 			client_send(c, msg, o->size);
 			sent++;
 		}
-		if (!pushing && back_bytes == sent * size)
+		if (!w.pushing && back_bytes == sent * size)
 			break;
 		client_poll(c);
 		size_t n;
 		while ((n = client_recv(c)) > 0)
 			back_bytes += n;
-		uint64_t now = now_ns();
-		if (!timing && pushing && now >= t_begin) {
-			timing = true;
-			m_begin = back_bytes / size;
-			ns_begin = now;
-		} else if (timing && now >= t_end) {
-			timing = false;
-			pushing = false;
-			m_end = back_bytes / size;
-			ns_end = now;
-		}
+		tput_span_tick(&w, now_ns(), back_bytes / size);
 	}
 	client_close(c);
-	tput_report("linux", o->size, o->window, m_end - m_begin, ns_end - ns_begin);
+	tput_report("linux", o->size, o->window, w.m_end - w.m_begin, w.ns_end - w.ns_begin);
 	free(msg);
 	free(c);
 }
