@@ -92,12 +92,46 @@ struct demi_netstats_udp {
 	uint64_t tx_copies;      /* pushed payloads copied (see doc/inetstack.md, the copy rule) */
 };
 
+struct demi_netstats_tcp {
+	uint64_t rx_segments;       /* segments accepted by the checks below */
+	uint64_t tx_segments;
+	uint64_t rx_bytes;          /* in-order payload bytes delivered to receive queues */
+	uint64_t tx_bytes;          /* payload bytes sent, retransmissions included */
+	uint64_t retransmits;       /* segments sent again (timeout, fast retransmit, SACK recovery) */
+	uint64_t fast_recoveries;   /* entries into fast recovery */
+	uint64_t rto_timeouts;      /* retransmission timer expiries */
+	uint64_t active_opens;      /* connections established by connect */
+	uint64_t passive_opens;     /* connections established from a listener */
+	uint64_t conn_failed;       /* connections ended by a reset, timeout or refusal */
+	uint64_t rst_rx;
+	uint64_t rst_tx;
+	uint64_t challenge_acks;    /* RFC 5961 */
+	uint64_t drop_short;
+	uint64_t drop_checksum;
+	uint64_t drop_bad_offset;   /* data offset below 5 or past the segment */
+	uint64_t drop_bad_options;  /* malformed option list */
+	uint64_t drop_paws;         /* RFC 7323 section 5: old timestamps */
+	uint64_t drop_out_of_window;/* unacceptable segments (answered by an ACK) */
+	uint64_t drop_no_room;      /* in-window data refused: receive or out-of-order queue full */
+	uint64_t drop_listen_overflow; /* SYNs or final ACKs dropped: accept queue full */
+	uint64_t ooo_segments;      /* segments held out of order */
+	uint64_t syncookies_sent;
+	uint64_t syncookies_ok;
+	uint64_t syncookies_bad;
+	uint64_t keepalive_probes;
+	uint64_t window_probes;
+	uint64_t delayed_acks;      /* ACKs sent by the delayed-ACK timer */
+	uint64_t tx_in_place;       /* data segments sent with headers prepended in the pushed buffer */
+	uint64_t tx_copies;         /* data segments whose payload was copied into a frame */
+	uint64_t rx_coalesced;      /* small in-order segments copied onto the previous one */
+};
 struct demi_netstats {
 	struct demi_netstats_eth eth;
 	struct demi_netstats_arp arp;
 	struct demi_netstats_ipv4 ipv4;
 	struct demi_netstats_icmp icmp;
 	struct demi_netstats_udp udp;
+	struct demi_netstats_tcp tcp;
 };
 
 /*

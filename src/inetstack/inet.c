@@ -8,6 +8,7 @@
 
 #include "../runtime/log.h"
 #include "eth/eth.h"
+#include "tcp/tcp.h"
 #include "inet_priv.h"
 
 __thread struct inet *inet_current;
@@ -39,10 +40,18 @@ int inet_create(struct rt *rt, struct netdev *dev, const struct demi_config *cfg
 	in->caps = dev->caps;
 	if (!cfg->udp_checksum_offload)
 		in->caps &= ~(uint32_t)NETDEV_TX_UDP_CSUM;
+	if (!cfg->tcp_checksum_offload)
+		in->caps &= ~(uint32_t)NETDEV_TX_TCP_CSUM;
 	in->ip_id = (uint16_t)(rt->ops.completions ^ (uintptr_t)in >> 4);
 	arp_init(in, cfg);
 	icmp_init(in);
 	udp_init(in);
+	int terr = tcp_init(in, cfg);
+	if (terr) {
+		arp_fini(in);
+		free(in);
+		return terr;
+	}
 	inet_current = in;
 	int err = arp_announce(in);
 	if (err)
@@ -57,6 +66,8 @@ void inet_destroy(struct inet *in)
 	if (!in)
 		return;
 	udp_fini(in);
+	tcp_fini(in);
+	inet_tx_flush(in); /* the RSTs of connections still open */
 	inet_stats_log(in);
 	arp_fini(in);
 	ipv4_reass_fini(in);
@@ -90,6 +101,8 @@ int inet_poll(struct inet *in)
 
 int inet_socket(struct inet *in, int type, struct queue **out, const struct queue_ops **ops)
 {
+	if (type == SOCK_STREAM)
+		return tcp_socket(in, out, ops);
 	if (type != SOCK_DGRAM)
 		return -ENOTSUP;
 	return udp_socket(in, out, ops);

@@ -16,6 +16,7 @@
 #include "inet.h"
 #include "ipv4/ipv4.h"
 #include "netdev.h"
+#include "tcp/tcp_priv.h"
 #include "udp/udp.h"
 
 #define INET_TXQ 1024  /* frames waiting for the device (power of two) */
@@ -41,6 +42,7 @@ struct inet {
 	struct ipv4_reass reass;
 	struct icmp icmp;
 	struct udp udp;
+	struct tcp tcp;
 };
 
 /* The stack this thread created last (demi_netstats reads it); NULL when none. */

@@ -55,4 +55,17 @@ void inet_stats_log(const struct inet *in)
 		 U(s->udp.rx_datagrams), U(s->udp.tx_datagrams), U(s->udp.tx_in_place), U(s->udp.tx_copies),
 		 U(s->udp.drop_short), U(s->udp.drop_length), U(s->udp.drop_checksum), U(s->udp.drop_no_port),
 		 U(s->udp.drop_not_peer), U(s->udp.drop_rcvbuf));
+	log_info("inet tcp: rx %llu tx %llu bytes rx %llu tx %llu; retransmits %llu fast-recoveries %llu rto %llu; "
+		 "opens active %llu passive %llu failed %llu; rst rx %llu tx %llu challenge %llu; drop short %llu checksum %llu "
+		 "offset %llu options %llu paws %llu window %llu no-room %llu listen-overflow %llu; ooo %llu; cookies sent %llu "
+		 "ok %llu bad %llu; probes keepalive %llu window %llu; delayed acks %llu; tx in place %llu copies %llu; "
+		 "rx coalesced %llu",
+		 U(s->tcp.rx_segments), U(s->tcp.tx_segments), U(s->tcp.rx_bytes), U(s->tcp.tx_bytes),
+		 U(s->tcp.retransmits), U(s->tcp.fast_recoveries), U(s->tcp.rto_timeouts), U(s->tcp.active_opens),
+		 U(s->tcp.passive_opens), U(s->tcp.conn_failed), U(s->tcp.rst_rx), U(s->tcp.rst_tx),
+		 U(s->tcp.challenge_acks), U(s->tcp.drop_short), U(s->tcp.drop_checksum), U(s->tcp.drop_bad_offset),
+		 U(s->tcp.drop_bad_options), U(s->tcp.drop_paws), U(s->tcp.drop_out_of_window), U(s->tcp.drop_no_room),
+		 U(s->tcp.drop_listen_overflow), U(s->tcp.ooo_segments), U(s->tcp.syncookies_sent),
+		 U(s->tcp.syncookies_ok), U(s->tcp.syncookies_bad), U(s->tcp.keepalive_probes), U(s->tcp.window_probes),
+		 U(s->tcp.delayed_acks), U(s->tcp.tx_in_place), U(s->tcp.tx_copies), U(s->tcp.rx_coalesced));
 }

@@ -122,6 +122,26 @@ static const struct key keys[] = {
 	    8 << 20),
 	VAL("demi", "log_level", "DEMI_LOG", K_LEVEL, log_level),
 
+	WORD("tcp", "congestion_control", "TCP_CONGESTION_CONTROL", tcp_cc, "cubic|newreno|reno"),
+	NUM("tcp", "rcvbuf", "TCP_RCVBUF", K_U32, tcp_rcvbuf, 4096, 1u << 30),
+	NUM("tcp", "sndbuf", "TCP_SNDBUF", K_U32, tcp_sndbuf, 4096, 1u << 30),
+	VAL("tcp", "window_scale", "TCP_WINDOW_SCALE", K_BOOL, tcp_window_scale),
+	VAL("tcp", "timestamps", "TCP_TIMESTAMPS", K_BOOL, tcp_timestamps),
+	VAL("tcp", "sack", "TCP_SACK", K_BOOL, tcp_sack),
+	VAL("tcp", "syncookies", "TCP_SYNCOOKIES", K_BOOL, tcp_syncookies),
+	NUM("tcp", "syn_backlog", "TCP_SYN_BACKLOG", K_U32, tcp_syn_backlog, 1, 1u << 20),
+	NUM("tcp", "rto_min_ms", "TCP_RTO_MIN_MS", K_U64, tcp_rto_min_ms, 1, 3600000),
+	NUM("tcp", "rto_max_ms", "TCP_RTO_MAX_MS", K_U64, tcp_rto_max_ms, 1, 3600000),
+	NUM("tcp", "rto_initial_ms", "TCP_RTO_INITIAL_MS", K_U64, tcp_rto_initial_ms, 1, 3600000),
+	NUM("tcp", "retries", "TCP_RETRIES", K_U32, tcp_retries, 1, 100),
+	NUM("tcp", "syn_retries", "TCP_SYN_RETRIES", K_U32, tcp_syn_retries, 1, 100),
+	NUM("tcp", "delayed_ack_ms", "TCP_DELAYED_ACK_MS", K_U64, tcp_delayed_ack_ms, 0, 500),
+	NUM("tcp", "time_wait_ms", "TCP_TIME_WAIT_MS", K_U64, tcp_time_wait_ms, 0, 3600000),
+	NUM("tcp", "fin_timeout_ms", "TCP_FIN_TIMEOUT_MS", K_U64, tcp_fin_timeout_ms, 1, 3600000),
+	NUM("tcp", "keepalive_idle_s", "TCP_KEEPALIVE_IDLE_S", K_U64, tcp_keepalive_idle_s, 1, 32767),
+	NUM("tcp", "keepalive_intvl_s", "TCP_KEEPALIVE_INTVL_S", K_U64, tcp_keepalive_intvl_s, 1, 32767),
+	NUM("tcp", "keepalive_probes", "TCP_KEEPALIVE_PROBES", K_U32, tcp_keepalive_probes, 1, 127),
+
 	WORD("storage", "durability", "STORAGE_DURABILITY", storage_durability, "flush|fua|none"),
 	WORD("storage", "sqpoll", "STORAGE_SQPOLL", storage_sqpoll, "auto|on|off"),
 	WORD("storage", "direct", "STORAGE_DIRECT", storage_direct, "auto|off"),
@@ -150,6 +170,26 @@ void config_defaults(struct demi_config *c)
 	snprintf(c->storage_direct, sizeof(c->storage_direct), "auto");
 	snprintf(c->storage_submit, sizeof(c->storage_submit), "eager");
 	c->storage_ring_entries = 256;
+	snprintf(c->tcp_cc, sizeof(c->tcp_cc), "cubic");
+	c->tcp_rcvbuf = 1u << 20;
+	c->tcp_sndbuf = 1u << 20;
+	c->tcp_window_scale = true;
+	c->tcp_timestamps = true;
+	c->tcp_sack = true;
+	c->tcp_syncookies = true;
+	c->tcp_syn_backlog = 256;
+	c->tcp_rto_min_ms = 200;
+	c->tcp_rto_max_ms = 60000;
+	c->tcp_rto_initial_ms = 1000;
+	c->tcp_retries = 12;
+	c->tcp_syn_retries = 6;
+	c->tcp_delayed_ack_ms = 40;
+	c->tcp_time_wait_ms = 60000;
+	c->tcp_fin_timeout_ms = 60000;
+	c->tcp_keepalive_idle_s = 7200;
+	c->tcp_keepalive_intvl_s = 75;
+	c->tcp_keepalive_probes = 9;
+
 	c->max_qtokens = 65536;
 	c->max_queues = 65536;
 	c->max_buffers = 262144;

@@ -65,6 +65,27 @@ struct demi_config {
 	uint32_t coroutine_stack;  /* demi.coroutine_stack / COROUTINE_STACK: bytes per coroutine; default 65536 */
 	char log_level[16];        /* demi.log_level / DEMI_LOG: error|warn|info|debug|trace; default warn */
 
+	/* tcp: (Demi's TCP in the inetstack; doc/tcp.md) */
+	char tcp_cc[16];            /* tcp.congestion_control / TCP_CONGESTION_CONTROL: cubic|newreno|reno; default cubic */
+	uint32_t tcp_rcvbuf;        /* tcp.rcvbuf / TCP_RCVBUF: receive buffer bytes (SO_RCVBUF default); default 1 MiB */
+	uint32_t tcp_sndbuf;        /* tcp.sndbuf / TCP_SNDBUF: send buffer bytes (SO_SNDBUF default); default 1 MiB */
+	bool tcp_window_scale;      /* tcp.window_scale / TCP_WINDOW_SCALE: RFC 7323; default true */
+	bool tcp_timestamps;        /* tcp.timestamps / TCP_TIMESTAMPS: RFC 7323; default true */
+	bool tcp_sack;              /* tcp.sack / TCP_SACK: RFC 2018; default true */
+	bool tcp_syncookies;        /* tcp.syncookies / TCP_SYNCOOKIES: when the SYN queue is full; default true */
+	uint32_t tcp_syn_backlog;   /* tcp.syn_backlog / TCP_SYN_BACKLOG: half-open connections per listener; default 256 */
+	uint64_t tcp_rto_min_ms;    /* tcp.rto_min_ms / TCP_RTO_MIN_MS: default 200 (Linux; RFC 6298 says 1000) */
+	uint64_t tcp_rto_max_ms;    /* tcp.rto_max_ms / TCP_RTO_MAX_MS: default 60000 */
+	uint64_t tcp_rto_initial_ms;/* tcp.rto_initial_ms / TCP_RTO_INITIAL_MS: default 1000 (RFC 6298 2.1) */
+	uint32_t tcp_retries;       /* tcp.retries / TCP_RETRIES: retransmissions of one segment before ETIMEDOUT; default 12 */
+	uint32_t tcp_syn_retries;   /* tcp.syn_retries / TCP_SYN_RETRIES: default 6 */
+	uint64_t tcp_delayed_ack_ms;/* tcp.delayed_ack_ms / TCP_DELAYED_ACK_MS: 0 = ACK at once; default 40 */
+	uint64_t tcp_time_wait_ms;  /* tcp.time_wait_ms / TCP_TIME_WAIT_MS: 2*MSL; default 60000 */
+	uint64_t tcp_fin_timeout_ms;/* tcp.fin_timeout_ms / TCP_FIN_TIMEOUT_MS: FIN-WAIT-2 of a closed socket; default 60000 */
+	uint64_t tcp_keepalive_idle_s;  /* tcp.keepalive_idle_s / TCP_KEEPALIVE_IDLE_S: default 7200 (RFC 1122 4.2.3.6) */
+	uint64_t tcp_keepalive_intvl_s; /* tcp.keepalive_intvl_s / TCP_KEEPALIVE_INTVL_S: default 75 */
+	uint32_t tcp_keepalive_probes;  /* tcp.keepalive_probes / TCP_KEEPALIVE_PROBES: default 9 */
+
 	/* storage: (storage queues on io_uring; doc/storage.md) */
 	char storage_durability[8]; /* storage.durability / STORAGE_DURABILITY: flush|fua|none; default flush */
 	char storage_sqpoll[8];     /* storage.sqpoll / STORAGE_SQPOLL: auto|on|off; default auto */

@@ -142,6 +142,35 @@ int tnet_udp(int idx, uint16_t port)
 	return q->qd;
 }
 
+int tnet_tcp(int idx)
+{
+	struct queue *q;
+	const struct queue_ops *ops;
+	cr_assert_eq(inet_socket(T.in[idx], SOCK_STREAM, &q, &ops), 0);
+	cr_assert_eq(qd_install(&T.rt->qds, q, ops), 0);
+	return q->qd;
+}
+
+struct tconn tnet_tcp_pair(uint16_t port)
+{
+	struct tconn c;
+	c.lqd = tnet_tcp(NB);
+	struct sockaddr_in a = tnet_addr(IP_B, port);
+	cr_assert_eq(demi_bind(c.lqd, (const struct sockaddr *)&a, sizeof(a)), 0);
+	cr_assert_eq(demi_listen(c.lqd, 16), 0);
+	demi_qtoken_t aqt, cqt;
+	cr_assert_eq(demi_accept(&aqt, c.lqd), 0);
+	c.cqd = tnet_tcp(NA);
+	cr_assert_eq(demi_connect(&cqt, c.cqd, (const struct sockaddr *)&a, sizeof(a)), 0);
+	demi_qresult_t r = tnet_wait(cqt, NSEC_PER_SEC);
+	cr_assert_eq(r.qr_opcode, DEMI_OPC_CONNECT, "connect failed: %d", (int)r.qr_ret);
+	r = tnet_wait(aqt, NSEC_PER_SEC);
+	cr_assert_eq(r.qr_opcode, DEMI_OPC_ACCEPT, "accept failed: %d", (int)r.qr_ret);
+	c.sqd = r.qr_value.ares.qd;
+	cr_assert_eq(r.qr_value.ares.addr.sin_addr.s_addr, IP_A);
+	return c;
+}
+
 struct sockaddr_in tnet_addr(uint32_t ip, uint16_t port)
 {
 	struct sockaddr_in a;

@@ -53,6 +53,13 @@ bool tnet_done(demi_qtoken_t qt);
 /* A UDP socket on stack idx, bound to its address and port (0: ephemeral), as a qd. */
 int tnet_udp(int idx, uint16_t port);
 struct sockaddr_in tnet_addr(uint32_t ip, uint16_t port);
+/* A TCP socket on stack idx as a qd (unbound). */
+int tnet_tcp(int idx);
+/* A TCP connection from A (client) to B (server, listening on port): the three qds. */
+struct tconn {
+	int lqd, cqd, sqd;
+};
+struct tconn tnet_tcp_pair(uint16_t port);
 demi_sgarray_t tnet_sga(uint32_t len, uint8_t tag);
 struct demi_netstats *tnet_stats(int idx);
 

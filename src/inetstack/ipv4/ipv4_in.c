@@ -71,6 +71,10 @@ drop:
 void ipv4_deliver(struct inet *in, struct pkt *p, const struct ipv4_hdr *ih, bool trusted)
 {
 	switch (ih->proto) {
+	case IPV4_PROTO_TCP:
+		in->st.ipv4.rx_delivered++;
+		tcp_input(in, p, ih, trusted);
+		return;
 	case IPV4_PROTO_UDP:
 		in->st.ipv4.rx_delivered++;
 		udp_input(in, p, ih, trusted);

@@ -12,6 +12,7 @@
 #define IPV4_OFFMASK 0x1fff
 #define IPV4_DEFAULT_TTL 64  /* RFC 1700, as Linux */
 #define IPV4_PROTO_ICMP 1
+#define IPV4_PROTO_TCP 6
 #define IPV4_PROTO_UDP 17
 #define IPV4_BROADCAST 0xffffffffu
 

@@ -4,9 +4,6 @@
 
 #include <stdint.h>
 
-#ifndef IPV4_PROTO_TCP
-#define IPV4_PROTO_TCP 6 /* RFC 9293 section 3.1; prot/ipv4.h will carry it once TCP is wired in */
-#endif
 
 #define TCP_HDR_LEN 20     /* without options */
 #define TCP_MAX_HDR_LEN 60 /* data offset is 4 bits of 32-bit words */

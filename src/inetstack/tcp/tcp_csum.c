@@ -2,6 +2,7 @@
 #include "tcp_csum.h"
 
 #include "../inet_cksum.h"
+#include "../prot/ipv4.h"
 #include "../prot/tcp.h"
 
 uint16_t tcp_cksum(uint32_t src, uint32_t dst, const void *seg, size_t len)

@@ -1,0 +1,25 @@
+/* TCP (RFC 9293 and the RFCs doc/tcp.md lists): the stack's entry points. */
+#ifndef DEMI_INETSTACK_TCP_H
+#define DEMI_INETSTACK_TCP_H
+
+#include <stdbool.h>
+
+#include "../netdev.h"
+#include "../prot/ipv4.h"
+
+struct inet;
+struct queue;
+struct queue_ops;
+struct demi_config;
+struct tcp;
+
+/* Sets up the stack's TCP state from cfg. -errno (-EINVAL: unknown congestion control). */
+int tcp_init(struct inet *in, const struct demi_config *cfg);
+/* Resets every connection (RST to synchronized peers) and frees all TCP state. */
+void tcp_fini(struct inet *in);
+/* Handles a received segment (p at the TCP header, ih its IPv4 header); consumes p. */
+void tcp_input(struct inet *in, struct pkt *p, const struct ipv4_hdr *ih, bool trusted);
+/* A new TCP socket queue. -ENOMEM. */
+int tcp_socket(struct inet *in, struct queue **out, const struct queue_ops **ops);
+
+#endif

@@ -1,0 +1,325 @@
+/*
+ * TCP's private state: the connection (its transmission control block,
+ * fields named after RFC 9293 section 3.3.1), the stack-wide tables, and the
+ * functions the files of src/inetstack/tcp share:
+ *   tcp_subr.c    creation, lookup, ports, freeing, state changes
+ *   tcp_in.c      segment arrival (RFC 9293 section 3.10.7) and ACK processing
+ *   tcp_out.c     what to send and building segments, RSTs, ACKs
+ *   tcp_timer.c   retransmission (RFC 6298), persist, delayed ACK, keepalive, 2MSL
+ *   tcp_socket.c  the PDPIX queue operations
+ *   tcp_listen.c  listeners: SYN queue, SYN cookies, the accept queue
+ * A connection embeds its queue: the application's descriptor names it until
+ * demi_close; the connection itself lives on until it reaches CLOSED.
+ */
+#ifndef DEMI_INETSTACK_TCP_PRIV_H
+#define DEMI_INETSTACK_TCP_PRIV_H
+
+#include <stdbool.h>
+#include <stdint.h>
+#include <sys/socket.h>
+
+#include "../../runtime/list.h"
+#include "../../runtime/queue.h"
+#include "../../runtime/timer.h"
+#include "../netdev.h"
+#include "../prot/ipv4.h"
+#include "../prot/tcp.h"
+#include "tcp.h"
+#include "tcp_cc.h"
+#include "tcp_isn.h"
+#include "tcp_opt.h"
+#include "tcp_sack.h"
+#include "tcp_seq.h"
+
+struct inet;
+struct op;
+
+enum tcp_state {
+	TCPS_CLOSED,
+	TCPS_LISTEN,
+	TCPS_SYN_SENT,
+	TCPS_SYN_RECEIVED,
+	TCPS_ESTABLISHED,
+	TCPS_CLOSE_WAIT,
+	TCPS_FIN_WAIT_1,
+	TCPS_CLOSING,
+	TCPS_LAST_ACK,
+	TCPS_FIN_WAIT_2,
+	TCPS_TIME_WAIT,
+};
+
+/* States in which both ISNs are known (RFC 9293 section 3.10.7.4 "otherwise"). */
+static inline bool tcps_synchronized(enum tcp_state s) { return s >= TCPS_ESTABLISHED; }
+/* States in which we may still send data (no FIN queued). */
+static inline bool tcps_can_send(enum tcp_state s) { return s == TCPS_ESTABLISHED || s == TCPS_CLOSE_WAIT; }
+/* States in which the peer has not sent its FIN yet, so data may still arrive. */
+static inline bool tcps_can_recv(enum tcp_state s)
+{
+	return s == TCPS_ESTABLISHED || s == TCPS_FIN_WAIT_1 || s == TCPS_FIN_WAIT_2 || s == TCPS_SYN_RECEIVED;
+}
+
+#define TCP_SNDQ_LEN 512   /* pushed buffers queued per connection (power of two) */
+#define TCP_RCVQ_LEN 256   /* in-order segments waiting for pops (power of two) */
+#define TCP_COALESCE_MAX 512 /* in-order segments up to this size are copied onto the previous one */
+#define TCP_CONN_HASH 4096 /* connection buckets (power of two) */
+#define TCP_PORT_HASH 256  /* bound-port buckets (power of two) */
+#define TCP_EPHEMERAL_FIRST 49152 /* RFC 6335 section 6 */
+#define TCP_EPHEMERAL_LAST 65535
+#define TCP_MSL_TS_NS (24ull * 24 * 3600 * 1000000000ull) /* RFC 7323 section 5.5: PAWS idle limit, 24 days */
+#define TCP_CHALLENGE_ACKS_PER_S 1000 /* RFC 5961 section 7: rate limit, per stack */
+
+/* A pushed buffer in the send queue: bytes [data, data + len) of buf, one reference. */
+struct tcp_sndseg {
+	struct buf *buf;
+	uint8_t *data;
+	uint32_t len;
+};
+
+/* Flags of struct tcb.flags. */
+enum {
+	TF_ACKNOW = 1u << 0,     /* send an ACK at the next output */
+	TF_DELACK = 1u << 1,     /* an ACK is being delayed */
+	TF_NODELAY = 1u << 2,    /* TCP_NODELAY: Nagle off */
+	TF_KEEPALIVE = 1u << 3,  /* SO_KEEPALIVE */
+	TF_FIN_QUEUED = 1u << 4, /* the application closed: a FIN follows the queued data */
+	TF_FIN_SENT = 1u << 5,   /* our FIN has been sent (snd_max counts it) */
+	TF_RCVD_FIN = 1u << 6,   /* the peer's FIN has been received (in order) */
+	TF_WSCALE = 1u << 7,     /* window scaling in use (both sides offered it) */
+	TF_TS = 1u << 8,         /* timestamps in use */
+	TF_SACK = 1u << 9,       /* SACK in use */
+	TF_INRECOVERY = 1u << 10,/* in fast recovery (RFC 6675 / RFC 6582) */
+	TF_ORPHAN = 1u << 11,    /* the application's descriptor is gone */
+	TF_COOKIE = 1u << 12,    /* created from a SYN cookie */
+	TF_ACCEPTQ = 1u << 13,   /* on its listener's accept queue */
+	TF_PERSIST = 1u << 14,   /* the retransmission timer is running as the persist timer */
+	TF_EOF_DELIVERED = 1u << 15, /* a pop returned the end of the stream */
+	TF_HASHED = 1u << 16,    /* in the connection hash */
+	TF_BOUND = 1u << 17,     /* in the port hash (bound by the application or at connect) */
+	TF_NEEDOUT = 1u << 18,   /* run tcp_output at the end of this input burst */
+};
+
+/* The transmission control block (RFC 9293 section 3.3.1). */
+struct tcb {
+	struct queue q;          /* the application's queue (while not TF_ORPHAN) */
+	struct inet *in;
+	enum tcp_state state;
+	uint32_t flags;          /* TF_* */
+	int so_error;            /* why the connection failed (ECONNRESET, ETIMEDOUT, ...), 0 */
+
+	/* Addresses and ports, network order. */
+	uint32_t laddr, faddr;
+	uint16_t lport, fport;
+	struct tcb *hnext;       /* connection hash bucket */
+	struct tcb *pnext;       /* port hash bucket */
+	struct list_node link;   /* every connection of the stack (tcp.conns) */
+
+	/* Send sequence variables (RFC 9293 section 3.3.1, figure 4). */
+	tcp_seq iss;
+	tcp_seq snd_una;
+	tcp_seq snd_nxt;         /* next new or retransmitted sequence number to send */
+	tcp_seq snd_max;         /* highest sequence number sent + 1 (BSD's snd_max; RFC 6675 HighData) */
+	uint32_t snd_wnd;        /* the peer's window, bytes (scaled) */
+	tcp_seq snd_wl1, snd_wl2;
+	uint32_t max_sndwnd;     /* largest window the peer offered (RFC 9293 section 3.8.6.2.1) */
+	uint8_t snd_wscale;      /* shift for the windows the peer sends us */
+	uint8_t rcv_wscale;      /* shift for the windows we send */
+	uint16_t mss;            /* payload bytes of a full-sized segment we send (Eff.snd.MSS minus options) */
+	uint16_t peer_mss;       /* the peer's MSS option (TCP_DEFAULT_MSS when none) */
+	uint16_t our_mss;        /* the MSS we advertise */
+
+	/* Receive sequence variables. */
+	tcp_seq irs;
+	tcp_seq rcv_nxt;
+	uint32_t rcv_wnd;        /* the window last advertised, bytes */
+	tcp_seq rcv_adv;         /* rcv_nxt + rcv_wnd when last advertised: the right edge never moves left */
+	uint32_t rcvbuf, sndbuf; /* SO_RCVBUF, SO_SNDBUF */
+
+	/* Timestamps (RFC 7323). */
+	uint32_t ts_recent;      /* TS.Recent */
+	uint64_t ts_recent_age;  /* clock_now() when TS.Recent was set */
+	tcp_seq last_ack_sent;   /* Last.ACK.sent (RFC 7323 section 4.3) */
+	uint32_t ts_offset;      /* added to our clock, so TSvals say nothing of uptime */
+
+	/* Retransmission (RFC 6298). */
+	uint64_t srtt_ns, rttvar_ns, rto_ns;
+	uint32_t rxtshift;       /* consecutive timeouts (backoff exponent) */
+	tcp_seq rtt_seq;         /* segment being timed without timestamps (Karn) */
+	uint64_t rtt_start;      /* 0: none being timed */
+	uint32_t dupacks;
+	tcp_seq recover;         /* RFC 6582 / RFC 6675 RecoveryPoint */
+	struct tcp_scoreboard sb;
+	struct tcp_cc cc;
+	uint64_t last_send;      /* clock_now() of the last data sent (idle restart) */
+	uint64_t last_recv;      /* clock_now() of the last segment received (keepalive) */
+	uint32_t keep_probes;    /* keepalive probes unanswered */
+
+	/* Timers. */
+	struct timer t_rexmt;    /* retransmission, SYN retry and persist */
+	struct timer t_delack;
+	struct timer t_keep;     /* keepalive, and the connection-establishment limit of SYN-RECEIVED */
+	struct timer t_2msl;     /* TIME-WAIT and the FIN-WAIT-2 limit */
+
+	/* Send queue: pushed buffers from snd_una on (SYN and FIN are not in it). */
+	uint32_t sq_head, sq_tail;
+	uint32_t sq_bytes;       /* bytes queued, acknowledged ones excluded */
+	struct tcp_sndseg sq[TCP_SNDQ_LEN];
+
+	/* Receive queue: in-order data not yet popped (zero copy: the received buffers). */
+	uint32_t rq_head, rq_tail;
+	uint32_t rq_bytes;
+	struct pkt rq[TCP_RCVQ_LEN];
+	struct tcp_ooo ooo;
+
+	/* Waiting operations (op->wnode), oldest first. */
+	struct list_node readers;   /* pops */
+	struct list_node writers;   /* pushes waiting for send-buffer space */
+	struct op *conn_op;         /* the pending connect */
+
+	/* Listener (state LISTEN). */
+	struct tcb *listener;       /* for a connection from a listener, until accepted */
+	struct list_node lnode;     /* in the listener's synq or acceptq */
+	struct list_node synq;      /* SYN-RECEIVED children */
+	struct list_node acceptq;   /* established children not yet accepted */
+	struct list_node acceptors; /* pending accepts */
+	uint32_t nsynq, nacceptq, backlog;
+
+	/* Socket options. */
+	int reuseaddr;
+	struct linger linger;
+};
+
+/* Stack-wide TCP state, one per struct inet. */
+struct tcp {
+	struct tcb **conn_hash;  /* TCP_CONN_HASH buckets: synchronized and SYN-RECEIVED connections by 4-tuple */
+	struct tcb **port_hash;  /* TCP_PORT_HASH buckets: bound sockets and listeners by local port */
+	struct list_node conns;  /* every tcb */
+	uint32_t nconns;
+	uint32_t next_ephemeral;
+	struct tcp_isn_secret secret;
+	const struct tcp_cc_ops *cc;
+	uint64_t challenge_window; /* clock_now() / 1 s of the current rate-limit window */
+	uint32_t challenge_count;
+	/* From the config, in clock_now() units where they are times. */
+	uint64_t rto_min, rto_max, rto_initial, delack, time_wait, fin_timeout;
+	uint64_t keep_idle, keep_intvl;
+	uint32_t keep_probes, retries, syn_retries, syn_backlog;
+	uint32_t rcvbuf, sndbuf;
+	bool wscale_ok, ts_ok, sack_ok, syncookies, nodelay, keepalive;
+	int linger_s;
+	struct list_node needout; /* unused: output runs inline */
+};
+
+static inline struct tcb *tcb_of(struct queue *q) { return container_of(q, struct tcb, q); }
+
+/* ---- tcp_subr.c ---- */
+
+/* A new tcb in CLOSED with the stack's defaults. NULL: -ENOMEM. */
+struct tcb *tcb_new(struct inet *in);
+/* Frees a tcb that is in no table and has no queue: drops every buffer, disarms every timer. */
+void tcb_free(struct tcb *tp);
+/* Moves tp to state s (counting and timers that depend only on the state). */
+void tcb_set_state(struct tcb *tp, enum tcp_state s);
+/*
+ * The connection is over (CLOSED): removes it from the tables, fails its
+ * pending operations with err (0: the application's own close), and frees
+ * it if the application no longer holds it (else it stays, CLOSED, for the
+ * application to see so_error and close).
+ */
+void tcb_close(struct tcb *tp, int err);
+/* Sends RST (if synchronized) and closes with err. */
+void tcb_drop(struct tcb *tp, int err);
+
+uint32_t tcp_conn_bucket(uint32_t faddr, uint16_t lport, uint16_t fport);
+struct tcb *tcp_conn_lookup(struct inet *in, uint32_t laddr, uint16_t lport, uint32_t faddr, uint16_t fport);
+void tcp_conn_insert(struct inet *in, struct tcb *tp);
+void tcp_conn_remove(struct inet *in, struct tcb *tp);
+/* The listener on lport (accepting laddr), or NULL. */
+struct tcb *tcp_listener_lookup(struct inet *in, uint32_t laddr, uint16_t lport);
+/* Binds tp to laddr:lport (lport 0: ephemeral). -EADDRINUSE, -EADDRNOTAVAIL. */
+int tcp_bind(struct tcb *tp, uint32_t laddr, uint16_t lport);
+/* Picks an ephemeral port for a connection to faddr:fport whose 4-tuple is free, and binds. */
+int tcp_bind_ephemeral(struct tcb *tp, uint32_t faddr, uint16_t fport);
+void tcp_port_remove(struct inet *in, struct tcb *tp);
+
+/* Our timestamp clock (RFC 7323 section 5.4): milliseconds. */
+uint32_t tcp_ts_now(const struct tcb *tp);
+
+/* Wakes or completes the operations waiting on tp now that something changed. */
+void tcp_wake_readers(struct tcb *tp);
+void tcp_wake_writers(struct tcb *tp);
+/* Fails every pending operation of tp (readers, writers, connect, accepts) with err. */
+void tcp_fail_ops(struct tcb *tp, int err);
+/* Completes a pop from the receive queue, or with the end of the stream or the error; false: nothing yet. */
+bool tcp_pop_one(struct tcb *tp, struct op *op);
+/* Takes a push into the send queue when there is room (or fails it); false: no room yet. */
+bool tcp_push_one(struct tcb *tp, struct op *op);
+
+/* ---- tcp_in.c ---- */
+
+/* Handles a segment (p at the TCP header) for our address; consumes p. */
+void tcp_input(struct inet *in, struct pkt *p, const struct ipv4_hdr *ih, bool trusted);
+
+/* ---- tcp_out.c ---- */
+
+/* Sends whatever the state, windows and queues allow (SYN, data, FIN, an ACK that is due). 0 or -errno. */
+int tcp_output(struct tcb *tp);
+/* Sends one segment: flags, sequence number seq, len bytes of queued data from seq on (SYN/FIN counted by flags). */
+int tcp_send_seg(struct tcb *tp, uint8_t flags, tcp_seq seq, uint32_t len);
+/* An ACK now (pure, with current options), bypassing the delayed-ACK logic. */
+void tcp_send_ack(struct tcb *tp);
+/* A challenge ACK (RFC 5961), rate limited. */
+void tcp_send_challenge_ack(struct tcb *tp);
+/*
+ * A RST answering a segment that has no connection or hit a bad state
+ * (RFC 9293 section 3.10.7.1): seq/ack chosen from the offending segment.
+ * Never in answer to a RST.
+ */
+void tcp_respond_rst(struct inet *in, const struct ipv4_hdr *ih, const struct tcp_hdr *th, uint32_t seglen);
+/* A bare segment from tp's addresses with explicit numbers (RSTs, keepalive probes). */
+int tcp_send_raw(struct tcb *tp, uint8_t flags, tcp_seq seq, tcp_seq ack, bool with_opts);
+/* The window to advertise now (bytes, before scaling), never moving the right edge left. */
+uint32_t tcp_rcv_window(struct tcb *tp);
+/* Bytes of queued data at or beyond snd_nxt not yet sent. */
+uint32_t tcp_unsent(const struct tcb *tp);
+/* Drops acknowledged bytes from the send queue (snd_una advanced by acked bytes of data). */
+void tcp_sndq_drop(struct tcb *tp, uint32_t acked);
+
+/* ---- tcp_timer.c ---- */
+
+/* Arms the retransmission timer with the current RTO (backed off) if data or SYN/FIN is outstanding. */
+void tcp_timer_rexmt_arm(struct tcb *tp);
+void tcp_timer_rexmt_stop(struct tcb *tp);
+/* Starts the persist timer (zero window with data waiting). */
+void tcp_timer_persist_arm(struct tcb *tp);
+void tcp_timer_delack_arm(struct tcb *tp);
+void tcp_timer_keep_arm(struct tcb *tp);
+void tcp_timer_2msl_arm(struct tcb *tp, uint64_t ns);
+void tcp_timers_stop(struct tcb *tp);
+/* Folds an RTT sample (ns) into srtt/rttvar/rto (RFC 6298 section 2). */
+void tcp_rtt_sample(struct tcb *tp, uint64_t rtt_ns);
+/* The current RTO with backoff, clamped to [rto_min, rto_max]. */
+uint64_t tcp_rto(const struct tcb *tp);
+
+/* ---- tcp_listen.c ---- */
+
+/* A SYN for a listener (no connection matched): SYN queue, cookie, or drop. Consumes nothing. */
+void tcp_listen_syn(struct tcb *lp, const struct ipv4_hdr *ih, const struct tcp_hdr *th, const struct tcp_opts *o);
+/* An ACK for a listener with no connection: maybe a SYN cookie's. True when it made a connection (then *out). */
+bool tcp_listen_cookie_ack(struct tcb *lp, const struct ipv4_hdr *ih, const struct tcp_hdr *th,
+			   const struct tcp_opts *o, struct tcb **out);
+/* A child reached ESTABLISHED: moves from the SYN queue to the accept queue, completing a pending accept. */
+void tcp_listen_established(struct tcb *tp);
+/* Completes an accept from the accept queue; false when it is empty. */
+bool tcp_listen_take(struct tcb *lp, struct op *op);
+/* A child is gone before being accepted: unlinks it from its listener. */
+void tcp_listen_unlink(struct tcb *tp);
+/* Closes a listener: resets and frees every child not accepted. */
+void tcp_listen_close(struct tcb *lp);
+
+/* ---- tcp_socket.c ---- */
+
+extern const struct queue_ops tcp_queue_ops;
+/* Applies the negotiated options of a SYN (ours sent in tp, theirs in o) to tp: MSS, scaling, timestamps, SACK. */
+void tcp_apply_syn_opts(struct tcb *tp, const struct tcp_opts *o);
+
+#endif

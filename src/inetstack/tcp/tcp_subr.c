@@ -1,0 +1,417 @@
+/* TCP bookkeeping: the stack's tables, connection creation and teardown, ports, waking waiting operations. */
+#include <arpa/inet.h>
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "../../runtime/clock.h"
+#include "../../runtime/log.h"
+#include "../inet_priv.h"
+#include "tcp_priv.h"
+
+int tcp_init(struct inet *in, const struct demi_config *cfg)
+{
+	struct tcp *t = &in->tcp;
+	memset(t, 0, sizeof(*t));
+	t->cc = tcp_cc_find(cfg->tcp_cc);
+	if (!t->cc) {
+		log_error("tcp: unknown congestion control '%s'", cfg->tcp_cc);
+		return -EINVAL;
+	}
+	int err = tcp_isn_init(&t->secret);
+	if (err)
+		return err;
+	t->conn_hash = calloc(TCP_CONN_HASH, sizeof(*t->conn_hash));
+	t->port_hash = calloc(TCP_PORT_HASH, sizeof(*t->port_hash));
+	if (!t->conn_hash || !t->port_hash) {
+		free(t->conn_hash);
+		free(t->port_hash);
+		return -ENOMEM;
+	}
+	list_init(&t->conns);
+	list_init(&t->needout);
+	t->next_ephemeral = TCP_EPHEMERAL_FIRST + (t->secret.key[0] | t->secret.key[1] << 8) % 1024;
+	t->rto_min = cfg->tcp_rto_min_ms * NSEC_PER_MSEC;
+	t->rto_max = cfg->tcp_rto_max_ms * NSEC_PER_MSEC;
+	t->rto_initial = cfg->tcp_rto_initial_ms * NSEC_PER_MSEC;
+	if (t->rto_max < t->rto_min)
+		t->rto_max = t->rto_min;
+	t->delack = cfg->tcp_delayed_ack_ms * NSEC_PER_MSEC;
+	t->time_wait = cfg->tcp_time_wait_ms * NSEC_PER_MSEC;
+	t->fin_timeout = cfg->tcp_fin_timeout_ms * NSEC_PER_MSEC;
+	t->keep_idle = cfg->tcp_keepalive_idle_s * NSEC_PER_SEC;
+	t->keep_intvl = cfg->tcp_keepalive_intvl_s * NSEC_PER_SEC;
+	t->keep_probes = cfg->tcp_keepalive_probes;
+	t->retries = cfg->tcp_retries;
+	t->syn_retries = cfg->tcp_syn_retries;
+	t->syn_backlog = cfg->tcp_syn_backlog;
+	t->rcvbuf = cfg->tcp_rcvbuf;
+	t->sndbuf = cfg->tcp_sndbuf;
+	t->wscale_ok = cfg->tcp_window_scale;
+	t->ts_ok = cfg->tcp_timestamps;
+	t->sack_ok = cfg->tcp_sack;
+	t->syncookies = cfg->tcp_syncookies;
+	t->nodelay = cfg->tcp_nodelay;
+	t->keepalive = cfg->tcp_keepalive;
+	t->linger_s = cfg->tcp_linger_s;
+	return 0;
+}
+
+void tcp_fini(struct inet *in)
+{
+	struct tcp *t = &in->tcp;
+	if (!t->conn_hash)
+		return;
+	/* Queues still open are closed through the runtime, so their pending ops are cancelled. */
+	struct list_node *n, *tmp;
+	list_for_each_safe(n, tmp, &t->conns) {
+		struct tcb *tp = container_of(n, struct tcb, link);
+		if (!(tp->flags & TF_ORPHAN) && tp->q.qd >= 0 && qd_get(&in->rt->qds, tp->q.qd) == &tp->q)
+			rt_close_queue(in->rt, &tp->q);
+	}
+	/* What is left is orphaned: reset the peers, free it all. */
+	while (!list_empty(&t->conns)) {
+		struct tcb *tp = container_of(t->conns.next, struct tcb, link);
+		tp->flags |= TF_ORPHAN;
+		if (tp->state == TCPS_LISTEN)
+			tcp_listen_close(tp);
+		else
+			tcb_drop(tp, ECONNABORTED);
+	}
+	free(t->conn_hash);
+	free(t->port_hash);
+	t->conn_hash = NULL;
+	t->port_hash = NULL;
+}
+
+struct tcb *tcb_new(struct inet *in)
+{
+	struct tcb *tp = calloc(1, sizeof(*tp));
+	if (!tp)
+		return NULL;
+	struct tcp *t = &in->tcp;
+	tp->in = in;
+	tp->q.qd = -1;
+	list_init(&tp->q.pending);
+	list_init(&tp->readers);
+	list_init(&tp->writers);
+	list_init(&tp->synq);
+	list_init(&tp->acceptq);
+	list_init(&tp->acceptors);
+	list_node_init(&tp->lnode);
+	tp->state = TCPS_CLOSED;
+	tp->rcvbuf = t->rcvbuf;
+	tp->sndbuf = t->sndbuf;
+	if (t->nodelay)
+		tp->flags |= TF_NODELAY;
+	if (t->keepalive)
+		tp->flags |= TF_KEEPALIVE;
+	if (t->linger_s >= 0)
+		tp->linger = (struct linger){ .l_onoff = 1, .l_linger = t->linger_s };
+	tp->rto_ns = t->rto_initial;
+	tp->peer_mss = TCP_DEFAULT_MSS;
+	tp->mss = TCP_DEFAULT_MSS;
+	tcp_ooo_init(&tp->ooo);
+	list_push_back(&t->conns, &tp->link);
+	t->nconns++;
+	return tp;
+}
+
+void tcb_free(struct tcb *tp)
+{
+	struct inet *in = tp->in;
+	tcp_timers_stop(tp);
+	while (tp->sq_head != tp->sq_tail)
+		buf_unref(in->pool, tp->sq[tp->sq_head++ & (TCP_SNDQ_LEN - 1)].buf);
+	while (tp->rq_head != tp->rq_tail)
+		pkt_free(in, &tp->rq[tp->rq_head++ & (TCP_RCVQ_LEN - 1)]);
+	tcp_ooo_purge(&tp->ooo, in->pool);
+	list_del(&tp->link);
+	in->tcp.nconns--;
+	free(tp);
+}
+
+void tcb_set_state(struct tcb *tp, enum tcp_state s)
+{
+	tp->state = s;
+}
+
+void tcb_close(struct tcb *tp, int err)
+{
+	struct inet *in = tp->in;
+	if (err && tp->state != TCPS_CLOSED && !tp->so_error)
+		tp->so_error = err;
+	tcb_set_state(tp, TCPS_CLOSED);
+	tcp_timers_stop(tp);
+	if (tp->flags & TF_HASHED)
+		tcp_conn_remove(in, tp);
+	if (tp->listener)
+		tcp_listen_unlink(tp);
+	tcp_fail_ops(tp, tp->so_error ? tp->so_error : ECONNRESET);
+	if (tp->flags & TF_ORPHAN) {
+		if (tp->flags & TF_BOUND)
+			tcp_port_remove(in, tp);
+		tcb_free(tp);
+	}
+}
+
+void tcb_drop(struct tcb *tp, int err)
+{
+	if (tcps_synchronized(tp->state) || tp->state == TCPS_SYN_RECEIVED) {
+		tcp_send_raw(tp, TH_RST | TH_ACK, tp->snd_max, tp->rcv_nxt, false);
+		tp->in->st.tcp.rst_tx++;
+	}
+	if (err && err != ECONNABORTED)
+		tp->in->st.tcp.conn_failed++;
+	tcb_close(tp, err);
+}
+
+/* ---- tables ---- */
+
+uint32_t tcp_conn_bucket(uint32_t faddr, uint16_t lport, uint16_t fport)
+{
+	uint32_t h = faddr ^ ((uint32_t)fport << 16 | lport);
+	h ^= h >> 16;
+	h *= 0x45d9f3bu;
+	h ^= h >> 16;
+	return h & (TCP_CONN_HASH - 1);
+}
+
+struct tcb *tcp_conn_lookup(struct inet *in, uint32_t laddr, uint16_t lport, uint32_t faddr, uint16_t fport)
+{
+	(void)laddr; /* one local address per stack */
+	struct tcb *tp = in->tcp.conn_hash[tcp_conn_bucket(faddr, lport, fport)];
+	while (tp && !(tp->lport == lport && tp->fport == fport && tp->faddr == faddr))
+		tp = tp->hnext;
+	return tp;
+}
+
+void tcp_conn_insert(struct inet *in, struct tcb *tp)
+{
+	struct tcb **b = &in->tcp.conn_hash[tcp_conn_bucket(tp->faddr, tp->lport, tp->fport)];
+	tp->hnext = *b;
+	*b = tp;
+	tp->flags |= TF_HASHED;
+}
+
+void tcp_conn_remove(struct inet *in, struct tcb *tp)
+{
+	for (struct tcb **l = &in->tcp.conn_hash[tcp_conn_bucket(tp->faddr, tp->lport, tp->fport)]; *l;
+	     l = &(*l)->hnext) {
+		if (*l == tp) {
+			*l = tp->hnext;
+			break;
+		}
+	}
+	tp->flags &= ~(uint32_t)TF_HASHED;
+}
+
+static inline uint32_t port_bucket(uint16_t port) { return (uint32_t)(port ^ (port >> 8)) & (TCP_PORT_HASH - 1); }
+
+struct tcb *tcp_listener_lookup(struct inet *in, uint32_t laddr, uint16_t lport)
+{
+	for (struct tcb *tp = in->tcp.port_hash[port_bucket(lport)]; tp; tp = tp->pnext)
+		if (tp->lport == lport && tp->state == TCPS_LISTEN && (tp->laddr == 0 || tp->laddr == laddr))
+			return tp;
+	return NULL;
+}
+
+static bool port_in_use(struct inet *in, uint16_t lport)
+{
+	for (struct tcb *tp = in->tcp.port_hash[port_bucket(lport)]; tp; tp = tp->pnext)
+		if (tp->lport == lport)
+			return true;
+	return false;
+}
+
+static void port_insert(struct inet *in, struct tcb *tp)
+{
+	struct tcb **b = &in->tcp.port_hash[port_bucket(tp->lport)];
+	tp->pnext = *b;
+	*b = tp;
+	tp->flags |= TF_BOUND;
+}
+
+void tcp_port_remove(struct inet *in, struct tcb *tp)
+{
+	for (struct tcb **l = &in->tcp.port_hash[port_bucket(tp->lport)]; *l; l = &(*l)->pnext) {
+		if (*l == tp) {
+			*l = tp->pnext;
+			break;
+		}
+	}
+	tp->flags &= ~(uint32_t)TF_BOUND;
+}
+
+int tcp_bind(struct tcb *tp, uint32_t laddr, uint16_t lport)
+{
+	struct inet *in = tp->in;
+	if (laddr != htonl(INADDR_ANY) && laddr != in->addr)
+		return -EADDRNOTAVAIL;
+	if (lport == 0) {
+		const uint32_t span = TCP_EPHEMERAL_LAST - TCP_EPHEMERAL_FIRST + 1;
+		uint32_t i;
+		for (i = 0; i < span; i++) {
+			uint16_t p = htons((uint16_t)in->tcp.next_ephemeral);
+			if (++in->tcp.next_ephemeral > TCP_EPHEMERAL_LAST)
+				in->tcp.next_ephemeral = TCP_EPHEMERAL_FIRST;
+			if (!port_in_use(in, p)) {
+				lport = p;
+				break;
+			}
+		}
+		if (i == span)
+			return -EADDRINUSE;
+	} else if (port_in_use(in, lport)) {
+		/* One socket per port; connections in TIME-WAIT hold none, so a restarted server binds at once. */
+		return -EADDRINUSE;
+	}
+	tp->laddr = laddr;
+	tp->lport = lport;
+	port_insert(in, tp);
+	return 0;
+}
+
+int tcp_bind_ephemeral(struct tcb *tp, uint32_t faddr, uint16_t fport)
+{
+	(void)faddr;
+	(void)fport;
+	/*
+	 * The port is also kept out of the port table's reach for later binds;
+	 * the 4-tuple is unique because no other socket holds the port, and
+	 * TIME-WAIT connections of an earlier holder are checked by the caller.
+	 */
+	return tcp_bind(tp, htonl(INADDR_ANY), 0);
+}
+
+uint32_t tcp_ts_now(const struct tcb *tp)
+{
+	return (uint32_t)(clock_now() / NSEC_PER_MSEC) + tp->ts_offset;
+}
+
+/* ---- waiting operations ---- */
+
+static void give_eof(struct tcb *tp, struct op *op)
+{
+	struct rt *rt = tp->in->rt;
+	struct buf *b = buf_alloc(&rt->pool, 1);
+	if (!b) {
+		op_fail(&rt->ops, op, ENOMEM);
+		return;
+	}
+	op->result.qr_value.sga = buf_give_app(&rt->pool, b, buf_data(b), 0);
+	op_complete(&rt->ops, op);
+}
+
+/*
+ * Completes a pop from the receive queue: the oldest segment goes to the
+ * application as it arrived (zero copy). Returns false when nothing can be
+ * said yet (no data, no FIN, no error).
+ */
+bool tcp_pop_one(struct tcb *tp, struct op *op)
+{
+	struct inet *in = tp->in;
+	if (tp->rq_head != tp->rq_tail) {
+		struct pkt p = tp->rq[tp->rq_head++ & (TCP_RCVQ_LEN - 1)];
+		uint32_t before = tcp_rcv_window(tp);
+		tp->rq_bytes -= p.len;
+		op->result.qr_value.sga = buf_give_app(in->pool, p.buf, p.data, p.len);
+		op_complete(&in->rt->ops, op);
+		/*
+		 * RFC 9293 section 3.8.6.2.2 (receiver SWS avoidance): announce the
+		 * freed space once it is worth a segment or half the buffer.
+		 */
+		uint32_t after = tcp_rcv_window(tp);
+		if (tcps_can_recv(tp->state) && after >= before + tp->mss && (before < tp->mss * 2u || after - before >= tp->rcvbuf / 2)) {
+			tp->flags |= TF_ACKNOW;
+			tcp_output(tp);
+			if (!in->in_poll)
+				inet_tx_flush(in);
+		}
+		return true;
+	}
+	if (tp->so_error) {
+		op_fail(&in->rt->ops, op, tp->so_error);
+		return true;
+	}
+	if ((tp->flags & TF_RCVD_FIN) || tp->state == TCPS_CLOSED) {
+		tp->flags |= TF_EOF_DELIVERED;
+		give_eof(tp, op);
+		return true;
+	}
+	return false;
+}
+
+void tcp_wake_readers(struct tcb *tp)
+{
+	while (!list_empty(&tp->readers)) {
+		struct op *op = container_of(tp->readers.next, struct op, wnode);
+		list_del(&op->wnode);
+		if (!tcp_pop_one(tp, op)) {
+			list_push_front(&tp->readers, &op->wnode);
+			return;
+		}
+	}
+}
+
+/* Accepts a push into the send queue when there is room. True when the op completed (or failed). */
+bool tcp_push_one(struct tcb *tp, struct op *op)
+{
+	struct rt *rt = tp->in->rt;
+	if (tp->so_error) {
+		op_fail(&rt->ops, op, tp->so_error);
+		return true;
+	}
+	if (!tcps_can_send(tp->state) || (tp->flags & TF_FIN_QUEUED)) {
+		op_fail(&rt->ops, op, tp->state == TCPS_CLOSED ? ENOTCONN : EPIPE);
+		return true;
+	}
+	/* Room: bytes below SO_SNDBUF (one push may overshoot, or a big push would never fit) and a free slot. */
+	if (tp->sq_bytes >= tp->sndbuf || tp->sq_tail - tp->sq_head == TCP_SNDQ_LEN)
+		return false;
+	struct tcp_sndseg *s = &tp->sq[tp->sq_tail++ & (TCP_SNDQ_LEN - 1)];
+	s->buf = op->buf;
+	buf_ref(s->buf); /* the queue's own; the push's goes at completion */
+	s->data = op->sga.sga_segs[0].sgaseg_buf;
+	s->len = op->sga.sga_segs[0].sgaseg_len;
+	tp->sq_bytes += s->len;
+	op->result.qr_value.sga = op->sga;
+	op_complete(&rt->ops, op);
+	return true;
+}
+
+void tcp_wake_writers(struct tcb *tp)
+{
+	while (!list_empty(&tp->writers)) {
+		struct op *op = container_of(tp->writers.next, struct op, wnode);
+		list_del(&op->wnode);
+		if (!tcp_push_one(tp, op)) {
+			list_push_front(&tp->writers, &op->wnode);
+			return;
+		}
+		tp->flags |= TF_NEEDOUT;
+	}
+}
+
+static void fail_list(struct op_table *ops, struct list_node *l, int err)
+{
+	while (!list_empty(l)) {
+		struct op *op = container_of(list_pop_front(l), struct op, wnode);
+		list_node_init(&op->wnode);
+		op_fail(ops, op, err);
+	}
+}
+
+void tcp_fail_ops(struct tcb *tp, int err)
+{
+	struct op_table *ops = &tp->in->rt->ops;
+	if (tp->conn_op) {
+		op_fail(ops, tp->conn_op, err);
+		tp->conn_op = NULL;
+	}
+	/* Pops see the end of the stream or the error in order: data already queued is still theirs. */
+	tcp_wake_readers(tp);
+	fail_list(ops, &tp->readers, err);
+	fail_list(ops, &tp->writers, err);
+	fail_list(ops, &tp->acceptors, err);
+}

@@ -1,0 +1,206 @@
+/*
+ * TCP timers on the runtime's timer heap: retransmission (RFC 6298) doubling
+ * as SYN retry and persist (RFC 9293 section 3.8.6.1), delayed ACK (RFC 9293
+ * section 3.8.6.3), keepalive (RFC 9293 section 3.8.4, RFC 1122 4.2.3.6)
+ * doubling as the SYN-RECEIVED limit, and 2MSL (TIME-WAIT, FIN-WAIT-2 limit).
+ */
+#include <errno.h>
+
+#include "../../runtime/clock.h"
+#include "../inet_priv.h"
+#include "tcp_priv.h"
+
+#define RTO_G_NS 1000000ull /* RFC 6298 clock granularity G: 1 ms */
+
+uint64_t tcp_rto(const struct tcb *tp)
+{
+	const struct tcp *t = &tp->in->tcp;
+	uint64_t rto = tp->rto_ns;
+	uint32_t shift = tp->rxtshift < 30 ? tp->rxtshift : 30;
+	rto = shift && rto > (t->rto_max >> shift) ? t->rto_max : rto << shift;
+	if (rto < t->rto_min)
+		rto = t->rto_min;
+	if (rto > t->rto_max)
+		rto = t->rto_max;
+	return rto;
+}
+
+void tcp_rtt_sample(struct tcb *tp, uint64_t r)
+{
+	if (r == 0)
+		r = 1;
+	if (!tp->srtt_ns) { /* RFC 6298 section 2.2 */
+		tp->srtt_ns = r;
+		tp->rttvar_ns = r / 2;
+	} else { /* section 2.3, alpha 1/8, beta 1/4 */
+		uint64_t d = tp->srtt_ns > r ? tp->srtt_ns - r : r - tp->srtt_ns;
+		tp->rttvar_ns = (3 * tp->rttvar_ns + d) / 4;
+		tp->srtt_ns = (7 * tp->srtt_ns + r) / 8;
+	}
+	uint64_t k = 4 * tp->rttvar_ns;
+	tp->rto_ns = tp->srtt_ns + (k > RTO_G_NS ? k : RTO_G_NS);
+	tp->rxtshift = 0; /* a valid sample ends any backoff (section 5, after 5.7) */
+}
+
+static void finish(struct inet *in)
+{
+	if (!in->in_poll)
+		inet_tx_flush(in);
+}
+
+static void rexmt_fire(struct timer *t, void *arg)
+{
+	(void)t;
+	struct tcb *tp = arg;
+	struct inet *in = tp->in;
+	struct tcp *tc = &in->tcp;
+	if (tp->flags & TF_PERSIST) {
+		/* A zero-window probe (as Linux: an old sequence number, which the peer must ACK with its window). */
+		in->st.tcp.window_probes++;
+		tcp_send_raw(tp, TH_ACK, tp->snd_una - 1, tp->rcv_nxt, true);
+		if (tp->rxtshift < 16)
+			tp->rxtshift++;
+		timer_arm(&in->rt->timers, &tp->t_rexmt, clock_now() + tcp_rto(tp), rexmt_fire, tp);
+		finish(in);
+		return;
+	}
+	in->st.tcp.rto_timeouts++;
+	tp->rxtshift++;
+	if (tp->state == TCPS_SYN_SENT || tp->state == TCPS_SYN_RECEIVED) {
+		if (tp->rxtshift > tc->syn_retries) {
+			tcb_drop(tp, ETIMEDOUT);
+			finish(in);
+			return;
+		}
+		tp->snd_nxt = tp->iss;
+		tcp_output(tp);
+		timer_arm(&in->rt->timers, &tp->t_rexmt, clock_now() + tcp_rto(tp), rexmt_fire, tp);
+		finish(in);
+		return;
+	}
+	if (tp->snd_una == tp->snd_max)
+		return; /* nothing outstanding: a stale expiry */
+	if (tp->rxtshift > tc->retries) {
+		tcb_drop(tp, tp->so_error ? tp->so_error : ETIMEDOUT);
+		finish(in);
+		return;
+	}
+	/* RFC 6298 section 5.4-5.6, RFC 5681 section 3.1: go back to snd_una with one segment's window. */
+	uint32_t flight = tp->snd_max - tp->snd_una;
+	tp->cc.ops->on_rto(&tp->cc, flight, clock_now());
+	tp->flags &= ~(uint32_t)TF_INRECOVERY;
+	tp->dupacks = 0;
+	tp->recover = tp->snd_max; /* RFC 6582 section 3.2 step 4: no fast retransmit for what was in flight */
+	tcp_sb_reset(&tp->sb, tp->snd_una);
+	tp->snd_nxt = tp->snd_una;
+	tp->rtt_start = 0; /* Karn: nothing retransmitted is timed */
+	/* A FIN already sent goes again with the data (tcp_output). */
+	timer_cancel(&in->rt->timers, &tp->t_rexmt);
+	tcp_output(tp);
+	if (!timer_armed(&tp->t_rexmt))
+		tcp_timer_rexmt_arm(tp);
+	finish(in);
+}
+
+void tcp_timer_rexmt_arm(struct tcb *tp)
+{
+	tp->flags &= ~(uint32_t)TF_PERSIST;
+	timer_arm(&tp->in->rt->timers, &tp->t_rexmt, clock_now() + tcp_rto(tp), rexmt_fire, tp);
+}
+
+void tcp_timer_rexmt_stop(struct tcb *tp)
+{
+	timer_cancel(&tp->in->rt->timers, &tp->t_rexmt);
+	tp->flags &= ~(uint32_t)TF_PERSIST;
+}
+
+void tcp_timer_persist_arm(struct tcb *tp)
+{
+	tp->flags |= TF_PERSIST;
+	timer_arm(&tp->in->rt->timers, &tp->t_rexmt, clock_now() + tcp_rto(tp), rexmt_fire, tp);
+}
+
+static void delack_fire(struct timer *t, void *arg)
+{
+	(void)t;
+	struct tcb *tp = arg;
+	if (!(tp->flags & TF_DELACK))
+		return;
+	tp->in->st.tcp.delayed_acks++;
+	tcp_send_ack(tp);
+	finish(tp->in);
+}
+
+void tcp_timer_delack_arm(struct tcb *tp)
+{
+	tp->flags |= TF_DELACK;
+	if (!timer_armed(&tp->t_delack))
+		timer_arm(&tp->in->rt->timers, &tp->t_delack, clock_now() + tp->in->tcp.delack, delack_fire, tp);
+}
+
+static void keep_fire(struct timer *t, void *arg)
+{
+	(void)t;
+	struct tcb *tp = arg;
+	struct inet *in = tp->in;
+	struct tcp *tc = &in->tcp;
+	if (tp->state == TCPS_SYN_RECEIVED) {
+		/* An embryonic connection that never completed (RFC 9293 leaves the limit to us: 75 s, as BSD). */
+		tcb_drop(tp, ETIMEDOUT);
+		finish(in);
+		return;
+	}
+	if (!(tp->flags & TF_KEEPALIVE) || !tcps_synchronized(tp->state) || tp->state == TCPS_TIME_WAIT)
+		return;
+	uint64_t now = clock_now();
+	if (now - tp->last_recv < tc->keep_idle) {
+		tp->keep_probes = 0;
+		timer_arm(&in->rt->timers, &tp->t_keep, tp->last_recv + tc->keep_idle, keep_fire, tp);
+		return;
+	}
+	if (tp->keep_probes >= tc->keep_probes) {
+		tcb_drop(tp, ETIMEDOUT);
+		finish(in);
+		return;
+	}
+	/* RFC 1122 4.2.3.6: SEG.SEQ = SND.NXT - 1, no data; the peer answers with an ACK. */
+	tp->keep_probes++;
+	in->st.tcp.keepalive_probes++;
+	tcp_send_raw(tp, TH_ACK, tp->snd_una - 1, tp->rcv_nxt, true);
+	timer_arm(&in->rt->timers, &tp->t_keep, now + tc->keep_intvl, keep_fire, tp);
+	finish(in);
+}
+
+void tcp_timer_keep_arm(struct tcb *tp)
+{
+	struct tcp *tc = &tp->in->tcp;
+	uint64_t when = tp->state == TCPS_SYN_RECEIVED ? 75 * NSEC_PER_SEC : tc->keep_idle;
+	if (tp->state != TCPS_SYN_RECEIVED && !(tp->flags & TF_KEEPALIVE)) {
+		timer_cancel(&tp->in->rt->timers, &tp->t_keep);
+		return;
+	}
+	timer_arm(&tp->in->rt->timers, &tp->t_keep, clock_now() + when, keep_fire, tp);
+}
+
+static void twomsl_fire(struct timer *t, void *arg)
+{
+	(void)t;
+	struct tcb *tp = arg;
+	/* TIME-WAIT over, or an orphan stuck in FIN-WAIT-2. */
+	tcb_close(tp, tp->state == TCPS_TIME_WAIT ? 0 : ETIMEDOUT);
+}
+
+void tcp_timer_2msl_arm(struct tcb *tp, uint64_t ns)
+{
+	timer_arm(&tp->in->rt->timers, &tp->t_2msl, clock_now() + ns, twomsl_fire, tp);
+}
+
+void tcp_timers_stop(struct tcb *tp)
+{
+	struct timer_heap *h = &tp->in->rt->timers;
+	timer_cancel(h, &tp->t_rexmt);
+	timer_cancel(h, &tp->t_delack);
+	timer_cancel(h, &tp->t_keep);
+	timer_cancel(h, &tp->t_2msl);
+	tp->flags &= ~(uint32_t)(TF_PERSIST | TF_DELACK);
+}
