@@ -93,7 +93,8 @@ static void advance(uint64_t end)
 	uint64_t now = clock_now();
 	uint64_t next = timer_next(&T.rt->timers);
 	uint64_t arr = memwire_next_arrival(T.w);
-	if (arr < next)
+	/* Frames already due were polled this round; those left wait at the raw port, which only a test reads. */
+	if (arr > now && arr < next)
 		next = arr;
 	if (end < next)
 		next = end;

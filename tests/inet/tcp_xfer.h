@@ -112,17 +112,27 @@ static inline bool xdir_step(struct xdir *d, uint32_t chunk, int window)
 static inline void xfer_run(struct xdir *dirs, int n, uint32_t chunk, int window, uint64_t max_ns)
 {
 	uint64_t end = clock_now() + max_ns;
+	/* Steps grow while nothing moves (waiting out a timeout) and shrink back once bytes flow. */
+	uint64_t step = 50 * NSEC_PER_USEC, last = UINT64_MAX;
 	for (;;) {
 		bool all = true;
-		for (int i = 0; i < n; i++)
+		uint64_t moved = 0;
+		for (int i = 0; i < n; i++) {
 			all &= xdir_step(&dirs[i], chunk, window);
+			moved += dirs[i].received + dirs[i].sent;
+		}
+		if (moved == last && step < 20 * NSEC_PER_MSEC)
+			step *= 2;
+		else if (moved != last)
+			step = 50 * NSEC_PER_USEC;
+		last = moved;
 		if (all)
 			break;
 		cr_assert_lt(clock_now(), end, "transfer incomplete: dir0 %llu/%llu dir1 %llu/%llu",
 			     (unsigned long long)dirs[0].received, (unsigned long long)dirs[0].total,
 			     (unsigned long long)(n > 1 ? dirs[1].received : 0),
 			     (unsigned long long)(n > 1 ? dirs[1].total : 0));
-		tnet_run(50 * NSEC_PER_USEC);
+		tnet_run(step);
 	}
 	for (int i = 0; i < n; i++) {
 		cr_assert_eq(dirs[i].mismatch_at, UINT64_MAX, "direction %d differs at byte %llu", i,

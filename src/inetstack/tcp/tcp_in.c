@@ -218,8 +218,19 @@ static void process_dup_ack(struct tcb *tp, struct seg *s, uint32_t newly_sacked
 		tp->flags |= TF_NEEDOUT; /* pipe shrank: recovery may send more */
 		return;
 	}
-	bool lost = tp->dupacks >= TCP_DUPTHRESH ||
+	/*
+	 * RFC 5827 (early retransmit): with fewer than four segments out and
+	 * nothing new to send, three duplicates can never come; the threshold
+	 * is one less than the segments outstanding.
+	 */
+	uint32_t thresh = TCP_DUPTHRESH;
+	uint32_t oseg = (tp->snd_max - tp->snd_una + tp->mss - 1) / tp->mss;
+	if (oseg < 4 && tcp_unsent(tp) == 0)
+		thresh = oseg > 1 ? oseg - 1 : 1;
+	bool lost = tp->dupacks >= thresh ||
 		    ((tp->flags & TF_SACK) && tcp_sb_is_lost(&tp->sb, tp->snd_una, tp->mss));
+	if (!lost && tp->dupacks < TCP_DUPTHRESH)
+		tp->flags |= TF_NEEDOUT; /* RFC 3042 limited transmit: tcp_output lets one new segment out per duplicate */
 	/* RFC 6582 section 3.2 step 2: not again for data sent before the last recovery or timeout. */
 	if (!lost || SEQ_LT(tp->snd_una, tp->recover))
 		return;

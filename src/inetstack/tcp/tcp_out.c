@@ -219,7 +219,12 @@ int tcp_send_seg(struct tcb *tp, uint8_t flags, tcp_seq seq, uint32_t len)
 
 void tcp_send_ack(struct tcb *tp)
 {
-	tcp_send_raw(tp, TH_ACK, tp->snd_nxt, tp->rcv_nxt, true);
+	/*
+	 * snd_max, not snd_nxt: after a timeout snd_nxt goes back to snd_una,
+	 * and a pure ACK numbered below what the peer already received would
+	 * be unacceptable to it (as BSD's tcp_output does).
+	 */
+	tcp_send_raw(tp, TH_ACK, SEQ_GT(tp->snd_max, tp->snd_nxt) ? tp->snd_max : tp->snd_nxt, tp->rcv_nxt, true);
 }
 
 void tcp_send_challenge_ack(struct tcb *tp)
@@ -352,7 +357,9 @@ int tcp_output(struct tcb *tp)
 	for (int guard = 0; guard < 1024; guard++) {
 		tcp_seq data_end = tp->snd_una + tp->sq_bytes;
 		uint32_t avail = tcp_unsent(tp);
-		uint32_t wnd = tp->snd_wnd < tp->cc.cwnd ? tp->snd_wnd : tp->cc.cwnd;
+		/* RFC 3042: the first two duplicate ACKs each let one segment beyond cwnd out. */
+		uint32_t cwnd = tp->cc.cwnd + (tp->dupacks < TCP_DUPTHRESH ? tp->dupacks * tp->mss : 0);
+		uint32_t wnd = tp->snd_wnd < cwnd ? tp->snd_wnd : cwnd;
 		if (tp->flags & TF_INRECOVERY)
 			wnd = 0; /* recovery sent what it may */
 		tcp_seq edge = tp->snd_una + wnd;
