@@ -16,7 +16,7 @@ void *volatile null_ptr = NULL;
 static const struct libos_param known[] = {
 	{ .name = "catnap", .addr = "127.0.0.1", .caps = CAP_ALL },
 	/* IP_A of scripts/netns.sh run2; tests/catpowder/run.sh runs it inside NS_A. */
-	{ .name = "catpowder", .addr = "10.0.0.1", .caps = CAP_UDP },
+	{ .name = "catpowder", .addr = "10.0.0.1", .caps = CAP_ALL },
 };
 
 static void params_cleanup(struct criterion_test_params *crp)

@@ -117,3 +117,30 @@ Test(tcp, bulk_both_ways_clean)
 	xfer_run(d, 2, 65536, 4, 20 * NSEC_PER_SEC);
 	cr_assert_eq(tnet_stats(NA)->tcp.retransmits, 0);
 }
+
+/* Data for a closed descriptor resets the connection (RFC 2525 section 2.17); the sender's next push fails. */
+Test(tcp, push_to_closed_peer_fails)
+{
+	struct tconn c = tnet_tcp_pair(8004);
+	cr_assert_eq(demi_close(c.sqd), 0);
+	tnet_run(NSEC_PER_MSEC);
+	int i;
+	for (i = 0; i < 20; i++) {
+		demi_sgarray_t sga = tnet_sga(1000, 1);
+		demi_qtoken_t qt;
+		int err = demi_push(&qt, c.cqd, &sga);
+		cr_assert_eq(demi_sgafree(&sga), 0);
+		if (err) {
+			cr_assert(err == EPIPE || err == ECONNRESET || err == ENOTCONN);
+			break;
+		}
+		demi_qresult_t r = tnet_wait(qt, NSEC_PER_SEC);
+		if (r.qr_opcode == DEMI_OPC_FAILED) {
+			cr_assert_eq(r.qr_ret, ECONNRESET);
+			break;
+		}
+		tnet_run(NSEC_PER_MSEC);
+	}
+	cr_assert_lt(i, 3);
+	cr_assert_geq(tnet_stats(NB)->tcp.rst_tx, 1, "i %d rst %llu", i, (unsigned long long)tnet_stats(NB)->tcp.rst_tx);
+}

@@ -521,7 +521,13 @@ static void established(struct tcb *tp, struct seg *s, struct pkt *p)
 	tp->last_recv = now;
 	tp->keep_probes = 0;
 
-	/* Seventh: text. */
+	/* Seventh: text. Nobody will read data for a closed descriptor: reset (as Linux; RFC 2525 section 2.17). */
+	if (s->len && (tp->flags & TF_ORPHAN) && tcps_synchronized(tp->state)) {
+		pkt_free(in, p);
+		st->conn_failed++;
+		tcb_drop(tp, ECONNRESET);
+		return;
+	}
 	if (s->len && tcps_can_recv(tp->state)) {
 		process_text(tp, s, p);
 	} else {

@@ -162,6 +162,8 @@ struct tcb {
 	/* Send queue: pushed buffers from snd_una on (SYN and FIN are not in it). */
 	uint32_t sq_head, sq_tail;
 	uint32_t sq_bytes;       /* bytes queued, acknowledged ones excluded */
+	uint32_t sq_uncommitted; /* bytes of queued pushes not yet completed */
+	uint32_t wq_queued;      /* ops at the head of writers whose bytes are queued */
 	struct tcp_sndseg sq[TCP_SNDQ_LEN];
 
 	/* Receive queue: in-order data not yet popped (zero copy: the received buffers). */
@@ -172,7 +174,7 @@ struct tcb {
 
 	/* Waiting operations (op->wnode), oldest first. */
 	struct list_node readers;   /* pops */
-	struct list_node writers;   /* pushes waiting for send-buffer space */
+	struct list_node writers;   /* pushes not yet complete, oldest first (see tcp_wake_writers) */
 	struct op *conn_op;         /* the pending connect */
 
 	/* Listener (state LISTEN). */
@@ -251,8 +253,8 @@ void tcp_wake_writers(struct tcb *tp);
 void tcp_fail_ops(struct tcb *tp, int err);
 /* Completes a pop from the receive queue, or with the end of the stream or the error; false: nothing yet. */
 bool tcp_pop_one(struct tcb *tp, struct op *op);
-/* Takes a push into the send queue when there is room (or fails it); false: no room yet. */
-bool tcp_push_one(struct tcb *tp, struct op *op);
+/* Drops the queued bytes of pushes that never completed and never left (their ops were cancelled). */
+void tcp_sndq_uncommit(struct tcb *tp);
 
 /* ---- tcp_in.c ---- */
 

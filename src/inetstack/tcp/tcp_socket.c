@@ -134,13 +134,27 @@ static int ts_push(struct queue *q, struct op *op)
 	default:
 		break;
 	}
-	if (!list_empty(&tp->writers) || !tcp_push_one(tp, op)) {
-		list_push_back(&tp->writers, &op->wnode);
-		return 0;
-	}
+	/*
+	 * A push that completes at once lets an application push on and on
+	 * without waiting on anything pending, so without the stack ever
+	 * running: take in what arrived first (a reset, a window update).
+	 */
+	if (!in->in_poll)
+		inet_poll(in);
+	list_push_back(&tp->writers, &op->wnode);
+	tcp_wake_writers(tp);
 	tcp_output(tp);
 	flush(in);
 	return 0;
+}
+
+/* A connected stream ignores the address, as send(2) does; unconnected it has nowhere to go. */
+static int ts_pushto(struct queue *q, struct op *op)
+{
+	struct tcb *tp = tcb_of(q);
+	if (!tcps_synchronized(tp->state) && !(tp->state == TCPS_CLOSED && tp->so_error))
+		return -ENOTCONN;
+	return ts_push(q, op);
 }
 
 static int ts_pop(struct queue *q, struct op *op)
@@ -172,6 +186,7 @@ static int ts_close(struct queue *q)
 	list_init(&tp->writers);
 	list_init(&tp->acceptors);
 	tp->conn_op = NULL;
+	tcp_sndq_uncommit(tp);
 	tp->flags |= TF_ORPHAN;
 	if (tp->flags & TF_BOUND)
 		tcp_port_remove(in, tp); /* the port is free at once; the connection keeps its 4-tuple */
@@ -337,6 +352,7 @@ const struct queue_ops tcp_queue_ops = {
 	.accept = ts_accept,
 	.connect = ts_connect,
 	.push = ts_push,
+	.pushto = ts_pushto,
 	.pop = ts_pop,
 	.setsockopt = ts_setsockopt,
 	.getsockopt = ts_getsockopt,

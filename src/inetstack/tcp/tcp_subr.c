@@ -354,43 +354,78 @@ void tcp_wake_readers(struct tcb *tp)
 	}
 }
 
-/* Accepts a push into the send queue when there is room. True when the op completed (or failed). */
-bool tcp_push_one(struct tcb *tp, struct op *op)
-{
-	struct rt *rt = tp->in->rt;
-	if (tp->so_error) {
-		op_fail(&rt->ops, op, tp->so_error);
-		return true;
-	}
-	if (!tcps_can_send(tp->state) || (tp->flags & TF_FIN_QUEUED)) {
-		op_fail(&rt->ops, op, tp->state == TCPS_CLOSED ? ENOTCONN : EPIPE);
-		return true;
-	}
-	/* Room: bytes below SO_SNDBUF (one push may overshoot, or a big push would never fit) and a free slot. */
-	if (tp->sq_bytes >= tp->sndbuf || tp->sq_tail - tp->sq_head == TCP_SNDQ_LEN)
-		return false;
-	struct tcp_sndseg *s = &tp->sq[tp->sq_tail++ & (TCP_SNDQ_LEN - 1)];
-	s->buf = op->buf;
-	buf_ref(s->buf); /* the queue's own; the push's goes at completion */
-	s->data = op->sga.sga_segs[0].sgaseg_buf;
-	s->len = op->sga.sga_segs[0].sgaseg_len;
-	tp->sq_bytes += s->len;
-	op->result.qr_value.sga = op->sga;
-	op_complete(&rt->ops, op);
-	return true;
-}
-
+/*
+ * Pushes: each one's bytes join the send queue as soon as a slot is free
+ * (zero copy: a reference on the pushed buffer), and the push completes
+ * once its last byte lies within SO_SNDBUF of snd_una: the bound on what
+ * the application has outstanding (PDPIX: a push completes once the send
+ * buffer accepted it). The first wq_queued ops on tp->writers are queued.
+ */
 void tcp_wake_writers(struct tcb *tp)
 {
-	while (!list_empty(&tp->writers)) {
-		struct op *op = container_of(tp->writers.next, struct op, wnode);
-		list_del(&op->wnode);
-		if (!tcp_push_one(tp, op)) {
-			list_push_front(&tp->writers, &op->wnode);
-			return;
+	struct rt *rt = tp->in->rt;
+	int err = tp->so_error;
+	if (!err && (!tcps_can_send(tp->state) || (tp->flags & TF_FIN_QUEUED)))
+		err = tp->state == TCPS_CLOSED ? ENOTCONN : EPIPE;
+	if (err) {
+		while (!list_empty(&tp->writers)) {
+			struct op *op = container_of(list_pop_front(&tp->writers), struct op, wnode);
+			list_node_init(&op->wnode);
+			op_fail(&rt->ops, op, err);
 		}
+		tp->wq_queued = 0;
+		return;
+	}
+	uint32_t i = 0;
+	for (struct list_node *n = tp->writers.next; n != &tp->writers; n = n->next, i++) {
+		if (i < tp->wq_queued)
+			continue;
+		if (tp->sq_tail - tp->sq_head == TCP_SNDQ_LEN)
+			break;
+		struct op *op = container_of(n, struct op, wnode);
+		struct tcp_sndseg *s = &tp->sq[tp->sq_tail++ & (TCP_SNDQ_LEN - 1)];
+		s->buf = op->buf;
+		buf_ref(s->buf); /* the queue's own; the push's goes at completion */
+		s->data = op->sga.sga_segs[0].sgaseg_buf;
+		s->len = op->sga.sga_segs[0].sgaseg_len;
+		tp->sq_bytes += s->len;
+		tp->sq_uncommitted += s->len;
+		op->progress = tp->snd_una + tp->sq_bytes; /* the sequence number past its last byte */
+		tp->wq_queued++;
 		tp->flags |= TF_NEEDOUT;
 	}
+	while (tp->wq_queued) {
+		struct op *op = container_of(tp->writers.next, struct op, wnode);
+		if (SEQ_GT(op->progress, tp->snd_una + tp->sndbuf))
+			break;
+		list_del(&op->wnode);
+		list_node_init(&op->wnode);
+		tp->wq_queued--;
+		tp->sq_uncommitted -= op->sga.sga_segs[0].sgaseg_len;
+		op->result.qr_value.sga = op->sga;
+		op_complete(&rt->ops, op);
+	}
+}
+
+void tcp_sndq_uncommit(struct tcb *tp)
+{
+	/* Bytes of cancelled pushes that never left: dropped from the tail; what was sent stays in the stream. */
+	tcp_seq data_end = tp->snd_una + tp->sq_bytes;
+	uint32_t unsent = SEQ_GT(data_end, tp->snd_max) ? data_end - tp->snd_max : 0;
+	uint32_t n = tp->sq_uncommitted < unsent ? tp->sq_uncommitted : unsent;
+	tp->sq_bytes -= n;
+	while (n) {
+		struct tcp_sndseg *s = &tp->sq[(tp->sq_tail - 1) & (TCP_SNDQ_LEN - 1)];
+		if (n < s->len) {
+			s->len -= n;
+			break;
+		}
+		n -= s->len;
+		buf_unref(tp->in->pool, s->buf);
+		tp->sq_tail--;
+	}
+	tp->sq_uncommitted = 0;
+	tp->wq_queued = 0;
 }
 
 static void fail_list(struct op_table *ops, struct list_node *l, int err)
@@ -413,5 +448,6 @@ void tcp_fail_ops(struct tcb *tp, int err)
 	tcp_wake_readers(tp);
 	fail_list(ops, &tp->readers, err);
 	fail_list(ops, &tp->writers, err);
+	tp->wq_queued = 0;
 	fail_list(ops, &tp->acceptors, err);
 }
