@@ -14,6 +14,8 @@ PACKAGES=(
 	iputils-ping netcat-openbsd # Linux peers in the catpowder tests and demos
 	liburing-dev fio    # storage queues (io_uring) and their fio baseline (bench/storage_run)
 	clang               # second compiler in CI; libFuzzer for tests/fuzz
+	libbpf-dev bpftool  # the TCP tests' lossy link: a tc BPF filter (clang -target bpf) and its drop counters
+	ethtool             # the TCP tests turn veth offloads off (a packet socket cannot take 64 KB super-frames)
 	valgrind            # callgrind instruction counts (bench/inet_cost_run)
 	dpdk-dev libdpdk-dev # the catnip libOS (DPDK 22.11); Demi builds without it, catnip is then left out
 )

@@ -337,8 +337,8 @@ int tcp_output(struct tcb *tp)
 		/* snd_nxt at iss: the SYN is due (first time, or again after a timeout). */
 		if (tp->snd_nxt == tp->iss) {
 			uint8_t flags = tp->state == TCPS_SYN_SENT ? TH_SYN : TH_SYN | TH_ACK;
-			if (tcp_send_seg(tp, flags, tp->iss, 0) < 0)
-				return -ENOBUFS;
+			/* A SYN the stack could not send (no buffer, ARP queue full) counts as lost: the timer retries it. */
+			tcp_send_seg(tp, flags, tp->iss, 0);
 			tp->snd_nxt = tp->iss + 1;
 			if (SEQ_GT(tp->snd_nxt, tp->snd_max))
 				tp->snd_max = tp->snd_nxt;
@@ -385,8 +385,8 @@ int tcp_output(struct tcb *tp)
 			break;
 		uint8_t flags = TH_ACK | (fin ? TH_FIN : 0);
 		tcp_seq seq = tp->snd_nxt;
-		if (tcp_send_seg(tp, flags, seq, len) < 0)
-			break;
+		/* A segment that could not leave counts as sent and lost: the retransmission timer covers it. */
+		bool failed = tcp_send_seg(tp, flags, seq, len) < 0;
 		sent_any = true;
 		if (retransmit)
 			in->st.tcp.retransmits++;
@@ -404,7 +404,7 @@ int tcp_output(struct tcb *tp)
 			tp->flags &= ~(uint32_t)TF_PERSIST;
 			tcp_timer_rexmt_arm(tp);
 		}
-		if (fin)
+		if (fin || failed)
 			break;
 	}
 	/* Data waits behind a closed window and nothing is in flight to bring an update: probe (RFC 9293 section 3.8.6.1). */

@@ -1,0 +1,331 @@
+# TCP against the Linux kernel over veth: interoperability both ways, handshake options and SACK, loss,
+# 1000 connections. Sourced by tests/catpowder/run.sh for its tcp-* cases, inside the namespaces it made
+# (it provides fail, need, tshark_check, count, $tmp, $build, $here and the topology); doc/tcp_interop.md.
+#
+# The Demi side is tests/tools/tcp_xfer on LIBOS=$TCP_LIBOS: catpowder (Demi's own TCP) by default;
+# TCP_LIBOS=catnap runs the same PDPIX program on the kernel's sockets (with the kernel holding IP_A),
+# which checks the tool and the peer themselves.
+# Linux's side is tests/tools/xfer_peer.py (python3, asyncio) in NS_B.
+#   TCP_BYTES (100M)            each way, tcp-linux-client and tcp-demi-client
+#   TCP_LOSSY_BYTES (20M)       each way, tcp-lossy
+#   TCP_LOSS_PERMILLE (20)      drop rate of the lossy filter, in thousandths (tcp-lossy, tcp-options)
+# shellcheck shell=bash disable=SC2154 # fail, need, tshark_check, $tmp, $build, $here: from run.sh
+
+TCP_LIBOS=${TCP_LIBOS:-catpowder}
+xfer="$build/tests/tools/tcp_xfer"
+peer="$here/../tools/xfer_peer.py"
+port=5001
+pids=()
+pcap_prefix= # tcp-options under catpowder: each Demi process records its frames to $pcap_prefix-ROLE.pcap
+demi_pcap=
+
+# The Demi program in NS_A. catpowder reads LOCAL_IPV4_ADDR and LINUX_INTERFACE_NAME; catnap ignores them.
+tdemi() {
+	$IN_A env LIBOS="$TCP_LIBOS" LOCAL_IPV4_ADDR="$IP_A" LINUX_INTERFACE_NAME="$IF_A" \
+		${demi_pcap:+DEMI_PCAP="$demi_pcap"} "$@"
+}
+
+tcp_setup() {
+	need python3
+	[ -x "$xfer" ] || fail "$xfer is not built"
+	local i
+	# No TSO/GSO/GRO on any veth: a packet socket would receive 64 KB super-frames from Linux (catpowder drops
+	# frames larger than a slot), and the captures and the loss filter should see wire-sized segments.
+	# Same for both libOSes, so that catnap's runs are what catpowder's will be.
+	if command -v ethtool >/dev/null; then
+		for i in "$NS_A $IF_A" "$NS_B $IF_B" ${NS_R:+"$NS_R $IF_RA" "$NS_R $IF_RB"}; do
+			set -- $i
+			ip netns exec "$1" ethtool -K "$2" tso off gso off gro off >/dev/null 2>&1 ||
+				fail "ethtool -K $2 tso off gso off gro off"
+		done
+	elif [ "$TCP_LIBOS" = catpowder ]; then
+		need ethtool
+	fi
+	if [ "$TCP_LIBOS" = catnap ]; then
+		# catnap is the kernel's TCP: the kernel in NS_A needs the address that catpowder would hold itself.
+		ip -n "$NS_A" addr add "$IP_A/$PREFIX" dev "$IF_A" || fail "cannot add $IP_A to $IF_A"
+		[ -z "${GW_A:-}" ] || ip -n "$NS_A" route add default via "$GW_A" || fail "no route via $GW_A"
+	fi
+	echo "tcp: Demi side on LIBOS=$TCP_LIBOS ($IP_A on $IF_A), Linux side $IP_B on $IF_B"
+}
+
+# spawn NAME COMMAND...: runs COMMAND in the background, output in $tmp/NAME.log; $! in pid_NAME.
+spawn() {
+	local name=$1
+	shift
+	"$@" >"$tmp/$name.log" 2>&1 &
+	eval "pid_${name//-/_}=$!"
+	pids+=($!)
+}
+
+# listening NAME: waits until the server NAME says it listens.
+listening() {
+	local pid
+	eval "pid=\$pid_${1//-/_}"
+	for _ in $(seq 200); do
+		grep -qs listening "$tmp/$1.log" && return 0
+		kill -0 "$pid" 2>/dev/null || break
+		sleep 0.05
+	done
+	cat "$tmp/$1.log" >&2
+	fail "$1 did not start listening"
+}
+
+# finish NAME: waits for NAME, which must exit 0.
+finish() {
+	local pid rc
+	eval "pid=\$pid_${1//-/_}"
+	wait "$pid"
+	rc=$?
+	[ $rc -eq 0 ] || { tail -20 "$tmp/$1.log" >&2; fail "$1 exited $rc"; }
+}
+
+# run_fg NAME COMMAND...: runs COMMAND in the foreground, shows its result lines, fails unless it exits 0.
+run_fg() {
+	local name=$1 rc
+	shift
+	"$@" >"$tmp/$name.log" 2>&1
+	rc=$?
+	grep -E '^(conn [0-9]+ (up|down)|goodput|tcp_xfer: (PASS|FAIL)|xfer_peer: (PASS|FAIL))' "$tmp/$name.log" | tail -6
+	[ $rc -eq 0 ] || { tail -20 "$tmp/$name.log" >&2; fail "$name exited $rc"; }
+}
+
+# same_digest CLIENT_LOG SERVER_LOG: the digest the client expects of what it sent is the one the server
+# printed for what it received (two programs, two implementations: tcp_xfer.c and xfer_peer.py).
+same_digest() {
+	local want got
+	want=$(sed -n 's/^conn 0 up bytes [0-9]* sha256 expected \([0-9a-f]*\) .*/\1/p' "$tmp/$1.log")
+	got=$(sed -n 's/^conn 0 bytes [0-9]* sha256 \([0-9a-f]*\) pattern ok.*/\1/p' "$tmp/$2.log")
+	[ -n "$want" ] && [ "$want" = "$got" ] || fail "digests differ: $1 expects '$want', $2 printed '$got'"
+	echo "ok: $2 received the bytes $1 sent: sha256 $got on both sides"
+}
+
+# A Demi server for N connections, a Linux client; then a Linux server, a Demi client. Both each way.
+xfer_both_ways() { # BYTES CONNS TIMEOUT
+	local bytes=$1 conns=$2 t=$3
+	demi_pcap=${pcap_prefix:+$pcap_prefix-server.pcap}
+	# Each program's own --timeout ends it 10 s before `timeout` would, so that it says where it stood.
+	spawn demi-server tdemi timeout "$t" "$xfer" server "$IP_A" $port --conns "$conns" --timeout $((t - 10))
+	listening demi-server
+	run_fg linux-client $IN_B timeout "$t" python3 "$peer" client "$IP_A" $port --send "$bytes" --recv \
+		--conns "$conns" --timeout $((t - 10))
+	finish demi-server
+	tail -1 "$tmp/demi-server.log"
+	[ "$conns" -gt 1 ] || same_digest linux-client demi-server
+	spawn linux-server $IN_B timeout "$t" python3 "$peer" server "$IP_B" $port --conns "$conns" --timeout $((t - 10))
+	listening linux-server
+	demi_pcap=${pcap_prefix:+$pcap_prefix-client.pcap}
+	run_fg demi-client tdemi timeout "$t" "$xfer" client "$IP_B" $port --send "$bytes" --recv --conns "$conns" \
+		--timeout $((t - 10))
+	finish linux-server
+	tail -1 "$tmp/linux-server.log"
+	[ "$conns" -gt 1 ] || same_digest demi-client linux-server
+	if [ "$conns" -gt 1 ]; then
+		local n
+		n=$(grep -c '^conn [0-9]* bytes .* pattern ok' "$tmp/demi-server.log")
+		[ "$n" -eq "$conns" ] || fail "the Demi server verified $n of $conns connections"
+		n=$(grep -c '^conn [0-9]* bytes .* pattern ok' "$tmp/linux-server.log")
+		[ "$n" -eq "$conns" ] || fail "the Linux server verified $n of $conns connections"
+		echo "ok: $conns concurrent connections each way, every one verified on both sides"
+	fi
+}
+
+# ---- the lossy filter (lossy.bpf.c) ----
+
+lossy_build() {
+	need clang
+	local inc
+	inc="/usr/include/$(gcc -print-multiarch 2>/dev/null || echo "$(uname -m)-linux-gnu")"
+	[ -f /usr/include/bpf/bpf_helpers.h ] || { echo "tcp: libbpf-dev is missing (scripts/setup.sh)" >&2; exit 77; }
+	clang -O2 -g -target bpf -I"$inc" -DLOSS_PERMILLE="${TCP_LOSS_PERMILLE:-20}" \
+		-c "$here/lossy.bpf.c" -o "$tmp/lossy.o" 2>"$tmp/clang.log" || { cat "$tmp/clang.log" >&2; fail "clang lossy.bpf.c"; }
+}
+
+lossy_attach() { # NS DEV DIRECTION(ingress|egress)
+	ip netns exec "$1" tc qdisc replace dev "$2" clsact || fail "tc qdisc clsact on $2"
+	ip netns exec "$1" tc filter add dev "$2" "$3" bpf da obj "$tmp/lossy.o" sec tc ||
+		fail "cannot attach lossy.o to $2 $3"
+}
+
+# lossy_count NS DEV DIRECTION: "SEEN DROPPED" from the filter's map (bpftool), or "- DROPPED" from the
+# clsact qdisc's statistics, which add up both directions of DEV.
+lossy_count() {
+	local id map
+	if command -v bpftool >/dev/null; then
+		id=$(ip netns exec "$1" tc filter show dev "$2" "$3" | sed -n 's/.* id \([0-9]*\) .*/\1/p' | head -1)
+		map=$(bpftool prog show id "$id" --json 2>/dev/null |
+			python3 -c 'import json, sys; print(json.load(sys.stdin)["map_ids"][0])' 2>/dev/null)
+		[ -n "$map" ] || fail "no map for the lossy program on $2 $3 (prog id '$id')"
+		bpftool map dump id "$map" --json |
+			python3 -c 'import json, sys; v = {e["formatted"]["key"]: e["formatted"]["value"] for e in json.load(sys.stdin)}; print(v[0], v[1])'
+	else
+		echo "- $(ip netns exec "$1" tc -s qdisc show dev "$2" | sed -n '/clsact/,$ s/.*dropped \([0-9]*\),.*/\1/p' | head -1)"
+	fi
+}
+
+# check_dropped NS DEV DIRECTION: the filter saw TCP packets and dropped some.
+check_dropped() {
+	local seen dropped
+	read -r seen dropped < <(lossy_count "$@")
+	[ "${dropped:-0}" -gt 0 ] 2>/dev/null || fail "the lossy filter on $2 $3 dropped nothing (seen $seen, dropped '$dropped')"
+	echo "ok: the lossy filter on $2 $3 dropped $dropped of $seen TCP packets"
+}
+
+# Linux's TCP retransmissions in a namespace (/proc/net/snmp is the reader's namespace's).
+retrans() {
+	$1 awk '/^Tcp:/ { if (!h) { for (i = 1; i <= NF; i++) n[i] = $i; h = 1 } else for (i = 1; i <= NF; i++) if (n[i] == "RetransSegs") print $i }' /proc/net/snmp
+}
+
+# ---- captures (tcp-options) ----
+
+pcaps=()
+cap_pid=
+
+# capture_start: under catpowder each Demi process records its own frames (DEMI_PCAP, set by tdemi
+# from $pcap_prefix); under catnap, which has no DEMI_PCAP, tshark records IF_A in NS_A.
+capture_start() {
+	if [ "$TCP_LIBOS" != catnap ]; then
+		pcap_prefix="$tmp/demi"
+		pcaps+=("$pcap_prefix-server.pcap" "$pcap_prefix-client.pcap")
+	else
+		pcaps+=("$tmp/if-a.pcap")
+		$IN_A tshark -i "$IF_A" -f tcp -s 160 -w "$tmp/if-a.pcap" -q >"$tmp/tshark-capture.log" 2>&1 &
+		cap_pid=$!
+		pids+=("$cap_pid")
+		for _ in $(seq 200); do
+			grep -qs 'Capturing on' "$tmp/tshark-capture.log" && return 0
+			kill -0 $cap_pid 2>/dev/null || break
+			sleep 0.05
+		done
+		cat "$tmp/tshark-capture.log" >&2
+		fail "tshark did not start capturing on $IF_A"
+	fi
+}
+
+capture_stop() {
+	[ -n "$cap_pid" ] || return 0
+	sleep 0.2
+	kill -INT "$cap_pid" 2>/dev/null
+	wait "$cap_pid"
+	cap_pid=
+}
+
+# pcount FILTER: sets PC to the number of frames matching FILTER, over every capture. A filter tshark
+# refuses (a misspelt field) fails the case rather than counting 0.
+pcount() {
+	local f
+	PC=0
+	for f in "${pcaps[@]}"; do
+		tshark -r "$f" -n -Y "$1" >"$tmp/pcount.out" 2>"$tmp/pcount.err" ||
+			{ cat "$tmp/pcount.err" >&2; fail "tshark -Y '$1' on $f"; }
+		PC=$((PC + $(wc -l <"$tmp/pcount.out")))
+	done
+}
+
+# has_options WHO FILTER: every frame of FILTER (at least one) carries MSS, window scale, timestamps and SACK-permitted.
+has_options() {
+	local opts='tcp.options.mss_val && tcp.options.wscale.shift && tcp.options.timestamp.tsval && tcp.options.sack_perm'
+	local all lacking
+	pcount "$2"
+	all=$PC
+	pcount "($2) && !($opts)"
+	lacking=$PC
+	[ "$all" -ge 1 ] || fail "no $1 in the capture"
+	[ "$lacking" -eq 0 ] || fail "$lacking of $all $1 lack MSS, window scale, timestamps or SACK-permitted"
+	echo "ok: $1: $all, each with MSS, window scale, timestamps and SACK-permitted"
+}
+
+# ---- the cases ----
+
+tcp_case() {
+	local t0=$EPOCHREALTIME
+	trap 'for p in "${pids[@]}"; do kill "$p" 2>/dev/null; done' EXIT
+	tcp_setup
+	case $1 in
+	tcp-linux-client)
+		# Linux's TCP client against the Demi server: 100 MiB each way.
+		local bytes=${TCP_BYTES:-100M}
+		spawn demi-server tdemi timeout 200 "$xfer" server "$IP_A" $port --conns 1 --timeout 190
+		listening demi-server
+		run_fg linux-client $IN_B timeout 200 python3 "$peer" client "$IP_A" $port --send "$bytes" --recv --timeout 190
+		finish demi-server
+		grep '^conn 0 bytes' "$tmp/demi-server.log"
+		same_digest linux-client demi-server
+		;;
+	tcp-demi-client)
+		# The Demi client against Linux's TCP server: 100 MiB each way.
+		local bytes=${TCP_BYTES:-100M}
+		spawn linux-server $IN_B timeout 200 python3 "$peer" server "$IP_B" $port --conns 1 --timeout 190
+		listening linux-server
+		run_fg demi-client tdemi timeout 200 "$xfer" client "$IP_B" $port --send "$bytes" --recv --timeout 190
+		finish linux-server
+		grep '^conn 0 bytes' "$tmp/linux-server.log"
+		same_digest demi-client linux-server
+		;;
+	tcp-conns)
+		# 1000 concurrent connections of 4 KiB each way: Linux clients to the Demi server, then the Demi
+		# client's 1000 connections, all driven from one thread, to a Linux server.
+		xfer_both_ways 4K 1000 120
+		;;
+	tcp-options)
+		# Both handshakes of Demi (its SYN as client, its SYN-ACK as server) carry MSS, window scale,
+		# timestamps and SACK-permitted, and so do Linux's; with 2% of the packets dropped each way by the
+		# router (run3, as tcp-lossy), each side sends SACK blocks.
+		need tshark
+		lossy_build
+		lossy_attach "$NS_R" "$IF_RA" egress
+		lossy_attach "$NS_R" "$IF_RB" egress
+		capture_start
+		xfer_both_ways 4M 1 60
+		capture_stop
+		check_dropped "$NS_R" "$IF_RA" egress
+		check_dropped "$NS_R" "$IF_RB" egress
+		local syn='tcp.flags.syn == 1 && tcp.flags.ack == 0' synack='tcp.flags.syn == 1 && tcp.flags.ack == 1'
+		echo "handshakes (src dst ack mss wscale sack_perm tsval):"
+		for f in "${pcaps[@]}"; do
+			tshark -r "$f" -n -Y 'tcp.flags.syn == 1' -T fields -e ip.src -e ip.dst -e tcp.flags.ack \
+				-e tcp.options.mss_val -e tcp.options.wscale.shift -e tcp.options.sack_perm \
+				-e tcp.options.timestamp.tsval 2>/dev/null | sed 's/^/  /'
+		done
+		has_options "Demi SYN" "ip.src == $IP_A && $syn"
+		has_options "Demi SYN-ACK" "ip.src == $IP_A && $synack"
+		has_options "Linux SYN" "ip.src == $IP_B && $syn"
+		has_options "Linux SYN-ACK" "ip.src == $IP_B && $synack"
+		local n
+		pcount "ip.src == $IP_A && tcp.options.sack_le"
+		n=$PC
+		[ "$n" -ge 1 ] || fail "Demi sent no SACK block although Linux's segments were dropped"
+		echo "ok: Demi sent $n segments with SACK blocks"
+		pcount "ip.src == $IP_B && tcp.options.sack_le"
+		n=$PC
+		[ "$n" -ge 1 ] || fail "Linux sent no SACK block although Demi's segments were dropped"
+		echo "ok: Linux sent $n segments with SACK blocks"
+		if [ "$TCP_LIBOS" = catpowder ]; then
+			# Demi's own record: every frame well-formed, every checksum right.
+			tshark_check "$tmp/demi-server.pcap" 100
+			tshark_check "$tmp/demi-client.pcap" 100
+		fi
+		;;
+	tcp-lossy)
+		# NS_A - NS_R - NS_B; the router drops TCP_LOSS_PERMILLE/1000 of the TCP packets it forwards, each
+		# way; 20 MiB each way must arrive intact, with Demi as server and as client.
+		lossy_build
+		lossy_attach "$NS_R" "$IF_RA" egress # towards Demi
+		lossy_attach "$NS_R" "$IF_RB" egress # towards Linux
+		local before
+		before=$(retrans "$IN_B")
+		xfer_both_ways "${TCP_LOSSY_BYTES:-20M}" 1 200
+		check_dropped "$NS_R" "$IF_RA" egress
+		check_dropped "$NS_R" "$IF_RB" egress
+		local after
+		after=$(retrans "$IN_B")
+		[ "$after" -gt "$before" ] || fail "Linux retransmitted nothing: the loss did not reach TCP"
+		echo "ok: Linux retransmitted $((after - before)) segments"
+		;;
+	*)
+		echo "run.sh: unknown case $1" >&2
+		exit 2
+		;;
+	esac
+	echo "tcp: $1 on $TCP_LIBOS took $(awk -v a="$t0" -v b="$EPOCHREALTIME" 'BEGIN { printf "%.1f", b - a }') s"
+}
