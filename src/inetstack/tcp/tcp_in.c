@@ -377,6 +377,9 @@ static void established(struct tcb *tp, struct seg *s, struct pkt *p)
 		st->drop_out_of_window++;
 		if (!(s->flags & TH_RST))
 			tp->flags |= TF_ACKNOW;
+		/* RFC 9293 section 3.10.7.4: in TIME-WAIT a retransmitted FIN is acknowledged and restarts the 2 MSL wait. */
+		if (tp->state == TCPS_TIME_WAIT && (s->flags & TH_FIN) && !(s->flags & TH_RST))
+			tcp_timer_2msl_arm(tp, in->tcp.time_wait);
 		goto drop_out;
 	}
 
@@ -455,10 +458,11 @@ static void established(struct tcb *tp, struct seg *s, struct pkt *p)
 		}
 	}
 	/* RFC 5961 section 5.2: an ACK outside [SND.UNA - MAX.SND.WND, SND.NXT] is answered and dropped. */
-	if (SEQ_GT(s->ack, tp->snd_max) || SEQ_LT(s->ack, tp->snd_una - tp->max_sndwnd - 1)) {
+	if (SEQ_GT(s->ack, tp->snd_max) || SEQ_LT(s->ack, tp->snd_una - tp->max_sndwnd)) {
 		tcp_send_challenge_ack(tp);
 		goto drop;
 	}
+	bool ack_current = SEQ_GEQ(s->ack, tp->snd_una); /* RFC 9293: only SND.UNA =< SEG.ACK updates the window */
 	uint32_t newly_sacked = 0;
 	if ((tp->flags & TF_SACK) && (s->o.flags & TCP_OPTF_SACK))
 		newly_sacked = tcp_sb_update(&tp->sb, tp->snd_una, tp->snd_max, s->o.sack, s->o.nsack);
@@ -467,7 +471,7 @@ static void established(struct tcb *tp, struct seg *s, struct pkt *p)
 	else if (s->ack == tp->snd_una)
 		process_dup_ack(tp, s, newly_sacked);
 	/* The send window (RFC 9293 section 3.10.7.4 fifth, SND.WL1/SND.WL2). */
-	if (SEQ_LT(tp->snd_wl1, s->seq) || (tp->snd_wl1 == s->seq && SEQ_LEQ(tp->snd_wl2, s->ack))) {
+	if (ack_current && (SEQ_LT(tp->snd_wl1, s->seq) || (tp->snd_wl1 == s->seq && SEQ_LEQ(tp->snd_wl2, s->ack)))) {
 		uint32_t wnd = s->win << tp->snd_wscale;
 		if (wnd > tp->snd_wnd)
 			tp->flags |= TF_NEEDOUT;
@@ -524,7 +528,6 @@ static void established(struct tcb *tp, struct seg *s, struct pkt *p)
 	/* Seventh: text. Nobody will read data for a closed descriptor: reset (as Linux; RFC 2525 section 2.17). */
 	if (s->len && (tp->flags & TF_ORPHAN) && tcps_synchronized(tp->state)) {
 		pkt_free(in, p);
-		st->conn_failed++;
 		tcb_drop(tp, ECONNRESET);
 		return;
 	}

@@ -80,6 +80,7 @@ void tcp_listen_syn(struct tcb *lp, const struct ipv4_hdr *ih, const struct tcp_
 		return;
 	tcp_apply_syn_opts(tp, o);
 	tp->iss = tcp_isn(&t->secret, ih->dst, th->dport, ih->src, th->sport);
+	tcp_seq_init(tp);
 	tp->snd_una = tp->snd_nxt = tp->snd_max = tp->iss;
 	tp->ts_offset = tp->iss; /* any per-connection offset hides the clock */
 	tcb_set_state(tp, TCPS_SYN_RECEIVED);
@@ -132,8 +133,11 @@ bool tcp_listen_cookie_ack(struct tcb *lp, const struct ipv4_hdr *ih, const stru
 			so.flags |= TCP_OPTF_SACK_PERMITTED;
 	}
 	tcp_apply_syn_opts(tp, &so);
+	/* The SYN-ACK offered an unscaled window of the receive buffer: data on this ACK may fill it. */
+	tp->rcv_adv = seq + (tp->rcvbuf < 65535 ? tp->rcvbuf : 65535);
 	tp->flags |= TF_COOKIE;
 	tp->iss = ack - 1;
+	tcp_seq_init(tp);
 	tp->snd_una = tp->snd_nxt = tp->snd_max = ack;
 	if (has_ts)
 		tp->ts_offset = o->ts_ecr - (uint32_t)(clock_now() / NSEC_PER_MSEC); /* keep our clock continuous */

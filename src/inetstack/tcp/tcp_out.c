@@ -372,7 +372,7 @@ int tcp_output(struct tcb *tp)
 		if (len) {
 			/* Sender SWS avoidance and Nagle (RFC 9293 sections 3.8.6.2.1 and 3.7.4). */
 			bool idle = tp->snd_nxt == tp->snd_una;
-			if (len == tp->mss || retransmit)
+			if (len == tp->mss || retransmit || (tp->flags & TF_FORCE))
 				send = true;
 			else if (len == avail && ((tp->flags & TF_NODELAY) || idle || (tp->flags & TF_FIN_QUEUED)))
 				send = true;
@@ -380,7 +380,8 @@ int tcp_output(struct tcb *tp)
 				send = true;
 		}
 		/* Our FIN goes with the segment that carries the last queued byte, or alone once all is sent. */
-		bool fin = (tp->flags & TF_FIN_QUEUED) && SEQ_LEQ(tp->snd_nxt, data_end) && tp->snd_nxt + len == data_end;
+		bool fin = (tp->flags & TF_FIN_QUEUED) && SEQ_LEQ(tp->snd_nxt, data_end) && tp->snd_nxt + len == data_end &&
+			   (tp->state == TCPS_FIN_WAIT_1 || tp->state == TCPS_CLOSING || tp->state == TCPS_LAST_ACK);
 		if (!send && !fin)
 			break;
 		uint8_t flags = TH_ACK | (fin ? TH_FIN : 0);
@@ -407,8 +408,13 @@ int tcp_output(struct tcb *tp)
 		if (fin || failed)
 			break;
 	}
-	/* Data waits behind a closed window and nothing is in flight to bring an update: probe (RFC 9293 section 3.8.6.1). */
-	if (tcp_unsent(tp) && tp->snd_wnd == 0 && tp->snd_una == tp->snd_max && !timer_armed(&tp->t_rexmt))
+	/*
+	 * Data waits and nothing is in flight to bring a window update: behind
+	 * a zero window, probe (RFC 9293 section 3.8.6.1); behind a window too
+	 * small to be worth a segment, the same timer sends what fits anyway
+	 * (the override timeout of section 3.8.6.2.1).
+	 */
+	if (tcp_unsent(tp) && tp->snd_una == tp->snd_max && !timer_armed(&tp->t_rexmt))
 		tcp_timer_persist_arm(tp);
 	if (!sent_any && (tp->flags & TF_ACKNOW))
 		tcp_send_ack(tp);

@@ -96,6 +96,7 @@ enum {
 	TF_HASHED = 1u << 16,    /* in the connection hash */
 	TF_BOUND = 1u << 17,     /* in the port hash (bound by the application or at connect) */
 	TF_NEEDOUT = 1u << 18,   /* run tcp_output at the end of this input burst */
+	TF_FORCE = 1u << 19,     /* the persist timer overrides sender SWS avoidance */
 };
 
 /* The transmission control block (RFC 9293 section 3.3.1). */
@@ -243,6 +244,8 @@ int tcp_bind(struct tcb *tp, uint32_t laddr, uint16_t lport);
 int tcp_bind_ephemeral(struct tcb *tp, uint32_t faddr, uint16_t fport);
 void tcp_port_remove(struct inet *in, struct tcb *tp);
 
+/* Sets the variables that follow the ISS (recover, the timed segment, the scoreboard) once tp->iss is chosen. */
+void tcp_seq_init(struct tcb *tp);
 /* Our timestamp clock (RFC 7323 section 5.4): milliseconds. */
 uint32_t tcp_ts_now(const struct tcb *tp);
 

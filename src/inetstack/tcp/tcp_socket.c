@@ -107,6 +107,7 @@ static int ts_connect(struct queue *q, struct op *op)
 		s++;
 	tp->rcv_wscale = (uint8_t)s; /* offered in the SYN; dropped if the peer does not scale */
 	tp->iss = tcp_isn(&t->secret, tp->laddr, tp->lport, faddr, fport);
+	tcp_seq_init(tp);
 	tp->snd_una = tp->snd_nxt = tp->snd_max = tp->iss;
 	tp->ts_offset = tp->iss;
 	tp->rtt_start = clock_now();

@@ -284,6 +284,14 @@ int tcp_bind_ephemeral(struct tcb *tp, uint32_t faddr, uint16_t fport)
 	return tcp_bind(tp, htonl(INADDR_ANY), 0);
 }
 
+void tcp_seq_init(struct tcb *tp)
+{
+	/* Every sequence variable starts at the ISS: comparisons against a zero would fail for half of all ISNs. */
+	tp->recover = tp->iss; /* RFC 6582 section 3.2 step 1 */
+	tp->rtt_seq = tp->iss;
+	tcp_sb_reset(&tp->sb, tp->iss);
+}
+
 uint32_t tcp_ts_now(const struct tcb *tp)
 {
 	return (uint32_t)(clock_now() / NSEC_PER_MSEC) + tp->ts_offset;

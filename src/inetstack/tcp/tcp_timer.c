@@ -15,14 +15,11 @@
 uint64_t tcp_rto(const struct tcb *tp)
 {
 	const struct tcp *t = &tp->in->tcp;
-	uint64_t rto = tp->rto_ns;
+	/* RFC 6298 section 2.4 then 5.5: the bounded RTO is what each timeout doubles. */
+	uint64_t rto = tp->rto_ns < t->rto_min ? t->rto_min : tp->rto_ns;
 	uint32_t shift = tp->rxtshift < 30 ? tp->rxtshift : 30;
 	rto = shift && rto > (t->rto_max >> shift) ? t->rto_max : rto << shift;
-	if (rto < t->rto_min)
-		rto = t->rto_min;
-	if (rto > t->rto_max)
-		rto = t->rto_max;
-	return rto;
+	return rto > t->rto_max ? t->rto_max : rto;
 }
 
 void tcp_rtt_sample(struct tcb *tp, uint64_t r)
@@ -54,6 +51,15 @@ static void rexmt_fire(struct timer *t, void *arg)
 	struct tcb *tp = arg;
 	struct inet *in = tp->in;
 	struct tcp *tc = &in->tcp;
+	if ((tp->flags & TF_PERSIST) && tp->snd_wnd) {
+		/* A window too small for sender SWS avoidance: send what fits (RFC 9293 section 3.8.6.2.1). */
+		tp->flags &= ~(uint32_t)TF_PERSIST;
+		tp->flags |= TF_FORCE;
+		tcp_output(tp);
+		tp->flags &= ~(uint32_t)TF_FORCE;
+		finish(in);
+		return;
+	}
 	if (tp->flags & TF_PERSIST) {
 		/* A zero-window probe (as Linux: an old sequence number, which the peer must ACK with its window). */
 		in->st.tcp.window_probes++;
