@@ -267,9 +267,15 @@ uint32_t memwire_in_flight(const struct memwire *w)
 
 uint64_t memwire_next_arrival(const struct memwire *w)
 {
+	return memwire_next_arrival_except(w, NULL);
+}
+
+uint64_t memwire_next_arrival_except(const struct memwire *w, const struct netdev *skip)
+{
 	uint64_t t = UINT64_MAX;
+	int skip_idx = skip ? memwire_port_index(skip) : -1;
 	for (int i = 0; i < w->nports; i++)
-		if (w->ports[i].n && w->ports[i].heap[0].at < t)
+		if (i != skip_idx && w->ports[i].n && w->ports[i].heap[0].at < t)
 			t = w->ports[i].heap[0].at;
 	return t;
 }

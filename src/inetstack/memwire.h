@@ -64,6 +64,8 @@ int memwire_inject(struct netdev *port, const void *frame, uint32_t len);
 uint32_t memwire_in_flight(const struct memwire *w);
 /* The earliest time a frame in flight arrives, or UINT64_MAX. */
 uint64_t memwire_next_arrival(const struct memwire *w);
+/* The same, leaving out frames for port skip (a port only a test reads). */
+uint64_t memwire_next_arrival_except(const struct memwire *w, const struct netdev *skip);
 const struct memwire_stats *memwire_stats(const struct memwire *w);
 
 #endif

@@ -92,13 +92,15 @@ static void advance(uint64_t end)
 {
 	uint64_t now = clock_now();
 	uint64_t next = timer_next(&T.rt->timers);
-	uint64_t arr = memwire_next_arrival(T.w);
-	/* Frames already due were polled this round; those left wait at the raw port, which only a test reads. */
-	if (arr > now && arr < next)
+	/* Frames for the raw port wait until a test reads them: they are no event. */
+	uint64_t arr = memwire_next_arrival_except(T.w, T.raw);
+	if (arr <= now) /* due already: another round takes it */
+		arr = now;
+	if (arr < next)
 		next = arr;
 	if (end < next)
 		next = end;
-	clock_advance(next > now ? next - now : NSEC_PER_USEC);
+	clock_advance(next > now ? next - now : NSEC_PER_USEC); /* something due: a microsecond, then another round */
 }
 
 void tnet_run(uint64_t ns)

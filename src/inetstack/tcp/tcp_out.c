@@ -22,6 +22,11 @@ uint32_t tcp_rcv_window(struct tcb *tp)
 {
 	uint32_t used = tp->rq_bytes + tp->ooo.bytes;
 	uint32_t win = used < tp->rcvbuf ? tp->rcvbuf - used : 0;
+	/* No more than the receive queue's free slots can take in full segments: never offer what would be dropped. */
+	uint32_t taken = tp->rq_tail - tp->rq_head + tp->ooo.n;
+	uint32_t slots = taken < TCP_RCVQ_LEN ? TCP_RCVQ_LEN - taken : 0;
+	if ((uint64_t)slots * tp->mss < win)
+		win = slots * tp->mss;
 	uint32_t max = 65535u << tp->rcv_wscale;
 	return win < max ? win : max;
 }

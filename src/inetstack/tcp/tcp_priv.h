@@ -59,7 +59,7 @@ static inline bool tcps_can_recv(enum tcp_state s)
 }
 
 #define TCP_SNDQ_LEN 512   /* pushed buffers queued per connection (power of two) */
-#define TCP_RCVQ_LEN 256   /* in-order segments waiting for pops (power of two) */
+#define TCP_RCVQ_LEN 1024  /* in-order segments waiting for pops (power of two): 1 MiB of full segments */
 #define TCP_COALESCE_MAX 512 /* in-order segments up to this size are copied onto the previous one */
 #define TCP_CONN_HASH 4096 /* connection buckets (power of two) */
 #define TCP_PORT_HASH 256  /* bound-port buckets (power of two) */
