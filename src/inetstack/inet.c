@@ -6,6 +6,7 @@
 #include <string.h>
 #include <sys/socket.h>
 
+#include "../runtime/clock.h"
 #include "../runtime/log.h"
 #include "eth/eth.h"
 #include "tcp/tcp.h"
@@ -84,6 +85,7 @@ void inet_destroy(struct inet *in)
 int inet_poll(struct inet *in)
 {
 	int done = 0;
+	in->now = clock_now();
 	in->in_poll = true;
 	/* Looped-back packets queued before this poll; those they cause wait for the next one. */
 	for (uint32_t end = in->loop_tail; in->loop_head != end; done++) {

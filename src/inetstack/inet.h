@@ -37,4 +37,7 @@ int inet_poll(struct inet *in);
 /* Creates a socket queue: SOCK_DGRAM now; SOCK_STREAM answers -ENOTSUP until TCP lands. */
 int inet_socket(struct inet *in, int type, struct queue **out, const struct queue_ops **ops);
 
+/* Writes the counters to the log at info level (inet_destroy does; a libOS may at process exit too). */
+void inet_stats_log(const struct inet *in);
+
 #endif

@@ -10,6 +10,7 @@
 #include <stdbool.h>
 #include <stdint.h>
 
+#include "../runtime/clock.h"
 #include "../runtime/rt.h"
 #include "arp/arp.h"
 #include "icmp/icmp.h"
@@ -33,6 +34,7 @@ struct inet {
 	uint32_t caps;         /* the device's enum netdev_caps */
 	uint16_t ip_id;
 	bool in_poll;          /* inside inet_poll: transmit once at the end of the burst */
+	uint64_t now;          /* clock_now() at the start of this poll: one clock read per burst */
 	uint32_t tx_head, tx_tail;
 	uint32_t loop_head, loop_tail;
 	struct pkt txq[INET_TXQ];
@@ -44,6 +46,9 @@ struct inet {
 	struct udp udp;
 	struct tcp tcp;
 };
+
+/* The time for protocol bookkeeping: the poll's when inside one, else the clock. */
+static inline uint64_t inet_now(const struct inet *in) { return in->in_poll ? in->now : clock_now(); }
 
 /* The stack this thread created last (demi_netstats reads it); NULL when none. */
 extern __thread struct inet *inet_current;
@@ -67,8 +72,5 @@ int inet_pkt_alloc(struct inet *in, uint32_t len, struct pkt *out);
 int inet_pkt_own(struct inet *in, struct pkt *p);
 
 static inline void pkt_free(struct inet *in, struct pkt *p) { buf_unref(in->pool, p->buf); }
-
-/* Writes the counters to the log at info level (at exit). */
-void inet_stats_log(const struct inet *in);
 
 #endif

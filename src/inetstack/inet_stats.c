@@ -15,6 +15,8 @@ DEMI_EXPORT int demi_netstats(struct demi_netstats *out)
 	if (!in)
 		return ENOTSUP; /* catnap: the kernel's stack keeps its own counters */
 	*out = in->st;
+	if (in->dev->ops->stats)
+		in->dev->ops->stats(in->dev, &out->eth);
 	return 0;
 }
 
@@ -24,7 +26,14 @@ void inet_stats_log(const struct inet *in)
 {
 	if (log_threshold < LOG_INFO)
 		return;
-	const struct demi_netstats *s = &in->st;
+	struct demi_netstats st = in->st;
+	const struct demi_netstats *s = &st;
+	if (in->dev->ops->stats) {
+		in->dev->ops->stats(in->dev, &st.eth);
+		log_info("inet device: zero-copy rx %llu tx %llu frames; copied rx %llu tx %llu bytes",
+			 U(s->eth.dev_rx_zero_copy), U(s->eth.dev_tx_zero_copy), U(s->eth.dev_rx_copied_bytes),
+			 U(s->eth.dev_tx_copied_bytes));
+	}
 	log_info("inet eth: rx %llu tx %llu drop short %llu not-ours %llu bad-src %llu type %llu tx-full %llu; tx copies %llu",
 		 U(s->eth.rx_frames), U(s->eth.tx_frames), U(s->eth.drop_short), U(s->eth.drop_not_ours),
 		 U(s->eth.drop_bad_src), U(s->eth.drop_type), U(s->eth.drop_tx_full), U(s->eth.tx_copies));

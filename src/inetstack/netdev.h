@@ -13,6 +13,8 @@
 
 #include "../runtime/buf.h"
 
+struct demi_netstats_eth;
+
 /* A frame or payload: a window [data, data + len) into a buffer the holder has a reference on. */
 struct pkt {
 	struct buf *buf;
@@ -67,6 +69,8 @@ struct netdev_ops {
 	int (*wait_fd)(struct netdev *d);
 	/* Releases the device. */
 	void (*close)(struct netdev *d);
+	/* Fills the eth->dev_* counters (demi_netstats, the log at exit). Optional. */
+	void (*stats)(struct netdev *d, struct demi_netstats_eth *eth);
 };
 
 struct netdev {

@@ -51,7 +51,7 @@ void tcp_apply_syn_opts(struct tcb *tp, const struct tcp_opts *o)
 	if ((o->flags & TCP_OPTF_TIMESTAMP) && t->ts_ok) {
 		tp->flags |= TF_TS;
 		tp->ts_recent = o->ts_val;
-		tp->ts_recent_age = clock_now();
+		tp->ts_recent_age = inet_now(tp->in);
 	} else {
 		tp->flags &= ~(uint32_t)TF_TS;
 	}
@@ -65,7 +65,7 @@ void tcp_apply_syn_opts(struct tcb *tp, const struct tcp_opts *o)
 		mss -= 12;
 	tp->mss = (uint16_t)mss;
 	tp->cc.ops = t->cc;
-	t->cc->init(&tp->cc, mss, clock_now());
+	t->cc->init(&tp->cc, mss, inet_now(tp->in));
 }
 
 /* An RTT sample from the echoed timestamp (RFC 7323 section 4.1) or the timed segment (RFC 6298, Karn). */
@@ -76,7 +76,7 @@ static void rtt_update(struct tcb *tp, const struct seg *s)
 		if (ms < 60 * 60 * 1000) /* ignore echoes that make no sense */
 			tcp_rtt_sample(tp, (uint64_t)ms * NSEC_PER_MSEC + NSEC_PER_MSEC / 2);
 	} else if (tp->rtt_start && SEQ_GT(s->ack, tp->rtt_seq)) {
-		tcp_rtt_sample(tp, clock_now() - tp->rtt_start);
+		tcp_rtt_sample(tp, inet_now(tp->in) - tp->rtt_start);
 		tp->rtt_start = 0;
 	}
 }
@@ -146,8 +146,12 @@ static void process_text(struct tcb *tp, struct seg *s, struct pkt *p)
 				break;
 			}
 		}
-		/* RFC 9293 section 3.8.6.3 and RFC 5681 section 4.2: ACK at least every second full segment, at once after a hole fills. */
-		if (filled || (tp->flags & TF_DELACK) || !in->tcp.delack || s->len < tp->mss / 2)
+		/*
+		 * RFC 9293 section 3.8.6.3 and RFC 5681 section 4.2: ACK at least
+		 * every second segment, at once after a hole fills; otherwise the
+		 * ACK waits for the reply it can ride on, or the delayed-ACK timer.
+		 */
+		if (filled || (tp->flags & TF_DELACK) || !in->tcp.delack)
 			tp->flags |= TF_ACKNOW;
 		else
 			tcp_timer_delack_arm(tp);
@@ -176,7 +180,7 @@ static void process_new_ack(struct tcb *tp, struct seg *s)
 	if (SEQ_LT(tp->snd_nxt, tp->snd_una))
 		tp->snd_nxt = tp->snd_una;
 	tcp_sb_ack(&tp->sb, tp->snd_una);
-	uint64_t now = clock_now();
+	uint64_t now = inet_now(tp->in);
 	if (tp->flags & TF_INRECOVERY) {
 		if (SEQ_GEQ(s->ack, tp->recover)) {
 			tp->flags &= ~(uint32_t)TF_INRECOVERY;
@@ -237,7 +241,7 @@ static void process_dup_ack(struct tcb *tp, struct seg *s, uint32_t newly_sacked
 	tp->recover = tp->snd_max;
 	tp->flags |= TF_INRECOVERY;
 	in->st.tcp.fast_recoveries++;
-	tp->cc.ops->on_loss(&tp->cc, tp->snd_max - tp->snd_una, clock_now());
+	tp->cc.ops->on_loss(&tp->cc, tp->snd_max - tp->snd_una, inet_now(tp->in));
 	tp->rtt_start = 0;
 	/* Fast retransmit (RFC 5681 section 3.2 step 3, RFC 6675 section 5 step 4.3). */
 	uint32_t len = tp->sq_bytes < tp->mss ? tp->sq_bytes : tp->mss;
@@ -327,12 +331,12 @@ static void syn_sent(struct tcb *tp, struct seg *s, struct pkt *p)
 		tp->snd_una = s->ack;
 		rtt_update(tp, s);
 		if (!tp->srtt_ns && tp->rxtshift == 0 && tp->rtt_start) /* the SYN was sent once: time it */
-			tcp_rtt_sample(tp, clock_now() - tp->rtt_start);
+			tcp_rtt_sample(tp, inet_now(tp->in) - tp->rtt_start);
 		tp->rtt_start = 0;
 		tp->rxtshift = 0;
 		tcp_timer_rexmt_stop(tp);
 		tcb_set_state(tp, TCPS_ESTABLISHED);
-		tp->last_recv = clock_now();
+		tp->last_recv = inet_now(tp->in);
 		tcp_timer_keep_arm(tp);
 		in->st.tcp.active_opens++;
 		if (tp->conn_op) {
@@ -358,7 +362,7 @@ static void established(struct tcb *tp, struct seg *s, struct pkt *p)
 {
 	struct inet *in = tp->in;
 	struct demi_netstats_tcp *st = &in->st.tcp;
-	uint64_t now = clock_now();
+	uint64_t now = inet_now(tp->in);
 
 	/* RFC 7323 section 5.3: PAWS, before anything else. */
 	if ((tp->flags & TF_TS) && (s->o.flags & TCP_OPTF_TIMESTAMP) && !(s->flags & TH_RST) &&
@@ -596,7 +600,14 @@ void tcp_input(struct inet *in, struct pkt *p, const struct ipv4_hdr *ih, bool t
 		st->drop_short++;
 		goto drop;
 	}
-	if (tcp_opt_parse((const uint8_t *)(th + 1), hlen - TCP_HDR_LEN, &s.o) < 0) {
+	uint32_t ow[3];
+	if (hlen == TCP_HDR_LEN + 12 && (memcpy(ow, th + 1, 12), ow[0] == htonl(0x0101080a))) {
+		/* Timestamps alone, aligned as Linux, FreeBSD and we send them (RFC 7323 appendix A): read directly. */
+		s.o.flags = TCP_OPTF_TIMESTAMP;
+		s.o.nsack = 0;
+		s.o.ts_val = ntohl(ow[1]);
+		s.o.ts_ecr = ntohl(ow[2]);
+	} else if (tcp_opt_parse((const uint8_t *)(th + 1), hlen - TCP_HDR_LEN, &s.o) < 0) {
 		st->drop_bad_options++;
 		goto drop;
 	}

@@ -67,7 +67,7 @@ void tcp_listen_syn(struct tcb *lp, const struct ipv4_hdr *ih, const struct tcp_
 			.wscale = (tmp.flags & TF_WSCALE) ? (int8_t)tmp.snd_wscale : -1,
 		};
 		uint32_t cookie = tcp_cookie_make(&t->secret, ih->dst, th->dport, ih->src, th->sport, ntohl(th->seq),
-						  tmp.peer_mss, clock_now());
+						  tmp.peer_mss, inet_now(in));
 		if (tmp.flags & TF_TS)
 			tmp.ts_offset = tcp_cookie_ts(tcp_ts_now(&tmp), &cs) - tcp_ts_now(&tmp);
 		tmp.iss = tmp.snd_nxt = cookie;
@@ -86,7 +86,7 @@ void tcp_listen_syn(struct tcb *lp, const struct ipv4_hdr *ih, const struct tcp_
 	tcb_set_state(tp, TCPS_SYN_RECEIVED);
 	list_push_back(&lp->synq, &tp->lnode);
 	lp->nsynq++;
-	tp->rtt_start = clock_now();
+	tp->rtt_start = inet_now(tp->in);
 	tcp_output(tp); /* the SYN-ACK; its retransmission timer is armed there */
 	tcp_timer_keep_arm(tp); /* the limit on staying half-open */
 }
@@ -106,7 +106,7 @@ bool tcp_listen_cookie_ack(struct tcb *lp, const struct ipv4_hdr *ih, const stru
 	uint32_t ack = ntohl(th->ack), seq = ntohl(th->seq);
 	bool has_ts = o->flags & TCP_OPTF_TIMESTAMP;
 	if (!tcp_cookie_check(&t->secret, ih->dst, th->dport, ih->src, th->sport, seq - 1, ack - 1, has_ts,
-			      has_ts ? o->ts_ecr : 0, clock_now(), &cs)) {
+			      has_ts ? o->ts_ecr : 0, inet_now(in), &cs)) {
 		in->st.tcp.syncookies_bad++;
 		return false;
 	}
@@ -140,13 +140,13 @@ bool tcp_listen_cookie_ack(struct tcb *lp, const struct ipv4_hdr *ih, const stru
 	tcp_seq_init(tp);
 	tp->snd_una = tp->snd_nxt = tp->snd_max = ack;
 	if (has_ts)
-		tp->ts_offset = o->ts_ecr - (uint32_t)(clock_now() / NSEC_PER_MSEC); /* keep our clock continuous */
+		tp->ts_offset = o->ts_ecr - (uint32_t)(inet_now(tp->in) / NSEC_PER_MSEC); /* keep our clock continuous */
 	tp->snd_wnd = (uint32_t)ntohs(th->win) << tp->snd_wscale;
 	tp->max_sndwnd = tp->snd_wnd;
 	tp->snd_wl1 = seq;
 	tp->snd_wl2 = ack;
 	tcb_set_state(tp, TCPS_ESTABLISHED);
-	tp->last_recv = clock_now();
+	tp->last_recv = inet_now(tp->in);
 	tcp_timer_keep_arm(tp);
 	in->st.tcp.passive_opens++;
 	/* tcp_listen_established expects it on the SYN queue. */

@@ -96,6 +96,11 @@ static int write_opts(struct tcb *tp, uint8_t flags, uint8_t *buf)
 			o.ts_val = tcp_ts_now(tp);
 			o.ts_ecr = synack ? tp->ts_recent : 0;
 		}
+	} else if ((tp->flags & TF_TS) && !((tp->flags & TF_SACK) && (flags & TH_ACK) && tp->ooo.n)) {
+		/* The common case, timestamps alone: NOP NOP TS in Linux's layout, written directly (RFC 7323 appendix A). */
+		uint32_t w[3] = { htonl(0x0101080a), htonl(tcp_ts_now(tp)), htonl(tp->ts_recent) };
+		memcpy(buf, w, sizeof(w));
+		return 12;
 	} else {
 		if (tp->flags & TF_TS) {
 			o.flags |= TCP_OPTF_TIMESTAMP;
@@ -188,9 +193,7 @@ static int emit(struct tcb *tp, struct pkt *p, uint8_t flags, tcp_seq seq, tcp_s
 		th->sum = cksum_finish(cksum_add(pseudo, p->data, p->len));
 	if (flags & TH_ACK) {
 		tp->last_ack_sent = ack;
-		tp->flags &= ~(uint32_t)(TF_ACKNOW | TF_DELACK);
-		if (timer_armed(&tp->t_delack))
-			timer_cancel(&in->rt->timers, &tp->t_delack);
+		tp->flags &= ~(uint32_t)(TF_ACKNOW | TF_DELACK); /* the delayed-ACK timer finds nothing to do */
 	}
 	in->st.tcp.tx_segments++;
 	in->st.tcp.tx_bytes += dlen;
@@ -218,7 +221,7 @@ int tcp_send_seg(struct tcb *tp, uint8_t flags, tcp_seq seq, uint32_t len)
 	} else if ((err = inet_pkt_alloc(tp->in, 0, &p)) < 0) {
 		return err;
 	}
-	tp->last_send = clock_now();
+	tp->last_send = inet_now(tp->in);
 	return emit(tp, &p, flags, seq, tp->rcv_nxt, true);
 }
 
@@ -235,7 +238,7 @@ void tcp_send_ack(struct tcb *tp)
 void tcp_send_challenge_ack(struct tcb *tp)
 {
 	struct tcp *t = &tp->in->tcp;
-	uint64_t window = clock_now() / NSEC_PER_SEC;
+	uint64_t window = inet_now(tp->in) / NSEC_PER_SEC;
 	if (window != t->challenge_window) {
 		t->challenge_window = window;
 		t->challenge_count = 0;
@@ -347,7 +350,7 @@ int tcp_output(struct tcb *tp)
 			tp->snd_nxt = tp->iss + 1;
 			if (SEQ_GT(tp->snd_nxt, tp->snd_max))
 				tp->snd_max = tp->snd_nxt;
-			if (!timer_armed(&tp->t_rexmt))
+			if (!tcp_timer_rexmt_running(tp))
 				tcp_timer_rexmt_arm(tp);
 		} else if (tp->flags & TF_ACKNOW) {
 			tcp_send_ack(tp);
@@ -398,7 +401,7 @@ int tcp_output(struct tcb *tp)
 			in->st.tcp.retransmits++;
 		/* Karn (RFC 6298 section 3): time only new data, and only without timestamps. */
 		if (!(tp->flags & TF_TS) && !tp->rtt_start && !retransmit && len) {
-			tp->rtt_start = clock_now();
+			tp->rtt_start = inet_now(tp->in);
 			tp->rtt_seq = seq;
 		}
 		tp->snd_nxt += len + (fin ? 1 : 0);
@@ -406,7 +409,7 @@ int tcp_output(struct tcb *tp)
 			tp->flags |= TF_FIN_SENT;
 		if (SEQ_GT(tp->snd_nxt, tp->snd_max))
 			tp->snd_max = tp->snd_nxt;
-		if (!timer_armed(&tp->t_rexmt) || (tp->flags & TF_PERSIST)) {
+		if (!tcp_timer_rexmt_running(tp) || (tp->flags & TF_PERSIST)) {
 			tp->flags &= ~(uint32_t)TF_PERSIST;
 			tcp_timer_rexmt_arm(tp);
 		}
@@ -419,7 +422,7 @@ int tcp_output(struct tcb *tp)
 	 * small to be worth a segment, the same timer sends what fits anyway
 	 * (the override timeout of section 3.8.6.2.1).
 	 */
-	if (tcp_unsent(tp) && tp->snd_una == tp->snd_max && !timer_armed(&tp->t_rexmt))
+	if (tcp_unsent(tp) && tp->snd_una == tp->snd_max && !tcp_timer_rexmt_running(tp))
 		tcp_timer_persist_arm(tp);
 	if (!sent_any && (tp->flags & TF_ACKNOW))
 		tcp_send_ack(tp);

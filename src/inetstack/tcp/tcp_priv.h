@@ -156,7 +156,9 @@ struct tcb {
 
 	/* Timers. */
 	struct timer t_rexmt;    /* retransmission, SYN retry and persist */
+	uint64_t rexmt_at;       /* when t_rexmt is due; 0: stopped (the heap entry may lag: see tcp_timer.c) */
 	struct timer t_delack;
+	uint64_t delack_at;
 	struct timer t_keep;     /* keepalive, and the connection-establishment limit of SYN-RECEIVED */
 	struct timer t_2msl;     /* TIME-WAIT and the FIN-WAIT-2 limit */
 
@@ -294,6 +296,7 @@ void tcp_sndq_drop(struct tcb *tp, uint32_t acked);
 /* Arms the retransmission timer with the current RTO (backed off) if data or SYN/FIN is outstanding. */
 void tcp_timer_rexmt_arm(struct tcb *tp);
 void tcp_timer_rexmt_stop(struct tcb *tp);
+static inline bool tcp_timer_rexmt_running(const struct tcb *tp) { return tp->rexmt_at != 0; }
 /* Starts the persist timer (zero window with data waiting). */
 void tcp_timer_persist_arm(struct tcb *tp);
 void tcp_timer_delack_arm(struct tcb *tp);

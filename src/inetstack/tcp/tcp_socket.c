@@ -110,7 +110,7 @@ static int ts_connect(struct queue *q, struct op *op)
 	tcp_seq_init(tp);
 	tp->snd_una = tp->snd_nxt = tp->snd_max = tp->iss;
 	tp->ts_offset = tp->iss;
-	tp->rtt_start = clock_now();
+	tp->rtt_start = inet_now(tp->in);
 	tcb_set_state(tp, TCPS_SYN_SENT);
 	tcp_conn_insert(in, tp);
 	tp->conn_op = op;

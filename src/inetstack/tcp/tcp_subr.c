@@ -294,7 +294,7 @@ void tcp_seq_init(struct tcb *tp)
 
 uint32_t tcp_ts_now(const struct tcb *tp)
 {
-	return (uint32_t)(clock_now() / NSEC_PER_MSEC) + tp->ts_offset;
+	return (uint32_t)(inet_now(tp->in) / NSEC_PER_MSEC) + tp->ts_offset;
 }
 
 /* ---- waiting operations ---- */

@@ -3,6 +3,12 @@
  * as SYN retry and persist (RFC 9293 section 3.8.6.1), delayed ACK (RFC 9293
  * section 3.8.6.3), keepalive (RFC 9293 section 3.8.4, RFC 1122 4.2.3.6)
  * doubling as the SYN-RECEIVED limit, and 2MSL (TIME-WAIT, FIN-WAIT-2 limit).
+ *
+ * The retransmission and delayed-ACK timers move on nearly every segment, so
+ * they are lazy: the connection keeps the due time (rexmt_at, delack_at) and
+ * the heap entry only ever moves earlier; an expiry before the due time
+ * re-arms itself, a stopped timer's expiry does nothing. A heap operation
+ * per segment becomes one per RTO or delayed-ACK period.
  */
 #include <errno.h>
 
@@ -39,6 +45,16 @@ void tcp_rtt_sample(struct tcb *tp, uint64_t r)
 	tp->rxtshift = 0; /* a valid sample ends any backoff (section 5, after 5.7) */
 }
 
+static void rexmt_fire(struct timer *t, void *arg);
+
+/* Makes t_rexmt due at `at`: the heap entry moves only when that is earlier than where it sits. */
+static void rexmt_set(struct tcb *tp, uint64_t at)
+{
+	tp->rexmt_at = at;
+	if (!timer_armed(&tp->t_rexmt) || tp->t_rexmt.deadline > at)
+		timer_arm(&tp->in->rt->timers, &tp->t_rexmt, at, rexmt_fire, tp);
+}
+
 static void finish(struct inet *in)
 {
 	if (!in->in_poll)
@@ -51,6 +67,14 @@ static void rexmt_fire(struct timer *t, void *arg)
 	struct tcb *tp = arg;
 	struct inet *in = tp->in;
 	struct tcp *tc = &in->tcp;
+	uint64_t now = clock_now();
+	if (!tp->rexmt_at)
+		return; /* stopped since it was armed */
+	if (now < tp->rexmt_at) {
+		timer_arm(&in->rt->timers, &tp->t_rexmt, tp->rexmt_at, rexmt_fire, tp);
+		return;
+	}
+	tp->rexmt_at = 0;
 	if ((tp->flags & TF_PERSIST) && tp->snd_wnd) {
 		/* A window too small for sender SWS avoidance: send what fits (RFC 9293 section 3.8.6.2.1). */
 		tp->flags &= ~(uint32_t)TF_PERSIST;
@@ -66,7 +90,7 @@ static void rexmt_fire(struct timer *t, void *arg)
 		tcp_send_raw(tp, TH_ACK, tp->snd_una - 1, tp->rcv_nxt, true);
 		if (tp->rxtshift < 16)
 			tp->rxtshift++;
-		timer_arm(&in->rt->timers, &tp->t_rexmt, clock_now() + tcp_rto(tp), rexmt_fire, tp);
+		rexmt_set(tp, now + tcp_rto(tp));
 		finish(in);
 		return;
 	}
@@ -80,7 +104,7 @@ static void rexmt_fire(struct timer *t, void *arg)
 		}
 		tp->snd_nxt = tp->iss;
 		tcp_output(tp);
-		timer_arm(&in->rt->timers, &tp->t_rexmt, clock_now() + tcp_rto(tp), rexmt_fire, tp);
+		rexmt_set(tp, now + tcp_rto(tp));
 		finish(in);
 		return;
 	}
@@ -101,9 +125,8 @@ static void rexmt_fire(struct timer *t, void *arg)
 	tp->snd_nxt = tp->snd_una;
 	tp->rtt_start = 0; /* Karn: nothing retransmitted is timed */
 	/* A FIN already sent goes again with the data (tcp_output). */
-	timer_cancel(&in->rt->timers, &tp->t_rexmt);
 	tcp_output(tp);
-	if (!timer_armed(&tp->t_rexmt))
+	if (!tp->rexmt_at)
 		tcp_timer_rexmt_arm(tp);
 	finish(in);
 }
@@ -111,19 +134,19 @@ static void rexmt_fire(struct timer *t, void *arg)
 void tcp_timer_rexmt_arm(struct tcb *tp)
 {
 	tp->flags &= ~(uint32_t)TF_PERSIST;
-	timer_arm(&tp->in->rt->timers, &tp->t_rexmt, clock_now() + tcp_rto(tp), rexmt_fire, tp);
+	rexmt_set(tp, inet_now(tp->in) + tcp_rto(tp));
 }
 
 void tcp_timer_rexmt_stop(struct tcb *tp)
 {
-	timer_cancel(&tp->in->rt->timers, &tp->t_rexmt);
+	tp->rexmt_at = 0; /* the heap entry, if any, fires once and does nothing */
 	tp->flags &= ~(uint32_t)TF_PERSIST;
 }
 
 void tcp_timer_persist_arm(struct tcb *tp)
 {
 	tp->flags |= TF_PERSIST;
-	timer_arm(&tp->in->rt->timers, &tp->t_rexmt, clock_now() + tcp_rto(tp), rexmt_fire, tp);
+	rexmt_set(tp, inet_now(tp->in) + tcp_rto(tp));
 }
 
 static void delack_fire(struct timer *t, void *arg)
@@ -132,6 +155,11 @@ static void delack_fire(struct timer *t, void *arg)
 	struct tcb *tp = arg;
 	if (!(tp->flags & TF_DELACK))
 		return;
+	uint64_t now = clock_now();
+	if (now < tp->delack_at) { /* an earlier delay's entry: this one is due later */
+		timer_arm(&tp->in->rt->timers, &tp->t_delack, tp->delack_at, delack_fire, tp);
+		return;
+	}
 	tp->in->st.tcp.delayed_acks++;
 	tcp_send_ack(tp);
 	finish(tp->in);
@@ -140,8 +168,9 @@ static void delack_fire(struct timer *t, void *arg)
 void tcp_timer_delack_arm(struct tcb *tp)
 {
 	tp->flags |= TF_DELACK;
+	tp->delack_at = inet_now(tp->in) + tp->in->tcp.delack;
 	if (!timer_armed(&tp->t_delack))
-		timer_arm(&tp->in->rt->timers, &tp->t_delack, clock_now() + tp->in->tcp.delack, delack_fire, tp);
+		timer_arm(&tp->in->rt->timers, &tp->t_delack, tp->delack_at, delack_fire, tp);
 }
 
 static void keep_fire(struct timer *t, void *arg)
@@ -208,5 +237,6 @@ void tcp_timers_stop(struct tcb *tp)
 	timer_cancel(h, &tp->t_delack);
 	timer_cancel(h, &tp->t_keep);
 	timer_cancel(h, &tp->t_2msl);
+	tp->rexmt_at = 0;
 	tp->flags &= ~(uint32_t)(TF_PERSIST | TF_DELACK);
 }
