@@ -85,15 +85,19 @@ void inet_destroy(struct inet *in)
 int inet_poll(struct inet *in)
 {
 	int done = 0;
-	in->now = clock_now();
+	in->npolls++;
 	in->in_poll = true;
 	/* Looped-back packets queued before this poll; those they cause wait for the next one. */
+	if (in->loop_head != in->loop_tail)
+		in->now = clock_now();
 	for (uint32_t end = in->loop_tail; in->loop_head != end; done++) {
 		struct pkt p = in->loopq[in->loop_head++ & (INET_LOOPQ - 1)];
 		ipv4_input(in, &p, true);
 	}
 	struct pkt burst[INET_RX_BURST];
 	int n = in->dev->ops->rx_burst(in->dev, burst, INET_RX_BURST);
+	if (n > 0)
+		in->now = clock_now(); /* read once per burst, and only when one came: empty polls stay cheap */
 	for (int i = 0; i < n; i++)
 		eth_input(in, &burst[i]);
 	in->in_poll = false;

@@ -35,6 +35,8 @@ struct inet {
 	uint16_t ip_id;
 	bool in_poll;          /* inside inet_poll: transmit once at the end of the burst */
 	uint64_t now;          /* clock_now() at the start of this poll: one clock read per burst */
+	uint64_t npolls;       /* inet_poll calls so far */
+	uint64_t push_mark;    /* npolls at the last TCP push (see ts_push) */
 	uint32_t tx_head, tx_tail;
 	uint32_t loop_head, loop_tail;
 	struct pkt txq[INET_TXQ];

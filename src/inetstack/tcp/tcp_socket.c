@@ -138,10 +138,12 @@ static int ts_push(struct queue *q, struct op *op)
 	/*
 	 * A push that completes at once lets an application push on and on
 	 * without waiting on anything pending, so without the stack ever
-	 * running: take in what arrived first (a reset, a window update).
+	 * running: when nothing polled the device since the last push, take in
+	 * what arrived first (a reset, a window update).
 	 */
-	if (!in->in_poll)
+	if (!in->in_poll && in->npolls == in->push_mark)
 		inet_poll(in);
+	in->push_mark = in->npolls;
 	list_push_back(&tp->writers, &op->wnode);
 	tcp_wake_writers(tp);
 	tcp_output(tp);
