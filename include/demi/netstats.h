@@ -23,6 +23,13 @@ struct demi_netstats_eth {
 	uint64_t drop_type;      /* EtherType neither IPv4 nor ARP */
 	uint64_t drop_tx_full;   /* transmit queue full */
 	uint64_t tx_copies;      /* frames copied because the device refused them while the app held the buffer */
+	/*
+	 * The device's own edge, where it counts (catnip; 0 under other devices):
+	 * frames handed to or taken from the driver as they lay in memory, and
+	 * bytes it had to copy instead (a zero-copy device keeps these at 0).
+	 */
+	uint64_t dev_rx_zero_copy, dev_tx_zero_copy;
+	uint64_t dev_rx_copied_bytes, dev_tx_copied_bytes;
 };
 
 struct demi_netstats_arp {
