@@ -144,3 +144,30 @@ Test(tcp, push_to_closed_peer_fails)
 	cr_assert_lt(i, 3);
 	cr_assert_geq(tnet_stats(NB)->tcp.rst_tx, 1, "i %d rst %llu", i, (unsigned long long)tnet_stats(NB)->tcp.rst_tx);
 }
+
+/* A connection on the accept queue takes data before the application accepts it (no reset). */
+Test(tcp, data_before_accept_is_kept)
+{
+	int lqd = tnet_tcp(NB);
+	struct sockaddr_in a = tnet_addr(IP_B, 8005);
+	cr_assert_eq(demi_bind(lqd, (const struct sockaddr *)&a, sizeof(a)), 0);
+	cr_assert_eq(demi_listen(lqd, 4), 0);
+	int cqd = tnet_tcp(NA);
+	demi_qtoken_t qt;
+	cr_assert_eq(demi_connect(&qt, cqd, (const struct sockaddr *)&a, sizeof(a)), 0);
+	cr_assert_eq(tnet_wait(qt, NSEC_PER_SEC).qr_opcode, DEMI_OPC_CONNECT);
+	demi_sgarray_t sga = tnet_sga(100, 9);
+	qt = push(cqd, &sga);
+	cr_assert_eq(tnet_wait(qt, NSEC_PER_SEC).qr_opcode, DEMI_OPC_PUSH);
+	cr_assert_eq(demi_sgafree(&sga), 0);
+	tnet_run(10 * NSEC_PER_MSEC);
+	cr_assert_eq(tnet_stats(NB)->tcp.rst_tx, 0);
+	cr_assert_eq(demi_accept(&qt, lqd), 0);
+	demi_qresult_t r = tnet_wait(qt, NSEC_PER_SEC);
+	cr_assert_eq(r.qr_opcode, DEMI_OPC_ACCEPT);
+	r = tnet_wait(pop(r.qr_value.ares.qd), NSEC_PER_SEC);
+	cr_assert_eq(r.qr_opcode, DEMI_OPC_POP);
+	cr_assert_eq(r.qr_value.sga.sga_segs[0].sgaseg_len, 100);
+	cr_assert_eq(((uint8_t *)r.qr_value.sga.sga_segs[0].sgaseg_buf)[0], 9);
+	cr_assert_eq(demi_sgafree(&r.qr_value.sga), 0);
+}

@@ -529,8 +529,12 @@ static void established(struct tcb *tp, struct seg *s, struct pkt *p)
 	tp->last_recv = now;
 	tp->keep_probes = 0;
 
-	/* Seventh: text. Nobody will read data for a closed descriptor: reset (as Linux; RFC 2525 section 2.17). */
-	if (s->len && (tp->flags & TF_ORPHAN) && tcps_synchronized(tp->state)) {
+	/*
+	 * Seventh: text. Nobody will read data for a closed descriptor: reset
+	 * (as Linux; RFC 2525 section 2.17). A child on its listener's accept
+	 * queue has no descriptor yet either, but it will: it keeps its data.
+	 */
+	if (s->len && (tp->flags & TF_ORPHAN) && !tp->listener && tcps_synchronized(tp->state)) {
 		pkt_free(in, p);
 		tcb_drop(tp, ECONNRESET);
 		return;

@@ -50,29 +50,23 @@ void tcp_listen_syn(struct tcb *lp, const struct ipv4_hdr *ih, const struct tcp_
 			return;
 		}
 		/* Stateless SYN-ACK: everything rides in our ISN and timestamp; a stand-in tcb builds it. */
-		struct tcb tmp;
-		memset(&tmp, 0, sizeof(tmp));
-		tmp.in = in;
-		tmp.laddr = ih->dst;
-		tmp.lport = th->dport;
-		tmp.faddr = ih->src;
-		tmp.fport = th->sport;
-		tmp.rcvbuf = lp->rcvbuf;
-		tmp.rcv_nxt = ntohl(th->seq) + 1;
-		tcp_apply_syn_opts(&tmp, o);
+		struct tcb *tmp = tcp_standin(in, ih, th);
+		tmp->rcvbuf = lp->rcvbuf;
+		tmp->rcv_nxt = ntohl(th->seq) + 1;
+		tcp_apply_syn_opts(tmp, o);
 		struct tcp_cookie_syn cs = {
-			.mss = tmp.peer_mss,
-			.sack_ok = tmp.flags & TF_SACK,
-			.has_ts = tmp.flags & TF_TS,
-			.wscale = (tmp.flags & TF_WSCALE) ? (int8_t)tmp.snd_wscale : -1,
+			.mss = tmp->peer_mss,
+			.sack_ok = tmp->flags & TF_SACK,
+			.has_ts = tmp->flags & TF_TS,
+			.wscale = (tmp->flags & TF_WSCALE) ? (int8_t)tmp->snd_wscale : -1,
 		};
 		uint32_t cookie = tcp_cookie_make(&t->secret, ih->dst, th->dport, ih->src, th->sport, ntohl(th->seq),
-						  tmp.peer_mss, inet_now(in));
-		if (tmp.flags & TF_TS)
-			tmp.ts_offset = tcp_cookie_ts(tcp_ts_now(&tmp), &cs) - tcp_ts_now(&tmp);
-		tmp.iss = tmp.snd_nxt = cookie;
+						  tmp->peer_mss, inet_now(in));
+		if (tmp->flags & TF_TS)
+			tmp->ts_offset = tcp_cookie_ts(tcp_ts_now(tmp), &cs) - tcp_ts_now(tmp);
+		tmp->iss = tmp->snd_nxt = cookie;
 		in->st.tcp.syncookies_sent++;
-		tcp_send_raw(&tmp, TH_SYN | TH_ACK, cookie, tmp.rcv_nxt, true);
+		tcp_send_raw(tmp, TH_SYN | TH_ACK, cookie, tmp->rcv_nxt, true);
 		return;
 	}
 	struct tcb *tp = child_new(lp, ih, th);

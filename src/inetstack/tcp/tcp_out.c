@@ -255,27 +255,29 @@ void tcp_respond_rst(struct inet *in, const struct ipv4_hdr *ih, const struct tc
 		return;
 	if (ih->dst != in->addr || ih->src == IPV4_BROADCAST || (ntohl(ih->src) >> 28) == 0xe)
 		return; /* RFC 1122 4.2.3.10: never answer a broadcast or multicast */
-	/* A stand-in tcb carrying the addresses: the header is built the same way. */
-	struct tcb tmp;
-	memset(&tmp, 0, sizeof(tmp));
-	tmp.in = in;
-	tmp.laddr = ih->dst;
-	tmp.faddr = ih->src;
-	tmp.lport = th->dport;
-	tmp.fport = th->sport;
-	tmp.flags = TF_ACKNOW;
+	/* The stand-in tcb carries the addresses: the header is built the same way. */
+	struct tcb *tmp = tcp_standin(in, ih, th);
 	in->st.tcp.rst_tx++;
 	/* RFC 9293 section 3.10.7.1: <SEQ=SEG.ACK><CTL=RST> if ACK is on, else <SEQ=0><ACK=SEG.SEQ+SEG.LEN><CTL=RST,ACK>. */
 	if (th->flags & TH_ACK)
-		tcp_send_raw(&tmp, TH_RST, ntohl(th->ack), 0, false);
+		tcp_send_raw(tmp, TH_RST, ntohl(th->ack), 0, false);
 	else
-		tcp_send_raw(&tmp, TH_RST | TH_ACK, 0, ntohl(th->seq) + seglen, false);
+		tcp_send_raw(tmp, TH_RST | TH_ACK, 0, ntohl(th->seq) + seglen, false);
+}
+
+/* Retransmits [seq, seq + len) in SACK recovery and moves HighRxt past it. False when it could not leave. */
+static bool rexmit(struct tcb *tp, tcp_seq seq, uint32_t len)
+{
+	if (tcp_send_seg(tp, TH_ACK, seq, len) < 0)
+		return false;
+	tp->sb.high_rxt = seq + len;
+	tp->in->st.tcp.retransmits++;
+	return true;
 }
 
 /* RFC 6675 section 5 (and RFC 6582 without SACK): what loss recovery may send now. True when it sent something. */
 static bool output_recovery(struct tcb *tp)
 {
-	struct inet *in = tp->in;
 	bool sent = false;
 	for (int guard = 0; guard < 64; guard++) {
 		uint32_t pipe;
@@ -292,10 +294,8 @@ static bool output_recovery(struct tcb *tp)
 		/* Rule 1: a lost segment not yet retransmitted. */
 		if ((tp->flags & TF_SACK) &&
 		    tcp_sb_next_seg(&tp->sb, tp->snd_una, tp->snd_max, tp->mss, true, &seq, &len)) {
-			if (tcp_send_seg(tp, TH_ACK, seq, len) < 0)
+			if (!rexmit(tp, seq, len))
 				break;
-			tp->sb.high_rxt = seq + len;
-			in->st.tcp.retransmits++;
 			sent = true;
 			continue;
 		}
@@ -318,10 +318,8 @@ static bool output_recovery(struct tcb *tp)
 		/* Rule 3: any unSACKed segment below the highest SACKed one. */
 		if ((tp->flags & TF_SACK) &&
 		    tcp_sb_next_seg(&tp->sb, tp->snd_una, tp->snd_max, tp->mss, false, &seq, &len)) {
-			if (tcp_send_seg(tp, TH_ACK, seq, len) < 0)
+			if (!rexmit(tp, seq, len))
 				break;
-			tp->sb.high_rxt = seq + len;
-			in->st.tcp.retransmits++;
 			sent = true;
 			continue;
 		}

@@ -211,13 +211,19 @@ struct tcp {
 	uint32_t rcvbuf, sndbuf;
 	bool wscale_ok, ts_ok, sack_ok, syncookies, nodelay, keepalive;
 	int linger_s;
-	struct list_node needout; /* unused: output runs inline */
+	struct tcb *standin;     /* addresses for segments sent without a connection (RSTs, cookie SYN-ACKs) */
 };
 
 static inline struct tcb *tcb_of(struct queue *q) { return container_of(q, struct tcb, q); }
 
 /* ---- tcp_subr.c ---- */
 
+/*
+ * The stack's stand-in tcb, reset to the addresses of the segment ih/th
+ * (reversed: ours local) and the stack's defaults: for segments that belong
+ * to no connection. A tcb is too large for a coroutine's stack.
+ */
+struct tcb *tcp_standin(struct inet *in, const struct ipv4_hdr *ih, const struct tcp_hdr *th);
 /* A new tcb in CLOSED with the stack's defaults. NULL: -ENOMEM. */
 struct tcb *tcb_new(struct inet *in);
 /* Frees a tcb that is in no table and has no queue: drops every buffer, disarms every timer. */

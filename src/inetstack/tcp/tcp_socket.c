@@ -119,22 +119,23 @@ static int ts_connect(struct queue *q, struct op *op)
 	return 0;
 }
 
+/*
+ * Push and pop apply to a connection that is or was established (its end,
+ * a reset or EOF, then shows in the operation); before that: ENOTCONN.
+ */
+static bool was_connected(const struct tcb *tp)
+{
+	if (tp->state == TCPS_CLOSED)
+		return tp->so_error || tp->iss;
+	return tcps_synchronized(tp->state);
+}
+
 static int ts_push(struct queue *q, struct op *op)
 {
 	struct tcb *tp = tcb_of(q);
 	struct inet *in = tp->in;
-	switch (tp->state) {
-	case TCPS_CLOSED:
-		if (!tp->so_error)
-			return -ENOTCONN;
-		break;
-	case TCPS_LISTEN:
-	case TCPS_SYN_SENT:
-	case TCPS_SYN_RECEIVED:
+	if (!was_connected(tp))
 		return -ENOTCONN;
-	default:
-		break;
-	}
 	/*
 	 * A push that completes at once lets an application push on and on
 	 * without waiting on anything pending, so without the stack ever
@@ -163,18 +164,8 @@ static int ts_pushto(struct queue *q, struct op *op)
 static int ts_pop(struct queue *q, struct op *op)
 {
 	struct tcb *tp = tcb_of(q);
-	switch (tp->state) {
-	case TCPS_CLOSED:
-		if (!tp->so_error && !tp->iss)
-			return -ENOTCONN;
-		break;
-	case TCPS_LISTEN:
-	case TCPS_SYN_SENT:
-	case TCPS_SYN_RECEIVED:
+	if (!was_connected(tp))
 		return -ENOTCONN;
-	default:
-		break;
-	}
 	if (!list_empty(&tp->readers) || !tcp_pop_one(tp, op))
 		list_push_back(&tp->readers, &op->wnode);
 	return 0;

@@ -23,13 +23,15 @@ int tcp_init(struct inet *in, const struct demi_config *cfg)
 		return err;
 	t->conn_hash = calloc(TCP_CONN_HASH, sizeof(*t->conn_hash));
 	t->port_hash = calloc(TCP_PORT_HASH, sizeof(*t->port_hash));
-	if (!t->conn_hash || !t->port_hash) {
+	t->standin = calloc(1, sizeof(*t->standin));
+	if (!t->conn_hash || !t->port_hash || !t->standin) {
 		free(t->conn_hash);
 		free(t->port_hash);
+		free(t->standin);
 		return -ENOMEM;
 	}
+	t->standin->in = in;
 	list_init(&t->conns);
-	list_init(&t->needout);
 	t->next_ephemeral = TCP_EPHEMERAL_FIRST + (t->secret.key[0] | t->secret.key[1] << 8) % 1024;
 	t->rto_min = cfg->tcp_rto_min_ms * NSEC_PER_MSEC;
 	t->rto_max = cfg->tcp_rto_max_ms * NSEC_PER_MSEC;
@@ -80,8 +82,27 @@ void tcp_fini(struct inet *in)
 	}
 	free(t->conn_hash);
 	free(t->port_hash);
+	free(t->standin);
 	t->conn_hash = NULL;
 	t->port_hash = NULL;
+	t->standin = NULL;
+}
+
+struct tcb *tcp_standin(struct inet *in, const struct ipv4_hdr *ih, const struct tcp_hdr *th)
+{
+	struct tcb *tp = in->tcp.standin;
+	tp->state = TCPS_CLOSED;
+	tp->flags = 0;
+	tp->laddr = ih->dst;
+	tp->lport = th->dport;
+	tp->faddr = ih->src;
+	tp->fport = th->sport;
+	tp->rcvbuf = in->tcp.rcvbuf;
+	tp->rcv_nxt = tp->rcv_adv = 0;
+	tp->rcv_wscale = tp->snd_wscale = 0;
+	tp->ts_offset = tp->ts_recent = 0;
+	tp->iss = tp->snd_nxt = 0;
+	return tp;
 }
 
 struct tcb *tcb_new(struct inet *in)
