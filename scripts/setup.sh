@@ -20,6 +20,27 @@ PACKAGES=(
 	dpdk-dev libdpdk-dev # the catnip libOS (DPDK 22.11); Demi builds without it, catnip is then left out
 )
 
+# catnip (DPDK) prefers 2 MiB hugepages: reserve a modest number where the machine allows it and mount
+# hugetlbfs where none is. Never fatal: without them catnip starts the EAL with --no-huge itself and
+# says so in its log (doc/catnip.md). HUGEPAGES=0 skips this step.
+reserve_hugepages() {
+	local want=${HUGEPAGES:-256} nr=/proc/sys/vm/nr_hugepages have
+	[ "$want" -gt 0 ] && [ -w "$nr" ] || return 0
+	have=$(cat "$nr" 2>/dev/null || echo 0)
+	if [ "$have" -lt "$want" ]; then
+		echo "$want" >"$nr" 2>/dev/null || true
+		have=$(cat "$nr" 2>/dev/null || echo 0)
+		if [ "$have" -lt "$want" ]; then
+			echo "setup: only $have of $want 2 MiB hugepages could be reserved (catnip runs with --no-huge when too few are free)" >&2
+		fi
+	fi
+	if [ "$have" -gt 0 ] && ! grep -q " hugetlbfs " /proc/mounts; then
+		mkdir -p /dev/hugepages && mount -t hugetlbfs nodev /dev/hugepages 2>/dev/null ||
+			echo "setup: cannot mount hugetlbfs on /dev/hugepages (catnip runs with --no-huge)" >&2
+	fi
+}
+[ "$(id -u)" -ne 0 ] || reserve_hugepages
+
 missing=()
 for p in "${PACKAGES[@]}"; do
 	dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")

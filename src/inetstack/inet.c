@@ -84,6 +84,13 @@ void inet_destroy(struct inet *in)
 
 int inet_poll(struct inet *in)
 {
+	int n = inet_poll_rx(in);
+	inet_tx_flush(in);
+	return n;
+}
+
+int inet_poll_rx(struct inet *in)
+{
 	int done = 0;
 	in->npolls++;
 	in->in_poll = true;
@@ -101,7 +108,6 @@ int inet_poll(struct inet *in)
 	for (int i = 0; i < n; i++)
 		eth_input(in, &burst[i]);
 	in->in_poll = false;
-	inet_tx_flush(in);
 	return done + (n > 0 ? n : 0);
 }
 

@@ -33,6 +33,16 @@ void inet_destroy(struct inet *in);
  * round. Returns how many frames were handled (0: idle).
  */
 int inet_poll(struct inet *in);
+/*
+ * inet_poll without the transmit at the end: what the stack sends while
+ * receiving (ACKs, ARP and ICMP answers) stays queued, so that the
+ * application's next send takes it to the device in the same burst, or
+ * inet_tx_flush does. For a libOS that spins (catnip); one that may sleep
+ * between polls must flush before it sleeps.
+ */
+int inet_poll_rx(struct inet *in);
+/* Hands queued frames to the device. */
+void inet_tx_flush(struct inet *in);
 
 /* Creates a socket queue: SOCK_DGRAM now; SOCK_STREAM answers -ENOTSUP until TCP lands. */
 int inet_socket(struct inet *in, int type, struct queue **out, const struct queue_ops **ops);

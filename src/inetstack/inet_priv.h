@@ -57,8 +57,6 @@ extern __thread struct inet *inet_current;
 
 /* Queues a finished frame for the device; consumes p. 0 or -ENOBUFS (queue full: dropped, counted). */
 int inet_tx_enqueue(struct inet *in, struct pkt *p);
-/* Hands queued frames to the device. */
-void inet_tx_flush(struct inet *in);
 /* Queues an IPv4 packet to our own address for the next poll; consumes p. 0 or -ENOBUFS. */
 int inet_loop_enqueue(struct inet *in, struct pkt *p);
 

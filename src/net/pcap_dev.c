@@ -79,11 +79,20 @@ static void cap_close(struct netdev *d)
 	free(c);
 }
 
+/* The counters are the wrapped device's. */
+static void cap_stats(struct netdev *d, struct demi_netstats_eth *eth)
+{
+	struct pcap_dev *c = (struct pcap_dev *)d;
+	if (c->inner->ops->stats)
+		c->inner->ops->stats(c->inner, eth);
+}
+
 static const struct netdev_ops cap_ops = {
 	.rx_burst = cap_rx_burst,
 	.tx_burst = cap_tx_burst,
 	.wait_fd = cap_wait_fd,
 	.close = cap_close,
+	.stats = cap_stats,
 };
 
 int pcap_dev_open(struct netdev *inner, const char *path, struct netdev **out)

@@ -5,6 +5,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/mman.h>
+#include <unistd.h>
 
 #define CHUNK_BYTES (2u << 20)
 
@@ -80,6 +81,21 @@ void buf_chunk_unmap_all(struct buf_chunk **list)
 	}
 }
 
+/* mmap maps whole pages: a watcher registers all of them. */
+static size_t page_round(size_t len)
+{
+	size_t pg = (size_t)sysconf(_SC_PAGESIZE);
+	return (len + pg - 1) / pg * pg;
+}
+
+void buf_pool_watch(struct buf_pool *p, void (*fn)(void *arg, void *mem, size_t len), void *arg)
+{
+	p->on_map = fn;
+	p->on_map_arg = arg;
+	for (struct buf_chunk *c = p->chunks; fn && c; c = c->next)
+		fn(arg, c->mem, page_round(c->len));
+}
+
 /* Maps a new chunk for class c: the only place buffers get memory. */
 static int grow(struct buf_pool *p, struct buf_class *c)
 {
@@ -89,6 +105,8 @@ static int grow(struct buf_pool *p, struct buf_class *c)
 	void *mem = buf_chunk_map(&p->chunks, &p->bytes, p->max_bytes, len);
 	if (!mem)
 		return -ENOMEM;
+	if (p->on_map)
+		p->on_map(p->on_map_arg, mem, page_round(len));
 	c->carve = mem;
 	c->carve_left = len;
 	return 0;

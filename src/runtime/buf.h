@@ -69,11 +69,20 @@ struct buf_pool {
 	uint64_t bytes, max_bytes;
 	uint32_t in_use; /* buffers with refcnt > 0 */
 	uint32_t wrap_free; /* index + 1 of the first free wrapping descriptor, 0 if none */
+	void (*on_map)(void *arg, void *mem, size_t len); /* see buf_pool_watch */
+	void *on_map_arg;
 };
 
 int buf_pool_init(struct buf_pool *p, uint32_t max_buffers, uint64_t max_bytes);
 /* Unmaps all memory; every token becomes invalid. */
 void buf_pool_fini(struct buf_pool *p);
+/*
+ * Calls fn(arg, mem, len) for every chunk of buffer memory the pool has
+ * mapped, now and whenever it maps another (len rounded up to whole pages),
+ * so that a device can register the memory it transmits from (DPDK's
+ * rte_extmem_register). The pool stays device-agnostic. fn NULL: stop.
+ */
+void buf_pool_watch(struct buf_pool *p, void (*fn)(void *arg, void *mem, size_t len), void *arg);
 
 /* A buffer whose data holds at least `size` bytes, refcnt 1 (the caller's). NULL: -ENOMEM, or size 0 or > BUF_MAX_SIZE. */
 struct buf *buf_alloc(struct buf_pool *p, size_t size);

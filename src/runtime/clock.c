@@ -1,19 +1,100 @@
-/* Time source: CLOCK_MONOTONIC, or a per-thread virtual clock for deterministic tests. */
+/*
+ * Time source: CLOCK_MONOTONIC, or a per-thread virtual clock for deterministic tests.
+ *
+ * The stack reads the clock several times per segment and the wait loop once
+ * per round, so its cost is on every round trip: clock_gettime is ~25 ns in a
+ * VM, rdtsc about half. Where the kernel itself keeps time with the TSC (its
+ * clocksource is "tsc": invariant and synchronised across CPUs), clock_now
+ * extrapolates CLOCK_MONOTONIC from the TSC, re-anchoring every few
+ * milliseconds to a fresh clock_gettime and learning the TSC's rate from the
+ * anchors; until the rate is known, and on other machines, it is
+ * clock_gettime. Values never go back within a thread.
+ */
 #include "clock.h"
 
+#include <pthread.h>
+#include <stdio.h>
+#include <string.h>
 #include <time.h>
+#if defined(__x86_64__)
+#include <x86intrin.h>
+#endif
+
+#define ANCHOR_NS (2 * NSEC_PER_MSEC) /* re-anchor this often; the first rate comes from this interval */
 
 /* Initial-exec: read on every wait-loop round, and cheap only in this model inside a shared library. */
 static __thread bool virt __attribute__((tls_model("initial-exec")));
 static __thread uint64_t virt_now __attribute__((tls_model("initial-exec")));
 
+struct tsc_clock {
+	uint64_t tsc, ns;  /* the last anchor */
+	uint64_t ticks;    /* TSC ticks between anchors (ANCHOR_NS at the learnt rate), 0 until known */
+	uint64_t mult;     /* ns per tick, in 32.32 fixed point, 0 until known */
+	uint64_t last;     /* the last value returned */
+};
+static __thread struct tsc_clock tc __attribute__((tls_model("initial-exec")));
+static bool tsc_usable;
+static pthread_once_t tsc_once = PTHREAD_ONCE_INIT;
+
+static uint64_t mono_ns(void)
+{
+	struct timespec ts;
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (uint64_t)ts.tv_sec * NSEC_PER_SEC + (uint64_t)ts.tv_nsec;
+}
+
+/* The kernel trusts the TSC only when it is invariant and in step on every CPU: so do we. */
+static void tsc_check(void)
+{
+#if defined(__x86_64__)
+	char src[32] = "";
+	FILE *f = fopen("/sys/devices/system/clocksource/clocksource0/current_clocksource", "r");
+	if (f) {
+		if (fgets(src, sizeof(src), f))
+			tsc_usable = strcmp(src, "tsc\n") == 0;
+		fclose(f);
+	}
+#endif
+}
+
+#if defined(__x86_64__)
+/* A fresh clock_gettime: learns the rate from the previous anchor, and anchors there. */
+static uint64_t tsc_anchor(uint64_t now_tsc)
+{
+	uint64_t ns = mono_ns();
+	uint64_t dt = now_tsc - tc.tsc, dns = ns - tc.ns;
+	if (tc.tsc && dns >= ANCHOR_NS / 2 && dt > 0) {
+		tc.mult = (uint64_t)(((unsigned __int128)dns << 32) / dt);
+		tc.ticks = (uint64_t)(((unsigned __int128)ANCHOR_NS << 32) / tc.mult);
+	}
+	if (!tc.tsc || dns >= ANCHOR_NS / 2) {
+		tc.tsc = now_tsc;
+		tc.ns = ns;
+	}
+	return ns;
+}
+#endif
+
 uint64_t clock_now(void)
 {
 	if (__builtin_expect(virt, 0))
 		return virt_now;
-	struct timespec ts;
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (uint64_t)ts.tv_sec * NSEC_PER_SEC + (uint64_t)ts.tv_nsec;
+#if defined(__x86_64__)
+	if (__builtin_expect(!tc.tsc, 0))
+		pthread_once(&tsc_once, tsc_check);
+	if (tsc_usable) {
+		uint64_t t = __rdtsc(), d = t - tc.tsc, ns;
+		if (__builtin_expect(tc.mult && d < tc.ticks, 1))
+			ns = tc.ns + (uint64_t)(((unsigned __int128)d * tc.mult) >> 32);
+		else
+			ns = tsc_anchor(t);
+		if (ns < tc.last) /* a new anchor a few ns behind the extrapolation */
+			ns = tc.last;
+		tc.last = ns;
+		return ns;
+	}
+#endif
+	return mono_ns();
 }
 
 void clock_use_virtual(uint64_t start)

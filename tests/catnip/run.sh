@@ -1,26 +1,34 @@
 #!/usr/bin/env bash
-# catnip (the inetstack on DPDK) against the Linux kernel through DPDK's net_tap, in a namespace
-# made by scripts/netns.sh. net_tap creates the kernel interface dtap0 inside that namespace: Demi
-# is on the DPDK side, Linux on dtap0, and no frame leaves the namespace.
+# catnip (the inetstack on DPDK) against the Linux kernel through DPDK's net_tap, and two Demi processes
+# over net_memif, in a namespace made by scripts/netns.sh. net_tap creates the kernel interface dtap0
+# inside that namespace: Demi is on the DPDK side, Linux on dtap0, and no frame leaves the namespace.
 #   tests/catnip/run.sh CASE BUILD_DIR
 # Cases: ping, udp-linux-client, udp-demi-client, udp-own-mac (a MAC of our own and UDP checksum
-# offload), errors, shutdown (the port and the EAL torn down at thread exit).
+# offload), errors, shutdown (the port and the EAL torn down at thread exit), hugepages;
+# tcp-linux-client, tcp-demi-client, nocopy, conformance (tap_cases.sh); memif-tcp, memif-udp,
+# memif-conns (memif_cases.sh).
 # Exit 77 (skipped) without root or `ip netns`, or where DPDK's EAL or net_tap cannot start.
 set -uo pipefail
 here=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 netns="$here/../../scripts/netns.sh"
 
 if [ "${1:-}" != inner ]; then
-	[ $# -eq 2 ] || { sed -n '5,7p' "$0" >&2; exit 2; }
+	[ $# -eq 2 ] || { sed -n '5,10p' "$0" >&2; exit 2; }
 	"$netns" check || exit 77
 	exec "$netns" run2 -- "$0" inner "$1" "$(cd "$2" && pwd)"
 fi
 case=$2 build=$3
 # Only NS_A is used (its veth stays idle): Demi takes IP_A over DPDK, Linux holds TAP_IP on dtap0.
 TAP=dtap0 TAP_IP=10.0.0.3
+# Each DPDK process gets a file prefix of its own (its runtime directory, /var/run/dpdk/PREFIX), all
+# removed when the case ends.
+prefix="demi-catnip-$$"
+cleanup_dpdk() { rm -rf /var/run/dpdk/"$prefix"-*; }
+trap cleanup_dpdk EXIT
+eal_prefix() { echo "--file-prefix=$prefix-$1"; } # NAME
 # --no-huge: no hugepages needed; --no-pci: no NIC probed; --no-shconf, not --in-memory: DPDK 22.11
 # refuses --in-memory with --no-huge (it implies legacy memory); -l 0: one core.
-EAL="--no-huge --no-pci --no-shconf --no-telemetry -l 0 --vdev=net_tap0,iface=$TAP"
+EAL="--no-huge --no-pci --no-shconf --no-telemetry -l 0 --vdev=net_tap0,iface=$TAP $(eal_prefix tap)"
 tmp=$(mktemp -d "${TMPDIR:-/tmp}/demi-catnip-$case.XXXXXX")
 server=
 
@@ -41,21 +49,25 @@ skip_if_no_dpdk() { # log
 	fi
 }
 
+# Waits until LOG says `listening` while PID runs; otherwise a skip (DPDK cannot start) or a failure.
+wait_listening() { # log pid what
+	for _ in $(seq 200); do
+		grep -qs listening "$1" && return 0
+		kill -0 "$2" 2>/dev/null || break
+		sleep 0.05
+	done
+	grep -qs listening "$1" && return 0
+	wait "$2" 2>/dev/null
+	skip_if_no_dpdk "$1"
+	cat "$1" >&2
+	fail "$3 did not start"
+}
+
 start_server() { # [VAR=value...]: the udp_echo example on catnip as a UDP echo server on IP_A:7
 	$IN_A env LIBOS=catnip LOCAL_IPV4_ADDR="$IP_A" EAL_INIT="$EAL" DEMI_LOG=info "$@" \
 		timeout 40 "$build/examples/udp_echo" server "$IP_A:7" >"$tmp/server.log" 2>&1 &
 	server=$!
-	for _ in $(seq 200); do
-		grep -qs listening "$tmp/server.log" && break
-		kill -0 "$server" 2>/dev/null || break
-		sleep 0.05
-	done
-	if ! grep -qs listening "$tmp/server.log"; then
-		wait "$server" 2>/dev/null
-		skip_if_no_dpdk "$tmp/server.log"
-		cat "$tmp/server.log" >&2
-		fail "the Demi server on catnip did not start"
-	fi
+	wait_listening "$tmp/server.log" "$server" "the Demi server on catnip"
 	grep "catnip:" "$tmp/server.log"
 	# The tap interface exists once the port is up: give Linux its end of the link.
 	$IN_A ip addr add "$TAP_IP/$PREFIX" dev "$TAP" || fail "cannot address $TAP"
@@ -153,7 +165,7 @@ errors)
 	expect_refusal "no local address" EAL_INIT="$EAL"
 	expect_refusal "cannot start DPDK: rte_eal_init failed" LOCAL_IPV4_ADDR="$IP_A" EAL_INIT="--no-such-eal-option"
 	# The EAL starts but has no device to drive: a skip if the EAL itself cannot start here.
-	$IN_A env LIBOS=catnip LOCAL_IPV4_ADDR="$IP_A" EAL_INIT="--no-huge --no-pci --no-shconf --no-telemetry -l 0" \
+	$IN_A env LIBOS=catnip LOCAL_IPV4_ADDR="$IP_A" EAL_INIT="--no-huge --no-pci --no-shconf --no-telemetry -l 0 $(eal_prefix noport)" \
 		timeout 20 "$build/examples/udp_echo" server "$IP_A:7" >"$tmp/err.log" 2>&1
 	rc=$?
 	if grep -q "catnip: cannot start DPDK" "$tmp/err.log"; then
@@ -162,6 +174,30 @@ errors)
 	[ $rc -eq 1 ] && grep -q "catnip: DPDK found no port" "$tmp/err.log" ||
 		{ cat "$tmp/err.log" >&2; fail "want exit 1 and 'catnip: DPDK found no port', got exit $rc"; }
 	echo "ok: refused: $(grep "catnip: DPDK found no port" "$tmp/err.log")"
+	;;
+hugepages)
+	# No --no-huge: catnip takes hugepages when scripts/setup.sh could reserve them, and otherwise
+	# adds --no-huge itself (and --no-shconf for --in-memory); either way its log says which.
+	need ping
+	EAL="--in-memory --no-pci --no-telemetry -l 0 --vdev=net_tap0,iface=$TAP $(eal_prefix tap)"
+	free=$(awk '/^HugePages_Free/ {n=$2} /^Hugepagesize/ {k=$2} END {print n * k / 1024}' /proc/meminfo)
+	start_server
+	if grep -q " hugetlbfs " /proc/mounts && [ "${free%.*}" -ge 64 ]; then
+		grep -q "EAL up on hugepages" "$tmp/server.log" || fail "$free MiB of hugepages free, but catnip did not use them"
+	else
+		grep -q "starting the EAL with --no-huge" "$tmp/server.log" && grep -q "EAL up without hugepages" "$tmp/server.log" ||
+			fail "no hugepages ($free MiB free): catnip should have said it added --no-huge"
+	fi
+	ping_all -c 3 -s 1472
+	stop_server
+	;;
+tcp-* | nocopy | conformance)
+	. "$here/tap_cases.sh"
+	tap_case "$case"
+	;;
+memif-*)
+	. "$here/memif_cases.sh"
+	memif_case "$case"
 	;;
 *)
 	echo "run.sh: unknown case $case" >&2

@@ -17,6 +17,7 @@ static const struct libos_param known[] = {
 	{ .name = "catnap", .addr = "127.0.0.1", .caps = CAP_ALL },
 	/* IP_A of scripts/netns.sh run2; tests/catpowder/run.sh runs it inside NS_A. */
 	{ .name = "catpowder", .addr = "10.0.0.1", .caps = CAP_ALL },
+	{ .name = "catnip", .addr = "10.0.0.1", .caps = CAP_ALL }, /* tests/catnip/run.sh, in its namespace */
 };
 
 static void params_cleanup(struct criterion_test_params *crp)

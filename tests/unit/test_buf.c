@@ -350,3 +350,43 @@ BUF_TEST(fini_invalidates_tokens)
 	buf_pool_fini(&p);
 	cr_assert_null(buf_lookup(&p, tok));
 }
+
+/* A watcher (catnip registering memory with DPDK) hears of every chunk: those mapped before, and each new one. */
+struct watch_log {
+	int calls;
+	uintptr_t lo[8], hi[8];
+};
+
+static void on_map(void *arg, void *mem, size_t len)
+{
+	struct watch_log *w = arg;
+	cr_assert_lt(w->calls, 8);
+	cr_assert_eq(len % 4096, 0, "whole pages");
+	w->lo[w->calls] = (uintptr_t)mem;
+	w->hi[w->calls++] = (uintptr_t)mem + len;
+}
+
+static bool watched(const struct watch_log *w, const struct buf *b)
+{
+	for (int i = 0; i < w->calls; i++)
+		if ((uintptr_t)b->base >= w->lo[i] && (uintptr_t)buf_data(b) + b->cap <= w->hi[i])
+			return true;
+	return false;
+}
+
+BUF_TEST(watch_sees_every_chunk)
+{
+	struct watch_log w = { 0 };
+	struct buf *a = buf_alloc(&P, 100);
+	buf_pool_watch(&P, on_map, &w);
+	cr_assert_eq(w.calls, 1, "the chunk mapped before watching");
+	struct buf *b = buf_alloc(&P, 100000);
+	cr_assert_eq(w.calls, 2, "a new chunk for a new class");
+	cr_assert(watched(&w, a) && watched(&w, b), "every buffer lies in a chunk the watcher was told of");
+	buf_pool_watch(&P, NULL, NULL);
+	struct buf *c = buf_alloc(&P, 1u << 20);
+	cr_assert_eq(w.calls, 2, "no calls after unwatching");
+	buf_unref(&P, a);
+	buf_unref(&P, b);
+	buf_unref(&P, c);
+}

@@ -72,3 +72,24 @@ Test(clock, virtual_is_per_thread)
 	cr_assert_neq(out[1], 5);
 	cr_assert_eq(clock_now(), 5);
 }
+
+/* Where clock_now extrapolates from the TSC, it stays with CLOCK_MONOTONIC across several re-anchors. */
+Test(clock, tracks_monotonic)
+{
+	uint64_t prev = clock_now(), worst = 0;
+	for (int i = 0; i < 200000; i++) {
+		struct timespec ts;
+		uint64_t a = clock_now();
+		clock_gettime(CLOCK_MONOTONIC, &ts);
+		uint64_t m = (uint64_t)ts.tv_sec * NSEC_PER_SEC + (uint64_t)ts.tv_nsec;
+		uint64_t b = clock_now();
+		cr_assert_geq(a, prev, "went back");
+		cr_assert_geq(b, a, "went back");
+		prev = b;
+		/* a <= m <= b, give or take the extrapolation's error (a rate learnt over milliseconds). */
+		uint64_t off = m < a ? a - m : m > b ? m - b : 0;
+		if (off > worst)
+			worst = off;
+	}
+	cr_assert_lt(worst, 20 * NSEC_PER_USEC, "clock_now strayed %lu ns from CLOCK_MONOTONIC", (unsigned long)worst);
+}

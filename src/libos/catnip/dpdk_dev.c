@@ -1,22 +1,20 @@
 /*
- * catnip's device: the EAL, one ethdev port, one receive and one transmit
- * queue and an mbuf pool, behind struct netdev. Frames are copied between
- * mbufs and the runtime's buffers in both directions for now.
- *
- * Zero copy is the next step (issue 5): register the runtime's buffer memory
- * with DPDK (rte_extmem_register, then rte_dev_dma_map for a real NIC) and
- * attach runtime buffers to mbufs as external buffers
- * (rte_pktmbuf_attach_extbuf, with a free callback that drops the buffer's
- * reference), so that a pushed buffer reaches rte_eth_tx_burst without a
- * memcpy, and receive into runtime buffers the same way.
+ * catnip's device: one ethdev port, one receive and one transmit queue and
+ * two mbuf pools, behind struct netdev. Set-up and teardown live here; the
+ * EAL in dpdk_eal.c, the bursts in dpdk_io.c, zero-copy memory in dpdk_mem.c.
  */
-#include "dpdk_dev.h"
+#include "dpdk_priv.h"
 
 #include <errno.h>
 #include <stdbool.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
+#include <demi/netstats.h>
+#include <rte_bus.h>
+#include <rte_dev.h>
+#include <rte_devargs.h>
 #include <rte_eal.h>
 #include <rte_errno.h>
 #include <rte_ethdev.h>
@@ -27,56 +25,10 @@
 #include "../../runtime/config.h"
 #include "../../runtime/log.h"
 
-#define ETH_HDR_LEN 14
-#define ETH_MIN_FRAME 60 /* without the FCS: shorter frames are padded */
-#define ETH_TYPE_IPV4 0x0800
-#define IPV4_PROTO_UDP 17
-
-struct dpdk_dev {
-	struct netdev nd;
-	uint16_t port;
-	struct rte_mempool *mp;
-	uint32_t tx_max;          /* longest frame an mbuf holds */
-	uint64_t tx_ip_cksum;     /* RTE_MBUF_F_TX_IP_CKSUM when the port fills IPv4 header checksums */
-	uint64_t tx_udp_cksum;    /* RTE_MBUF_F_TX_UDP_CKSUM when the port fills UDP checksums */
-	struct dpdk_dev_stats st;
-};
-
 /* DPDK functions that fail with -1 or NULL leave the cause in rte_errno: the stack wants -errno. */
 static int rte_err(void)
 {
 	return rte_errno > 0 ? -rte_errno : -EIO;
-}
-
-/*
- * rte_eal_init takes argv as main() has it: a program name first. It permutes
- * the array (getopt) but not the strings, which stay those of the runtime's
- * configuration: they outlive the EAL, in case it keeps a pointer to one.
- */
-static int eal_start(const struct demi_config *cfg)
-{
-	static char prog[] = "demi";
-	char *argv[CONFIG_EAL_ARGS_MAX + 2];
-	int argc = 0;
-	argv[argc++] = prog;
-	for (int i = 0; i < cfg->eal_argc; i++)
-		argv[argc++] = (char *)cfg->eal_argv[i];
-	argv[argc] = NULL;
-	if (rte_eal_init(argc, argv) < 0) {
-		int err = rte_err();
-		if (err == -EALREADY)
-			log_error("catnip: cannot start DPDK: the EAL was started before in this process");
-		else
-			log_error("catnip: cannot start DPDK: rte_eal_init failed (%s); check dpdk.eal_init / EAL_INIT",
-				rte_strerror(-err));
-		return err;
-	}
-	/* Issue 5: say whether we run on hugepages, since --no-huge costs TLB misses and a real NIC needs them. */
-	if (rte_eal_has_hugepages())
-		log_info("catnip: EAL up on hugepages");
-	else
-		log_info("catnip: EAL up without hugepages (--no-huge): ordinary pages, virtual devices only");
-	return 0;
 }
 
 /* The port's link comes up some time after start (a NIC negotiates; net_tap waits for its interface). */
@@ -116,7 +68,42 @@ static uint64_t pick_tx_offloads(struct dpdk_dev *dd, const struct rte_eth_dev_i
 		dd->tx_udp_cksum = RTE_MBUF_F_TX_UDP_CKSUM;
 		dd->nd.caps |= NETDEV_TX_UDP_CSUM;
 	}
+	if (cfg->tcp_checksum_offload && (info->tx_offload_capa & RTE_ETH_TX_OFFLOAD_TCP_CKSUM) && dd->tx_ip_cksum) {
+		on |= RTE_ETH_TX_OFFLOAD_TCP_CKSUM;
+		dd->tx_tcp_cksum = RTE_MBUF_F_TX_TCP_CKSUM;
+		dd->nd.caps |= NETDEV_TX_TCP_CSUM;
+	}
+	/* A short frame in a buffer we may not write past gets a zeroed segment chained to it. */
+	if (info->tx_offload_capa & RTE_ETH_TX_OFFLOAD_MULTI_SEGS) {
+		on |= RTE_ETH_TX_OFFLOAD_MULTI_SEGS;
+		dd->tx_chain = true;
+	}
 	return on;
+}
+
+/*
+ * Where frames may go out attached to runtime buffers. A virtual device
+ * reads them by virtual address; a device that DMAs needs the memory mapped
+ * for it (dpdk_mem.c) and IOVA as VA, since we give it virtual addresses.
+ * The virtual drivers listed copy or write a frame out within tx_burst; any
+ * other may keep it in its ring after (dpdk_io.c says why that matters).
+ */
+static void pick_zero_copy(struct dpdk_dev *dd, const struct rte_eth_dev_info *info)
+{
+	static const char *const consume[] = { "net_tap", "net_memif", "net_af_packet", "net_af_xdp", NULL };
+	const struct rte_bus *bus = info->device ? rte_dev_bus(info->device) : NULL;
+	bool vdev = bus && strcmp(rte_bus_name(bus), "vdev") == 0;
+	dd->iova_va = rte_eal_iova_mode() == RTE_IOVA_VA;
+	dd->dma_map = !vdev;
+	dd->tx_zc = vdev || dd->iova_va;
+	dd->tx_holds = true;
+	for (const char *const *c = consume; vdev && *c; c++)
+		if (strcmp(info->driver_name, *c) == 0)
+			dd->tx_holds = false;
+	/* memif's zero-copy mode hands our mbufs to the peer. */
+	const struct rte_devargs *da = vdev ? rte_dev_devargs(info->device) : NULL;
+	if (da && da->args && strstr(da->args, "zero-copy=yes"))
+		dd->tx_holds = true;
 }
 
 static void port_stop(struct dpdk_dev *dd)
@@ -138,6 +125,7 @@ static int port_start(struct dpdk_dev *dd, const struct demi_config *cfg)
 	struct rte_eth_conf conf;
 	memset(&conf, 0, sizeof(conf));
 	conf.txmode.offloads = pick_tx_offloads(dd, &info, cfg);
+	pick_zero_copy(dd, &info);
 	/* Receive checksums are verified in software: the flags DPDK sets are per frame, the stack's cap per device. */
 	if ((err = rte_eth_dev_configure(port, 1, 1, &conf)) != 0) {
 		log_error("catnip: port %u: configure failed (%s)", port, rte_strerror(-err));
@@ -167,125 +155,51 @@ static int port_start(struct dpdk_dev *dd, const struct demi_config *cfg)
 	return err;
 }
 
-static int dpdk_rx_burst(struct netdev *d, struct pkt *pkts, int n)
+static void dpdk_stats(struct netdev *d, struct demi_netstats_eth *eth)
 {
-	struct dpdk_dev *dd = (struct dpdk_dev *)d;
-	struct rte_mbuf *ms[DPDK_DEV_BURST];
-	if (n > DPDK_DEV_BURST)
-		n = DPDK_DEV_BURST;
-	uint16_t got = rte_eth_rx_burst(dd->port, 0, ms, (uint16_t)n);
-	int out = 0;
-	for (uint16_t i = 0; i < got; i++) {
-		struct rte_mbuf *m = ms[i];
-		uint32_t len = rte_pktmbuf_pkt_len(m);
-		/*
-		 * Copy into a runtime buffer, at buf_data so the headroom stays: the
-		 * mbuf goes straight back to the pool and a popped payload may live on
-		 * in the application. (Zero copy: see the top of this file.)
-		 */
-		struct buf *b = buf_alloc(dd->nd.pool, len);
-		if (!b) {
-			dd->st.rx_nobuf++;
-			rte_pktmbuf_free(m);
-			continue;
-		}
-		uint8_t *data = buf_data(b);
-		/* rte_pktmbuf_read copies a chained mbuf, and returns the mbuf's own data when it is one segment. */
-		const void *src = rte_pktmbuf_read(m, 0, len, data);
-		if (src != data)
-			memcpy(data, src, len);
-		rte_pktmbuf_free(m);
-		pkts[out].buf = b;
-		pkts[out].data = data;
-		pkts[out].len = len;
-		out++;
-		dd->st.rx_frames++;
-		dd->st.rx_bytes += len;
-	}
-	return out;
+	const struct dpdk_dev_stats *st = &((struct dpdk_dev *)d)->st;
+	eth->dev_rx_zero_copy = st->rx_zero_copy;
+	eth->dev_tx_zero_copy = st->tx_zero_copy;
+	eth->dev_rx_copied_bytes = st->rx_copied_bytes;
+	eth->dev_tx_copied_bytes = st->tx_copied_bytes;
 }
 
-/* Asks the port to fill the checksums the stack left to it (an IPv4 frame's header, an unfragmented UDP datagram's). */
-static void tx_offload(struct dpdk_dev *dd, struct rte_mbuf *m, const uint8_t *f, uint32_t len)
+void dpdk_dev_log(const struct netdev *d)
 {
-	if (!dd->tx_ip_cksum || len < ETH_HDR_LEN + 20 || ((f[12] << 8) | f[13]) != ETH_TYPE_IPV4)
-		return;
-	const uint8_t *ih = f + ETH_HDR_LEN;
-	uint32_t hlen = (ih[0] & 0x0fu) * 4u;
-	m->l2_len = ETH_HDR_LEN;
-	m->l3_len = hlen;
-	m->ol_flags |= RTE_MBUF_F_TX_IPV4 | dd->tx_ip_cksum;
-	/* The stack offloads UDP only for datagrams that fit one frame: a fragment's field is final. */
-	uint16_t off = (uint16_t)((ih[6] << 8) | ih[7]);
-	if (dd->tx_udp_cksum && ih[9] == IPV4_PROTO_UDP && (off & 0x3fffu) == 0)
-		m->ol_flags |= dd->tx_udp_cksum;
-}
-
-static int dpdk_tx_burst(struct netdev *d, struct pkt *pkts, int n)
-{
-	struct dpdk_dev *dd = (struct dpdk_dev *)d;
-	struct rte_mbuf *ms[DPDK_DEV_BURST];
-	int from[DPDK_DEV_BURST]; /* which pkt each mbuf carries, to say which the port did not take */
-	uint32_t bytes[DPDK_DEV_BURST];
-	uint16_t k = 0;
-	int i;
-	if (n > DPDK_DEV_BURST)
-		n = DPDK_DEV_BURST;
-	for (i = 0; i < n; i++) {
-		struct pkt *p = &pkts[i];
-		if (p->len > dd->tx_max || p->len < ETH_HDR_LEN) {
-			/* Accepted and dropped: refusing it would leave the stack retrying it forever. */
-			if (dd->st.tx_oversize++ == 0)
-				log_warn("catnip: dropping a %u-byte frame (largest %u)", p->len, dd->tx_max);
-			continue;
-		}
-		struct rte_mbuf *m = rte_pktmbuf_alloc(dd->mp);
-		if (!m) {
-			dd->st.tx_nombuf++;
-			break;
-		}
-		uint32_t len = p->len < ETH_MIN_FRAME ? ETH_MIN_FRAME : p->len;
-		uint8_t *dst = (uint8_t *)rte_pktmbuf_append(m, (uint16_t)len);
-		memcpy(dst, p->data, p->len);
-		/* NICs pad short frames; virtual devices (net_tap) do not, so pad here. */
-		if (len > p->len)
-			memset(dst + p->len, 0, len - p->len);
-		tx_offload(dd, m, p->data, p->len);
-		ms[k] = m;
-		bytes[k] = len;
-		from[k] = i;
-		k++;
-	}
-	uint16_t sent = k ? rte_eth_tx_burst(dd->port, 0, ms, k) : 0;
-	int accepted = i;
-	if (sent < k) {
-		/* The ring is full: give back the frames it did not take, and the stack keeps their buffers. */
-		dd->st.tx_full++;
-		accepted = from[sent];
-		for (uint16_t j = sent; j < k; j++)
-			rte_pktmbuf_free(ms[j]);
-	}
-	for (int j = 0; j < accepted; j++)
-		buf_unref(dd->nd.pool, pkts[j].buf);
-	/* Counted from our copy of the lengths: the port may have freed a sent mbuf already. */
-	for (uint16_t j = 0; j < sent; j++)
-		dd->st.tx_bytes += bytes[j];
-	dd->st.tx_frames += sent;
-	return accepted;
+	const struct dpdk_dev *dd = (const struct dpdk_dev *)d;
+	const struct dpdk_dev_stats *st = &dd->st;
+	log_info("catnip: port %u: rx %llu frames (%llu zero-copy, %llu bytes copied, %llu dropped for buffers), "
+		 "tx %llu frames (%llu zero-copy, %llu bytes copied, %llu oversize, %llu ring full, %llu no mbuf), "
+		 "%u buffer chunks registered", dd->port,
+		(unsigned long long)st->rx_frames, (unsigned long long)st->rx_zero_copy,
+		(unsigned long long)st->rx_copied_bytes, (unsigned long long)st->rx_nobuf,
+		(unsigned long long)st->tx_frames, (unsigned long long)st->tx_zero_copy,
+		(unsigned long long)st->tx_copied_bytes, (unsigned long long)st->tx_oversize,
+		(unsigned long long)st->tx_full, (unsigned long long)st->tx_nombuf, dd->reg_chunks);
+	/* The driver's own view: frames it could not take in (no mbuf, ring overrun) never reached us. */
+	struct rte_eth_stats es;
+	if (rte_eth_stats_get(dd->port, &es) == 0)
+		log_info("catnip: port %u driver: rx %llu missed %llu errors %llu no-mbuf %llu, tx %llu errors %llu",
+			dd->port, (unsigned long long)es.ipackets, (unsigned long long)es.imissed,
+			(unsigned long long)es.ierrors, (unsigned long long)es.rx_nombuf,
+			(unsigned long long)es.opackets, (unsigned long long)es.oerrors);
 }
 
 static void dpdk_close(struct netdev *d)
 {
 	struct dpdk_dev *dd = (struct dpdk_dev *)d;
-	log_info("catnip: port %u: rx %lu frames (%lu dropped for buffers), tx %lu frames (%lu oversize)", dd->port,
-		(unsigned long)dd->st.rx_frames, (unsigned long)dd->st.rx_nobuf, (unsigned long)dd->st.tx_frames,
-		(unsigned long)dd->st.tx_oversize);
+	dpdk_dev_log(d);
 	port_stop(dd);
-	/* Close before freeing the pool: closing releases the mbufs still in the port's rings. */
+	/* Received mbufs the application still holds go before their pool; their buffers forget them. */
+	dpdk_mem_detach(dd);
+	/* Close before freeing the pools and the slots: closing frees the mbufs still in the rings (free_cb runs). */
 	rte_eth_dev_close(dd->port);
+	dpdk_mem_fini(dd);
+	rte_mempool_free(dd->ext_mp);
 	rte_mempool_free(dd->mp);
+	uint16_t port = dd->port;
 	free(dd);
-	rte_eal_cleanup();
+	dpdk_eal_release(port);
 }
 
 static const struct netdev_ops dpdk_ops = {
@@ -293,11 +207,36 @@ static const struct netdev_ops dpdk_ops = {
 	.tx_burst = dpdk_tx_burst,
 	.wait_fd = NULL, /* no descriptor to sleep on: catnip polls (see catnip.c) */
 	.close = dpdk_close,
+	.stats = dpdk_stats,
 };
+
+/* The two mbuf pools: with data room (receive, copies), and without (attached to runtime buffers). */
+static int pools_create(struct dpdk_dev *dd)
+{
+	/* The port's memory node; names per port, as another thread's catnip may have a port too. */
+	int socket = rte_eth_dev_socket_id(dd->port);
+	char name[RTE_MEMPOOL_NAMESIZE], ext_name[RTE_MEMPOOL_NAMESIZE];
+	snprintf(name, sizeof(name), "demi_catnip_%u", dd->port);
+	snprintf(ext_name, sizeof(ext_name), "demi_catnip_ext_%u", dd->port);
+	dd->mp = rte_pktmbuf_pool_create(name, DPDK_DEV_MBUFS, 256, 0, RTE_MBUF_DEFAULT_BUF_SIZE, socket);
+	if (dd->mp)
+		dd->ext_mp = rte_pktmbuf_pool_create(ext_name, DPDK_DEV_EXT_MBUFS, 256, 0, 0, socket);
+	if (!dd->mp || !dd->ext_mp) {
+		int err = rte_err();
+		log_error("catnip: no mbuf pool (%s): give the EAL more memory (-m) or hugepages", rte_strerror(-err));
+		rte_mempool_free(dd->mp);
+		return err;
+	}
+	dd->tx_max = rte_pktmbuf_data_room_size(dd->mp) - RTE_PKTMBUF_HEADROOM;
+	/* Half the pool may sit in the stack's and the application's queues; past that, receive copies. */
+	dd->rx_hold_max = DPDK_DEV_MBUFS / 2;
+	return 0;
+}
 
 int dpdk_dev_open(const struct demi_config *cfg, struct buf_pool *pool, struct netdev **out)
 {
-	int err = eal_start(cfg);
+	uint16_t port;
+	int err = dpdk_eal_acquire(cfg, &port);
 	if (err)
 		return err;
 	struct dpdk_dev *dd = calloc(1, sizeof(*dd));
@@ -307,26 +246,9 @@ int dpdk_dev_open(const struct demi_config *cfg, struct buf_pool *pool, struct n
 	}
 	dd->nd.ops = &dpdk_ops;
 	dd->nd.pool = pool;
-	uint16_t port = 0;
-	bool found = false;
-	RTE_ETH_FOREACH_DEV(port) {
-		found = true;
-		break;
-	}
-	if (!found) {
-		log_error("catnip: DPDK found no port: name one with --vdev in EAL_INIT, or bind a NIC to a DPDK driver");
-		err = -ENODEV;
-		goto fail_free;
-	}
 	dd->port = port;
-	dd->mp = rte_pktmbuf_pool_create("demi_catnip", DPDK_DEV_MBUFS, 256, 0, RTE_MBUF_DEFAULT_BUF_SIZE,
-		(int)rte_socket_id());
-	if (!dd->mp) {
-		err = rte_err();
-		log_error("catnip: no mbuf pool (%s): give the EAL more memory (-m) or hugepages", rte_strerror(-err));
+	if ((err = pools_create(dd)) != 0)
 		goto fail_free;
-	}
-	dd->tx_max = rte_pktmbuf_data_room_size(dd->mp) - RTE_PKTMBUF_HEADROOM;
 	err = port_start(dd, cfg);
 	if (err)
 		goto fail_port;
@@ -338,27 +260,35 @@ int dpdk_dev_open(const struct demi_config *cfg, struct buf_pool *pool, struct n
 			goto fail_started;
 		memcpy(dd->nd.mac, mac.addr_bytes, 6);
 	}
+	if ((err = dpdk_mem_init(dd)) != 0)
+		goto fail_started;
 	uint16_t mtu = 0;
 	if (rte_eth_dev_get_mtu(port, &mtu) != 0 || mtu == 0)
 		mtu = RTE_ETHER_MTU;
-	/* Never more than an mbuf carries: we do not chain mbufs on transmit. */
+	/* Never more than an mbuf carries: a frame that is copied goes in one mbuf. */
 	if ((uint32_t)mtu + ETH_HDR_LEN > dd->tx_max)
 		mtu = (uint16_t)(dd->tx_max - ETH_HDR_LEN);
 	dd->nd.mtu = mtu;
-	log_info("catnip: port %u up, MAC %02x:%02x:%02x:%02x:%02x:%02x, MTU %u, offload%s%s", port, dd->nd.mac[0],
+	log_info("catnip: port %u up, MAC %02x:%02x:%02x:%02x:%02x:%02x, MTU %u, offload%s%s%s%s", port, dd->nd.mac[0],
 		dd->nd.mac[1], dd->nd.mac[2], dd->nd.mac[3], dd->nd.mac[4], dd->nd.mac[5], mtu,
-		dd->tx_ip_cksum ? " ipv4-cksum" : "", dd->tx_udp_cksum ? " udp-cksum" : "");
+		dd->tx_ip_cksum ? " ipv4-cksum" : "", dd->tx_udp_cksum ? " udp-cksum" : "",
+		dd->tx_tcp_cksum ? " tcp-cksum" : "", dd->tx_chain ? " multi-seg" : "");
+	log_info("catnip: zero-copy transmit %s%s, receive on (up to %u mbufs held)",
+		dd->tx_zc ? "on" : "off (a NIC needs IOVA as VA)",
+		dd->tx_zc && dd->tx_holds ? " (but UDP from buffers the application holds: the driver keeps frames)" : "",
+		dd->rx_hold_max);
 	*out = &dd->nd;
 	return 0;
 fail_started:
 	port_stop(dd);
 fail_port:
 	rte_eth_dev_close(port);
+	rte_mempool_free(dd->ext_mp);
 	rte_mempool_free(dd->mp);
 fail_free:
 	free(dd);
 fail_eal:
-	rte_eal_cleanup();
+	dpdk_eal_release(port);
 	return err;
 }
 
