@@ -6,14 +6,15 @@
 # Cases: ping, udp-linux-client, udp-demi-client, udp-own-mac (a MAC of our own and UDP checksum
 # offload), errors, shutdown (the port and the EAL torn down at thread exit), hugepages;
 # tcp-linux-client, tcp-demi-client, nocopy, conformance (tap_cases.sh); memif-tcp, memif-udp,
-# memif-conns (memif_cases.sh).
+# memif-conns (memif_cases.sh); afpacket, afxdp (veth_cases.sh: catnip on DPDK's net_af_packet and
+# net_af_xdp on NS_A's veth, Linux in NS_B at the other end).
 # Exit 77 (skipped) without root or `ip netns`, or where DPDK's EAL or net_tap cannot start.
 set -uo pipefail
 here=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 netns="$here/../../scripts/netns.sh"
 
 if [ "${1:-}" != inner ]; then
-	[ $# -eq 2 ] || { sed -n '5,10p' "$0" >&2; exit 2; }
+	[ $# -eq 2 ] || { sed -n '5,12p' "$0" >&2; exit 2; }
 	"$netns" check || exit 77
 	exec "$netns" run2 -- "$0" inner "$1" "$(cd "$2" && pwd)"
 fi
@@ -194,6 +195,10 @@ hugepages)
 tcp-* | nocopy | conformance)
 	. "$here/tap_cases.sh"
 	tap_case "$case"
+	;;
+afpacket | afxdp)
+	. "$here/veth_cases.sh"
+	veth_case "$case"
 	;;
 memif-*)
 	. "$here/memif_cases.sh"
