@@ -234,6 +234,35 @@ Test(config, storage_word_not_in_list)
 	cr_assert_str_eq(c.storage_sqpoll, "auto");
 }
 
+/* The tcp: section: defaults, YAML, environment, and words outside the list refused. */
+Test(config, tcp_section)
+{
+	struct demi_config c;
+	config_defaults(&c);
+	cr_assert_str_eq(c.tcp_cc, "cubic");
+	cr_assert_eq(c.tcp_rcvbuf, 1u << 20);
+	cr_assert(c.tcp_sack && c.tcp_timestamps && c.tcp_window_scale && c.tcp_syncookies);
+	cr_assert_eq(c.tcp_rto_min_ms, 200);
+	cr_assert_eq(config_parse_string(&c,
+					 "tcp:\n  congestion_control: newreno\n  rcvbuf: 65536\n  sack: false\n"
+					 "  time_wait_ms: 5\n  delayed_ack_ms: 0\n  keepalive_probes: 3\n",
+					 "inline"),
+		     0);
+	cr_assert_str_eq(c.tcp_cc, "newreno");
+	cr_assert_eq(c.tcp_rcvbuf, 65536);
+	cr_assert_not(c.tcp_sack);
+	cr_assert_eq(c.tcp_time_wait_ms, 5);
+	cr_assert_eq(c.tcp_delayed_ack_ms, 0);
+	cr_assert_eq(c.tcp_keepalive_probes, 3);
+	cr_assert_eq(config_parse_string(&c, "tcp:\n  congestion_control: bbr\n", "inline"), -EINVAL);
+	cr_assert_eq(config_parse_string(&c, "tcp:\n  rcvbuf: 100\n", "inline"), -EINVAL);
+	cr_assert_eq(config_parse_string(&c, "tcp:\n  no_such_key: 1\n", "inline"), -EINVAL);
+	setenv("TCP_CONGESTION_CONTROL", "cubic", 1);
+	cr_assert_eq(config_apply_env(&c), 0);
+	unsetenv("TCP_CONGESTION_CONTROL");
+	cr_assert_str_eq(c.tcp_cc, "cubic");
+}
+
 Test(config, demikernel_file_loads_unchanged)
 {
 	struct demi_config c;
