@@ -1,23 +1,24 @@
 /*
  * Demi TCP's cost over memwire between two stacks in this thread, driven
- * through PDPIX as an application drives it (demi_push, demi_pop, demi_wait
- * on qtokens), the stacks polled by a fast-path coroutine as a device
+ * through PDPIX as an application drives it (demi_push, demi_pop and the
+ * waits on qtokens), the stacks polled by a fast-path coroutine as a device
  * libOS's poller does. bench/tcp_cost_run runs it under callgrind.
  *
- *   tcp_cost echo [-n N] [-s size]
+ *   tcp_cost echo [-n N] [-s size] [-o]
  *     N round trips of `size` bytes (default 100000 of 64): the client
  *     (stack A) pushes, the server (stack B) pops and pushes the popped sga
  *     back, the client pops. Real clock. All of it is in echo_loop(), which
  *     callgrind collects alone: both stacks, PDPIX, the scheduler, memwire.
- *   tcp_cost bulk [-m MiB] [-c chunk] [-w pushes] [-d delay_ns]
+ *   tcp_cost bulk [-m MiB] [-c chunk] [-w pushes] [-d delay_ns] [-o]
  *     MiB (default 64) one way from A to B in pushes of `chunk` bytes
  *     (default 65536), at most `pushes` in flight (default 16), the server
- *     popping, completions collected with demi_wait_next_n; under the virtual clock with a one-way wire delay of delay_ns
- *     (default 10000), so that the simulated time is the protocol's own
- *     (windows, slow start, timers) and costs no CPU. All in bulk_loop().
- *     The pushed buffers are allocated for each push but not written.
- * -o attaches the wire's ports with checksum offload, as a NIC that computes
- * and checks them would be (memwire does neither, so none is computed).
+ *     popping, completions collected with demi_wait_next_n; under the
+ *     virtual clock with a one-way wire delay of delay_ns (default 10000),
+ *     so that the simulated time is the protocol's own (windows, slow start,
+ *     timers) and costs no CPU. All in bulk_loop(). The pushed buffers are
+ *     allocated for each push but not written.
+ *   -o (both): the wire's ports offload checksums, as a NIC that computes
+ *     and checks them would (memwire does neither, so none is computed).
  * Both print wall-clock figures, segment counts, and the counts that the
  * run script divides callgrind's instruction count by.
  */

@@ -12,8 +12,9 @@
  *   H  raw:40001 -> A:80, SYN-RECEIVED (our SYN, A's SYN-ACK unanswered);
  *   C  A:ephemeral -> raw:5000, SYN-SENT (A's SYN unanswered);
  * then tuples 3-6 (raw:40003-40006 -> A:80) start with no state and tuple 7
- * (raw:40007) goes to the closed port 81. Setup is deterministic: the ISN secret is fixed
- * and the clock starts at 1 s, so a crashing input reproduces alone.
+ * (raw:40007) goes to the closed port 81. Setup is deterministic: the ISN
+ * secret is fixed and the clock starts at 1 s, so a crashing input
+ * reproduces alone.
  *
  * Input: [config][mss] then records.
  *   config  bits 0-2: our SYNs offer timestamps, SACK-permitted, window scale;
@@ -29,7 +30,8 @@
  *     opt     bits 0-1 option mode, 2-5 count
  *     len16   payload bytes (modulo what fits the MTU; content generated)
  *     delay   virtual time before the segment: bit 7 clear: ms, set: (b & 0x7f) s;
- *             0xff: 2 hours (keepalive), 0xfe: 25 days (PAWS's idle limit)
+ *             0xff: 2 hours (keepalive), 0xfe: 25 days (PAWS's idle limit);
+ *             ignored once an input has used 60 days
  *   application call (sel bit 7 set), 4 bytes: sel, action, arg, delay;
  *     action % 10: 0 push arg*64+1 bytes on P, 1 push arg*512+1 on conn arg%8,
  *     2 stop/resume reading, 3 close P, 4 close conn arg%8, 5 close the
@@ -48,11 +50,15 @@
  * SACK blocks: 4 bytes each, start = snd_una + int16, end = start + uint16.
  *
  * After each record: no sanitizer report, every connection's queues agree
- * with their byte counts and sequence variables are ordered, buffers in use
- * are no more than what the queues and the wire hold, connections are
- * bounded. After each input the stack is destroyed: every buffer is back.
+ * with their byte counts and sequence variables are ordered, recover lies in
+ * [iss, snd_max], buffers in use are no more than what the queues and the
+ * wire hold, connections are bounded. After each input the stack is
+ * destroyed: every buffer is back. FUZZ_TCP_STRICT (see strict()) adds the
+ * checks for bugs found and not fixed yet; tests/fuzz/corpus_tcpseg/bug_*
+ * reproduce them.
  * Built with -DFUZZ_REPLAY_MAIN (any compiler) it is a program that replays
- * corpus files or directories (tests/fuzz/corpus_tcpseg).
+ * corpus files or directories (tests/fuzz/corpus_tcpseg); FUZZ_TCP_VERBOSE=1
+ * prints what each input did (counters, connection states).
  */
 #include <arpa/inet.h>
 #include <errno.h>
@@ -411,7 +417,13 @@ static void collect(void)
 static bool strict(const char *what)
 {
 	const char *v = getenv("FUZZ_TCP_STRICT");
-	return v && (strstr(v, "all") || strstr(v, what));
+	size_t n = strlen(what);
+	for (; v && *v; v += strcspn(v, ",") + (v[strcspn(v, ",")] == ',')) {
+		size_t len = strcspn(v, ",");
+		if ((len == 3 && !strncmp(v, "all", 3)) || (len == n && !strncmp(v, what, n)))
+			return true;
+	}
+	return false;
 }
 
 /* A connection's variables, printed before a failed check on it aborts. */

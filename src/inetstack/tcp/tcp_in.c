@@ -528,6 +528,7 @@ static void established(struct tcb *tp, struct seg *s, struct pkt *p)
 	}
 	tp->last_recv = now;
 	tp->keep_probes = 0;
+	tp->persist_probes = 0;
 
 	/*
 	 * Seventh: text. Nobody will read data for a closed descriptor: reset
@@ -552,6 +553,8 @@ static void established(struct tcb *tp, struct seg *s, struct pkt *p)
 	    tp->state != TCPS_TIME_WAIT) {
 		tp->rcv_nxt++;
 		tp->flags |= TF_RCVD_FIN | TF_ACKNOW;
+		/* Nothing follows a FIN: out-of-order data above it was never part of the stream (as Linux's tcp_fin). */
+		tcp_ooo_purge(&tp->ooo, in->pool);
 		switch (tp->state) {
 		case TCPS_ESTABLISHED:
 			tcb_set_state(tp, TCPS_CLOSE_WAIT);

@@ -153,6 +153,7 @@ struct tcb {
 	uint64_t last_send;      /* clock_now() of the last data sent (idle restart) */
 	uint64_t last_recv;      /* clock_now() of the last segment received (keepalive) */
 	uint32_t keep_probes;    /* keepalive probes unanswered */
+	uint32_t persist_probes; /* zero-window probes unanswered */
 
 	/* Timers. */
 	struct timer t_rexmt;    /* retransmission, SYN retry and persist */

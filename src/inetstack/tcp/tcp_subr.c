@@ -64,12 +64,21 @@ void tcp_fini(struct inet *in)
 	struct tcp *t = &in->tcp;
 	if (!t->conn_hash)
 		return;
-	/* Queues still open are closed through the runtime, so their pending ops are cancelled. */
-	struct list_node *n, *tmp;
-	list_for_each_safe(n, tmp, &t->conns) {
-		struct tcb *tp = container_of(n, struct tcb, link);
-		if (!(tp->flags & TF_ORPHAN) && tp->q.qd >= 0 && qd_get(&in->rt->qds, tp->q.qd) == &tp->q)
-			rt_close_queue(in->rt, &tp->q);
+	/*
+	 * Queues still open are closed through the runtime, so their pending
+	 * ops are cancelled. A close may free other connections (a listener's
+	 * children), so the walk starts over after each one.
+	 */
+	for (bool again = true; again;) {
+		again = false;
+		for (struct list_node *n = t->conns.next; n != &t->conns; n = n->next) {
+			struct tcb *tp = container_of(n, struct tcb, link);
+			if (!(tp->flags & TF_ORPHAN) && tp->q.qd >= 0 && qd_get(&in->rt->qds, tp->q.qd) == &tp->q) {
+				rt_close_queue(in->rt, &tp->q);
+				again = true;
+				break;
+			}
+		}
 	}
 	/* What is left is orphaned: reset the peers, free it all. */
 	while (!list_empty(&t->conns)) {

@@ -84,6 +84,16 @@ static void rexmt_fire(struct timer *t, void *arg)
 		finish(in);
 		return;
 	}
+	if ((tp->flags & TF_PERSIST) && ++tp->persist_probes > tc->retries) {
+		/*
+		 * RFC 9293 section 3.8.6.1 keeps probing a zero window for as long
+		 * as the peer answers; one that stopped answering (every segment
+		 * resets the count) is gone, as after the retransmission limit.
+		 */
+		tcb_drop(tp, ETIMEDOUT);
+		finish(in);
+		return;
+	}
 	if (tp->flags & TF_PERSIST) {
 		/* A zero-window probe (as Linux: an old sequence number, which the peer must ACK with its window). */
 		in->st.tcp.window_probes++;
