@@ -39,11 +39,7 @@ void tcp_apply_syn_opts(struct tcb *tp, const struct tcp_opts *o)
 	if ((o->flags & TCP_OPTF_WSCALE) && t->wscale_ok) {
 		tp->flags |= TF_WSCALE;
 		tp->snd_wscale = o->wscale;
-		uint32_t want = tp->rcvbuf;
-		uint8_t s = 0;
-		while (s < TCP_MAX_WINSHIFT && (want >> s) > 65535)
-			s++;
-		tp->rcv_wscale = s;
+		tp->rcv_wscale = tcp_wscale_for(tp->rcvbuf);
 	} else {
 		tp->flags &= ~(uint32_t)TF_WSCALE;
 		tp->snd_wscale = tp->rcv_wscale = 0;
@@ -256,7 +252,7 @@ static void process_dup_ack(struct tcb *tp, struct seg *s, uint32_t newly_sacked
 /* RFC 9293 section 3.10.7.4 first: is the segment acceptable for the receive window? */
 static bool seq_acceptable(const struct tcb *tp, const struct seg *s)
 {
-	uint32_t wnd = SEQ_GT(tp->rcv_adv, tp->rcv_nxt) ? tp->rcv_adv - tp->rcv_nxt : 0;
+	uint32_t wnd = tcp_adv_window(tp);
 	uint32_t len = seg_seqlen(s);
 	if (len == 0)
 		return wnd == 0 ? s->seq == tp->rcv_nxt : seq_between(tp->rcv_nxt, s->seq, tp->rcv_nxt + wnd);
@@ -282,7 +278,7 @@ static void trim(struct tcb *tp, struct seg *s, struct pkt *p)
 		s->len -= d;
 		s->seq += d;
 	}
-	uint32_t wnd = SEQ_GT(tp->rcv_adv, tp->rcv_nxt) ? tp->rcv_adv - tp->rcv_nxt : 0;
+	uint32_t wnd = tcp_adv_window(tp);
 	tcp_seq edge = tp->rcv_nxt + wnd;
 	if (SEQ_GT(s->seq + s->len, edge)) {
 		uint32_t over = s->seq + s->len - edge;

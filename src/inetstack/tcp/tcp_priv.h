@@ -217,6 +217,21 @@ struct tcp {
 
 static inline struct tcb *tcb_of(struct queue *q) { return container_of(q, struct tcb, q); }
 
+/* The window shift a receive buffer of buf bytes needs (RFC 7323 section 2.3): the least s with buf >> s <= 65535. */
+static inline uint8_t tcp_wscale_for(uint32_t buf)
+{
+	uint8_t s = 0;
+	while (s < TCP_MAX_WINSHIFT && (buf >> s) > 65535)
+		s++;
+	return s;
+}
+
+/* The receive window last advertised, from RCV.NXT to its right edge. */
+static inline uint32_t tcp_adv_window(const struct tcb *tp)
+{
+	return SEQ_GT(tp->rcv_adv, tp->rcv_nxt) ? tp->rcv_adv - tp->rcv_nxt : 0;
+}
+
 /* ---- tcp_subr.c ---- */
 
 /*
@@ -249,8 +264,6 @@ void tcp_conn_remove(struct inet *in, struct tcb *tp);
 struct tcb *tcp_listener_lookup(struct inet *in, uint32_t laddr, uint16_t lport);
 /* Binds tp to laddr:lport (lport 0: ephemeral). -EADDRINUSE, -EADDRNOTAVAIL. */
 int tcp_bind(struct tcb *tp, uint32_t laddr, uint16_t lport);
-/* Picks an ephemeral port for a connection to faddr:fport whose 4-tuple is free, and binds. */
-int tcp_bind_ephemeral(struct tcb *tp, uint32_t faddr, uint16_t fport);
 void tcp_port_remove(struct inet *in, struct tcb *tp);
 
 /* Sets the variables that follow the ISS (recover, the timed segment, the scoreboard) once tp->iss is chosen. */

@@ -102,10 +102,8 @@ static int ts_connect(struct queue *q, struct op *op)
 	memset(&none, 0, sizeof(none));
 	tcp_apply_syn_opts(tp, &none); /* our MSS, a provisional cc; the SYN-ACK's options redo it */
 	struct tcp *t = &in->tcp;
-	uint32_t s = 0;
-	while (t->wscale_ok && s < TCP_MAX_WINSHIFT && (tp->rcvbuf >> s) > 65535)
-		s++;
-	tp->rcv_wscale = (uint8_t)s; /* offered in the SYN; dropped if the peer does not scale */
+	/* Offered in the SYN; dropped if the peer does not scale. */
+	tp->rcv_wscale = t->wscale_ok ? tcp_wscale_for(tp->rcvbuf) : 0;
 	tp->iss = tcp_isn(&t->secret, tp->laddr, tp->lport, faddr, fport);
 	tcp_seq_init(tp);
 	tp->snd_una = tp->snd_nxt = tp->snd_max = tp->iss;

@@ -302,18 +302,6 @@ int tcp_bind(struct tcb *tp, uint32_t laddr, uint16_t lport)
 	return 0;
 }
 
-int tcp_bind_ephemeral(struct tcb *tp, uint32_t faddr, uint16_t fport)
-{
-	(void)faddr;
-	(void)fport;
-	/*
-	 * The port is also kept out of the port table's reach for later binds;
-	 * the 4-tuple is unique because no other socket holds the port, and
-	 * TIME-WAIT connections of an earlier holder are checked by the caller.
-	 */
-	return tcp_bind(tp, htonl(INADDR_ANY), 0);
-}
-
 void tcp_seq_init(struct tcb *tp)
 {
 	/* Every sequence variable starts at the ISS: comparisons against a zero would fail for half of all ISNs. */
