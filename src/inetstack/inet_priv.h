@@ -7,6 +7,7 @@
 #define DEMI_INETSTACK_INET_PRIV_H
 
 #include <demi/netstats.h>
+#include <netinet/in.h>
 #include <stdbool.h>
 #include <stdint.h>
 
@@ -51,6 +52,12 @@ struct inet {
 
 /* The time for protocol bookkeeping: the poll's when inside one, else the clock. */
 static inline uint64_t inet_now(const struct inet *in) { return in->in_poll ? in->now : clock_now(); }
+
+/* An AF_INET address from an address and port in network order (names, accept results, senders). */
+static inline struct sockaddr_in inet_sockaddr(uint32_t addr, uint16_t port)
+{
+	return (struct sockaddr_in){ .sin_family = AF_INET, .sin_port = port, .sin_addr.s_addr = addr };
+}
 
 /* The stack this thread created last (demi_netstats reads it); NULL when none. */
 extern __thread struct inet *inet_current;

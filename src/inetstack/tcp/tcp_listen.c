@@ -164,8 +164,7 @@ static bool give(struct tcb *tp, struct op *op)
 	tp->flags &= ~(uint32_t)(TF_ORPHAN | TF_ACCEPTQ);
 	tp->listener = NULL;
 	op->result.qr_value.ares.qd = tp->q.qd;
-	op->result.qr_value.ares.addr = (struct sockaddr_in){
-		.sin_family = AF_INET, .sin_port = tp->fport, .sin_addr.s_addr = tp->faddr };
+	op->result.qr_value.ares.addr = inet_sockaddr(tp->faddr, tp->fport);
 	op_complete(&in->rt->ops, op);
 	return true;
 }

@@ -322,18 +322,14 @@ static int ts_getpeername(struct queue *q, struct sockaddr_in *out)
 	struct tcb *tp = tcb_of(q);
 	if (!tcps_synchronized(tp->state))
 		return -ENOTCONN;
-	out->sin_family = AF_INET;
-	out->sin_port = tp->fport;
-	out->sin_addr.s_addr = tp->faddr;
+	*out = inet_sockaddr(tp->faddr, tp->fport);
 	return 0;
 }
 
 static int ts_getsockname(struct queue *q, struct sockaddr_in *out)
 {
 	struct tcb *tp = tcb_of(q);
-	out->sin_family = AF_INET;
-	out->sin_port = tp->lport;
-	out->sin_addr.s_addr = tp->laddr;
+	*out = inet_sockaddr(tp->laddr, tp->lport);
 	return 0;
 }
 

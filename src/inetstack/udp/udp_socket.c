@@ -202,9 +202,7 @@ static int try_pop(struct udp_sock *s, struct op *op)
 	struct rt *rt = s->in->rt;
 	/* The datagram's buffer reference passes to the application; the payload stays where it arrived. */
 	demi_sgarray_t sga = buf_give_app(&rt->pool, d.buf, d.data, d.len);
-	sga.sga_addr.sin_family = AF_INET;
-	sga.sga_addr.sin_port = d.port;
-	sga.sga_addr.sin_addr.s_addr = d.addr;
+	sga.sga_addr = inet_sockaddr(d.addr, d.port);
 	op->result.qr_value.sga = sga;
 	op_complete(&rt->ops, op);
 	return 0;
@@ -306,18 +304,14 @@ static int us_getpeername(struct queue *q, struct sockaddr_in *out)
 	struct udp_sock *s = sock_of(q);
 	if (!s->connected)
 		return -ENOTCONN;
-	out->sin_family = AF_INET;
-	out->sin_port = s->fport;
-	out->sin_addr.s_addr = s->faddr;
+	*out = inet_sockaddr(s->faddr, s->fport);
 	return 0;
 }
 
 static int us_getsockname(struct queue *q, struct sockaddr_in *out)
 {
 	struct udp_sock *s = sock_of(q);
-	out->sin_family = AF_INET;
-	out->sin_port = s->lport;
-	out->sin_addr.s_addr = s->laddr;
+	*out = inet_sockaddr(s->laddr, s->lport);
 	return 0;
 }
 
