@@ -59,6 +59,45 @@ int tcp_init(struct inet *in, const struct demi_config *cfg)
 	return 0;
 }
 
+/* A connection that still has data or a FIN the peer has not acknowledged. */
+static bool tcb_unfinished(const struct tcb *tp)
+{
+	switch (tp->state) {
+	case TCPS_ESTABLISHED:
+	case TCPS_CLOSE_WAIT:
+	case TCPS_FIN_WAIT_1:
+	case TCPS_CLOSING:
+	case TCPS_LAST_ACK:
+		return tp->snd_una != tp->snd_max || tp->sq_bytes;
+	default:
+		return false;
+	}
+}
+
+/*
+ * A process that exits right after closing would take its unacknowledged
+ * data and FINs with it, where the kernel would go on retransmitting: the
+ * stack keeps polling (device, timers) until every connection's bytes and
+ * FIN are acknowledged, for TCP_EXIT_DRAIN_NS at most. Not under the
+ * virtual clock, which only tests advance.
+ */
+static void tcp_exit_drain(struct inet *in)
+{
+	if (clock_is_virtual())
+		return;
+	uint64_t end = clock_now() + TCP_EXIT_DRAIN_NS;
+	for (;;) {
+		bool unfinished = false;
+		for (struct list_node *n = in->tcp.conns.next; n != &in->tcp.conns && !unfinished; n = n->next)
+			unfinished = tcb_unfinished(container_of(n, struct tcb, link));
+		if (!unfinished || clock_now() >= end)
+			return;
+		inet_poll(in);
+		timer_run(&in->rt->timers, clock_now());
+		inet_tx_flush(in);
+	}
+}
+
 void tcp_fini(struct inet *in)
 {
 	struct tcp *t = &in->tcp;
@@ -80,6 +119,7 @@ void tcp_fini(struct inet *in)
 			}
 		}
 	}
+	tcp_exit_drain(in);
 	/* What is left is orphaned: reset the peers, free it all. */
 	while (!list_empty(&t->conns)) {
 		struct tcb *tp = container_of(t->conns.next, struct tcb, link);
