@@ -147,6 +147,8 @@ static const struct key keys[] = {
 	WORD("storage", "direct", "STORAGE_DIRECT", storage_direct, "auto|off"),
 	WORD("storage", "submit", "STORAGE_SUBMIT", storage_submit, "eager|batch"),
 	NUM("storage", "ring_entries", "STORAGE_RING_ENTRIES", K_U32, storage_ring_entries, 8, 32768),
+
+	VAL("catmem", "membarrier", "CATMEM_MEMBARRIER", K_BOOL, catmem_membarrier),
 };
 
 #define NKEYS (sizeof(keys) / sizeof(keys[0]))
@@ -170,6 +172,7 @@ void config_defaults(struct demi_config *c)
 	snprintf(c->storage_direct, sizeof(c->storage_direct), "auto");
 	snprintf(c->storage_submit, sizeof(c->storage_submit), "eager");
 	c->storage_ring_entries = 256;
+	c->catmem_membarrier = true;
 	snprintf(c->tcp_cc, sizeof(c->tcp_cc), "cubic");
 	c->tcp_rcvbuf = 1u << 20;
 	c->tcp_sndbuf = 1u << 20;

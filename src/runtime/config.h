@@ -92,6 +92,9 @@ struct demi_config {
 	char storage_direct[8];     /* storage.direct / STORAGE_DIRECT: auto|off (O_DIRECT); default auto */
 	char storage_submit[8];     /* storage.submit / STORAGE_SUBMIT: eager|batch; default eager */
 	uint32_t storage_ring_entries; /* storage.ring_entries / STORAGE_RING_ENTRIES: power of two 8..32768; default 256 */
+
+	/* catmem: (shared-memory pipes; doc/catmem.md) */
+	bool catmem_membarrier; /* catmem.membarrier / CATMEM_MEMBARRIER: pushes without a fence, sleepers use membarrier(2); default true */
 };
 
 /* Fills *c with the documented defaults. */

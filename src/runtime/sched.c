@@ -28,6 +28,18 @@ void sched_init(struct sched *s, size_t stack_size, uint32_t max_live)
 	list_init(&s->runq);
 	list_init(&s->nextq);
 	list_init(&s->free_tasks);
+	list_init(&s->pollers);
+}
+
+void sched_poller_add(struct sched *s, struct sched_poller *p)
+{
+	list_push_back(&s->pollers, &p->node);
+}
+
+void sched_poller_del(struct sched_poller *p)
+{
+	if (list_linked(&p->node))
+		list_del(&p->node);
 }
 
 void sched_fini(struct sched *s)
@@ -128,13 +140,21 @@ void sched_run_now(struct sched *s, struct task *t)
 
 void sched_round(struct sched *s)
 {
+	struct list_node *n, *next;
+	for (n = s->pollers.next; n != &s->pollers; n = next) {
+		struct sched_poller *p = container_of(n, struct sched_poller, node);
+		next = n->next; /* p may remove itself */
+		if (p->poll(p->arg))
+			s->progress++;
+	}
+	if (list_empty(&s->nextq) && list_empty(&s->runq))
+		return; /* the common idle round: only the plain pollers had anything to look at */
 	/* Yielded coroutines (pollers first, as they were queued) go before the woken ones. */
 	struct list_node batch;
 	list_init(&batch);
 	list_splice_back(&batch, &s->nextq);
 	list_splice_back(&batch, &s->runq);
 	list_splice_back(&s->runq, &batch);
-	struct list_node *n;
 	/* Coroutines woken during the round run in it; yielded ones wait for the next. */
 	while ((n = list_pop_front(&s->runq)))
 		resume(s, container_of(n, struct task, node));

@@ -19,6 +19,20 @@ enum task_state { TASK_FREE, TASK_RUNNABLE, TASK_RUNNING, TASK_PARKED, TASK_DONE
 
 typedef void (*task_fn)(void *arg);
 
+/*
+ * A fast-path poller that never waits may run as a plain call instead of a
+ * coroutine: at the start of every round, on the caller's stack. It saves the
+ * two coroutine switches of a TASK_FAST poller, which cost more than a poll
+ * that only looks at memory (the pipes). poll returns true when it completed
+ * or woke something (progress for idle detection). It must not park, yield or
+ * remove another poller; removing itself is allowed.
+ */
+struct sched_poller {
+	struct list_node node;
+	bool (*poll)(void *arg);
+	void *arg;
+};
+
 struct task {
 	struct coro_ctx ctx;
 	void *stack;
@@ -39,6 +53,7 @@ struct sched {
 	struct list_node runq;  /* woken this round: run before the round ends */
 	struct list_node nextq; /* yielded: run in the next round (pollers first) */
 	struct list_node free_tasks;
+	struct list_node pollers; /* struct sched_poller, called in order at the start of each round */
 	size_t stack_size;
 	uint32_t live, max_live;
 	uint64_t progress; /* bumped by every wake and completion: idle detection */
@@ -63,7 +78,12 @@ struct task *sched_spawn(struct sched *s, enum task_kind kind, task_fn fn, void 
  */
 void sched_run_now(struct sched *s, struct task *t);
 
-/* One round: the yielded coroutines (pollers, background) and every coroutine woken meanwhile. */
+/* Registers p (not yet registered) to be called at the start of every round, after those added before. */
+void sched_poller_add(struct sched *s, struct sched_poller *p);
+/* Unregisters p; harmless when it is not registered. */
+void sched_poller_del(struct sched_poller *p);
+
+/* One round: the plain pollers, then the yielded coroutines (pollers, background) and every coroutine woken meanwhile. */
 void sched_round(struct sched *s);
 
 /* Inside a coroutine: sleep until sched_wake; returns 0, or -ECANCELED after sched_cancel. */

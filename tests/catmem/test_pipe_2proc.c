@@ -9,6 +9,7 @@
 #include <fcntl.h>
 #include <sys/resource.h>
 
+#include "../../src/queues/catmem/pipe_shm.h" /* the end words' flags, to check what each end publishes */
 #include "catmem_test.h"
 
 struct lo {
@@ -513,6 +514,94 @@ BOTH(sleep_and_wake, .timeout = 60)
 	OK(demi_push(&qt, qd, &sga));
 	OK(demi_wait(&qr, qt, NULL));
 	OK(demi_sgafree(&sga));
+	cr_assert_eq(cm_reap(child), 0);
+	OK(demi_close(qd));
+}
+
+/*
+ * Pops `n` messages stamped with their send time and answers each, so that
+ * the parent sends the next only after a pause in which this side went to
+ * sleep again (catmem, poll_idle_us 50). Exits 0 when every wake-up came
+ * quickly: a lost wake-up would wait for the 10 ms liveness tick.
+ */
+static void many_sleeps_child(void *arg)
+{
+	struct job *j = arg;
+	CHILD_OK(cm_init("catmem"));
+	int qd;
+	CHILD_OK(cm_open_retry(&qd, j->name, 5000));
+	uint64_t worst = 0, late = 0;
+	for (int i = 0; i < j->n; i++) {
+		demi_qresult_t qr;
+		CHILD_OK(cm_pop(qd, &qr, 10000));
+		uint64_t now = cm_now_ns(), sent;
+		CHILD_CHECK(qr.qr_value.sga.sga_segs[0].sgaseg_len == sizeof(sent));
+		memcpy(&sent, qr.qr_value.sga.sga_segs[0].sgaseg_buf, sizeof(sent));
+		if (now - sent > worst)
+			worst = now - sent;
+		late += now - sent > 5 * 1000000ull;
+		CHILD_OK(cm_push(qd, 1, 0, 10000)); /* the answer */
+		CHILD_OK(demi_sgafree(&qr.qr_value.sga));
+	}
+	fprintf(stderr, "sleeper: %d wake-ups, worst %.3f ms, %lu over 5 ms\n", j->n, (double)worst / 1e6,
+		(unsigned long)late);
+	/* A busy CI host may delay a few wake-ups; a lost one costs 10 ms every time it happens. */
+	CHILD_CHECK(late <= (uint64_t)j->n / 10);
+	CHILD_OK(demi_close(qd));
+}
+
+struct barrier_mode {
+	char membarrier[8];
+};
+
+static struct barrier_mode barrier_modes[] = { { "true" }, { "false" } };
+
+ParameterizedTestParameters(catmem_2proc, sleeper_woken_in_both_barrier_modes)
+{
+	return cr_make_param_array(struct barrier_mode, barrier_modes, sizeof(barrier_modes) / sizeof(barrier_modes[0]));
+}
+
+/*
+ * The publisher pushes without a fence (membarrier registered, the sleeper
+ * issues MEMBARRIER_CMD_GLOBAL_EXPEDITED) or with one (catmem.membarrier:
+ * false); either way a sleeping peer is woken every time. The flag each end
+ * publishes in its word says which.
+ */
+ParameterizedTest(struct barrier_mode *m, catmem_2proc, sleeper_woken_in_both_barrier_modes, .timeout = 60)
+{
+	struct job j = job_of("catmem", "bar", 60);
+	pid_t child = cm_fork(many_sleeps_child, &j);
+	setenv("CATMEM_MEMBARRIER", m->membarrier, 1);
+	int err = cm_init("catmem");
+	unsetenv("CATMEM_MEMBARRIER");
+	OK(err);
+	int qd;
+	OK(demi_create_pipe(&qd, j.name));
+	char path[128];
+	snprintf(path, sizeof(path), "/dev/shm/demi-pipe.%s", j.name);
+	int fd = open(path, O_RDONLY);
+	cr_assert_geq(fd, 0);
+	uint64_t word;
+	cr_assert_eq(pread(fd, &word, sizeof(word), offsetof(struct pipe_shared, end[0].word)), (ssize_t)sizeof(word));
+	close(fd);
+	bool asym = (word >> 8) & PIPE_END_ASYM;
+	if (strcmp(m->membarrier, "false") == 0)
+		cr_assert_not(asym, "catmem.membarrier: false publishes with a fence");
+	else
+		cr_log_info("membarrier %s here", asym ? "registered" : "not available");
+	for (int i = 0; i < j.n; i++) {
+		usleep(1000 + (unsigned)(i % 7) * 300); /* well past poll_idle_us: the child sleeps */
+		demi_sgarray_t sga = demi_sgaalloc(8);
+		uint64_t now = cm_now_ns();
+		memcpy(sga.sga_segs[0].sgaseg_buf, &now, sizeof(now));
+		demi_qtoken_t qt;
+		demi_qresult_t qr;
+		OK(demi_push(&qt, qd, &sga));
+		OK(demi_wait(&qr, qt, NULL));
+		OK(demi_sgafree(&sga));
+		OK(cm_pop(qd, &qr, 10000));
+		OK(demi_sgafree(&qr.qr_value.sga));
+	}
 	cr_assert_eq(cm_reap(child), 0);
 	OK(demi_close(qd));
 }

@@ -21,7 +21,7 @@ static const char *const env_names[] = {
 	"ARP_REQUEST_RETRIES", "ARP_REQUEST_TIMEOUT", "ARP_CACHE_TTL", "POLL_IDLE_US",
 	"MAX_QTOKENS", "MAX_QUEUES", "MAX_BUFFERS", "MAX_BUFFER_BYTES", "COROUTINE_STACK",
 	"DEMI_LOG", "STORAGE_DURABILITY", "STORAGE_SQPOLL", "STORAGE_DIRECT", "STORAGE_SUBMIT",
-	"STORAGE_RING_ENTRIES",
+	"STORAGE_RING_ENTRIES", "CATMEM_MEMBARRIER",
 };
 
 /* The runner's own environment (a CI job setting LIBOS, say) must not leak into the tests. */
@@ -161,6 +161,7 @@ static void assert_defaults(const struct demi_config *c)
 	cr_assert_eq(c->max_buffer_bytes, 1ULL << 30);
 	cr_assert_eq(c->coroutine_stack, 65536);
 	cr_assert_str_eq(c->log_level, "warn");
+	cr_assert(c->catmem_membarrier);
 }
 
 Test(config, defaults)
@@ -217,6 +218,7 @@ Test(config, full_file_sets_every_key)
 	cr_assert_str_eq(c.storage_direct, "auto");
 	cr_assert_str_eq(c.storage_submit, "batch");
 	cr_assert_eq(c.storage_ring_entries, 64);
+	cr_assert_not(c.catmem_membarrier);
 }
 
 Test(config, storage_word_not_in_list)
@@ -261,6 +263,21 @@ Test(config, tcp_section)
 	cr_assert_eq(config_apply_env(&c), 0);
 	unsetenv("TCP_CONGESTION_CONTROL");
 	cr_assert_str_eq(c.tcp_cc, "cubic");
+}
+
+Test(config, catmem_section)
+{
+	struct demi_config c;
+	config_defaults(&c);
+	cr_assert(c.catmem_membarrier);
+	cr_assert_eq(config_parse_string(&c, "catmem:\n  membarrier: false\n", "inline"), 0);
+	cr_assert_not(c.catmem_membarrier);
+	cr_assert_eq(config_parse_string(&c, "catmem:\n  membarrier: sometimes\n", "inline"), -EINVAL);
+	cr_assert_eq(config_parse_string(&c, "catmem:\n  fence: true\n", "inline"), -EINVAL);
+	setenv("CATMEM_MEMBARRIER", "true", 1);
+	cr_assert_eq(config_apply_env(&c), 0);
+	unsetenv("CATMEM_MEMBARRIER");
+	cr_assert(c.catmem_membarrier);
 }
 
 Test(config, demikernel_file_loads_unchanged)

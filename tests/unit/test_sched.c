@@ -549,3 +549,80 @@ Test(sched, deep_recursion_on_coroutine_stack)
 	cr_assert_eq(d.sum, 2 * expect);
 	cr_assert_eq(S.live, 0);
 }
+
+/* ---- plain pollers ---- */
+
+struct plain {
+	struct sched_poller p;
+	int id;
+	int calls;
+	int remove_self_at; /* call number at which it unregisters itself, 0: never */
+	bool report;        /* what poll returns */
+};
+
+static bool plain_poll(void *arg)
+{
+	struct plain *pl = arg;
+	pl->calls++;
+	note(pl->id);
+	if (pl->calls == pl->remove_self_at)
+		sched_poller_del(&pl->p);
+	return pl->report;
+}
+
+static void plain_init(struct plain *pl, int id)
+{
+	memset(pl, 0, sizeof(*pl));
+	pl->id = id;
+	pl->p = (struct sched_poller){ .poll = plain_poll, .arg = pl };
+	list_node_init(&pl->p.node);
+}
+
+Test(sched, plain_pollers_run_first_every_round_in_order)
+{
+	struct plain a, b;
+	plain_init(&a, 100);
+	plain_init(&b, 101);
+	sched_poller_add(&S, &a.p);
+	sched_poller_add(&S, &b.p);
+	struct kind_probe k = { .id = 7 };
+	cr_assert_not_null(sched_spawn(&S, TASK_APP, probe_fn, &k));
+	sched_round(&S);
+	cr_assert_eq(ntrace, 3);
+	cr_assert_eq(trace[0], 100, "pollers run before the coroutines of the round");
+	cr_assert_eq(trace[1], 101, "pollers run in the order they were added");
+	cr_assert_eq(trace[2], 7);
+	/* Every round, also one with no coroutine at all. */
+	sched_round(&S);
+	sched_round(&S);
+	cr_assert_eq(a.calls, 3);
+	cr_assert_eq(b.calls, 3);
+	sched_poller_del(&a.p);
+	sched_poller_del(&a.p); /* harmless twice */
+	sched_round(&S);
+	cr_assert_eq(a.calls, 3, "a removed poller is not called");
+	cr_assert_eq(b.calls, 4);
+	sched_poller_del(&b.p);
+}
+
+Test(sched, plain_poller_progress_and_self_removal)
+{
+	struct plain a, b;
+	plain_init(&a, 1);
+	plain_init(&b, 2);
+	a.remove_self_at = 2;
+	b.report = true;
+	sched_poller_add(&S, &a.p);
+	sched_poller_add(&S, &b.p);
+	uint64_t progress = S.progress;
+	sched_round(&S);
+	cr_assert_eq(S.progress, progress + 1, "only a poller that reports work counts as progress");
+	b.report = false;
+	sched_round(&S); /* a removes itself; b, after it, still runs */
+	cr_assert_eq(b.calls, 2, "removing itself must not skip the next poller");
+	sched_round(&S);
+	cr_assert_eq(a.calls, 2);
+	cr_assert_eq(b.calls, 3);
+	cr_assert_eq(S.progress, progress + 1);
+	sched_poller_del(&b.p);
+}

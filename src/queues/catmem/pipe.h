@@ -1,6 +1,6 @@
 /*
  * catmem pipes inside Demi: one end of a named shared-memory pipe as a queue,
- * and the per-thread hub whose fast-path coroutine polls every pipe with
+ * and the per-thread hub whose fast-path poller looks at every pipe with
  * pending operations, under any libOS.
  */
 #ifndef DEMI_QUEUES_CATMEM_PIPE_H
@@ -33,10 +33,13 @@ struct pipe {
 	bool open;              /* the queue is installed and not closed */
 	int broken;             /* 0, or the errno every operation now fails with */
 	bool dirty;             /* published or consumed something the peer has not been told of */
+	uint32_t own_flags;     /* PIPE_END_* of our word, from the hub */
 
 	enum pipe_peer peer;
 	uint32_t peer_pid;
 	bool peer_may_sleep;
+	uint32_t peer_flags; /* PIPE_END_* of its word, fixed from attach to close */
+	uint64_t peer_word;  /* the peer's word as last seen while open: an unchanged word is the fast path */
 	int peer_pidfd; /* -1 when unknown or not available */
 
 	struct ring_tx tx;  /* ring `end`: we produce */
@@ -62,10 +65,10 @@ extern const struct queue_ops pipe_queue_ops;
 
 /* 0 when name is a valid pipe name, else -EINVAL. */
 int pipe_name_check(const char *name);
-/* Creates the region of a new pipe and publishes its name; fills p->sh, p->memfd, p->imm. -errno. */
-int pipe_region_create(struct pipe *p, const char *name, bool may_sleep);
+/* Creates the region of a new pipe and publishes its name; fills p->sh, p->memfd, p->imm. Our end's flags come from p->hub. -errno. */
+int pipe_region_create(struct pipe *p, const char *name);
 /* Maps the region of an existing pipe and claims its second end. -errno (ENOENT, EBUSY, EPROTO...). */
-int pipe_region_open(struct pipe *p, const char *name, bool may_sleep);
+int pipe_region_open(struct pipe *p, const char *name);
 /* Marks our end closed; the creator also unlinks the name. */
 void pipe_region_close(struct pipe *p);
 /* Unmaps the region and closes the descriptors. */
@@ -81,6 +84,14 @@ void pipe_unref(struct pipe *p);
 bool pipe_poll(struct pipe *p);
 /* Learns the peer's state from its end word (attach, close); -EPROTO marks the pipe broken. */
 void pipe_peer_refresh(struct pipe *p);
+/* pipe_peer_refresh, with the datapath's case inline: an open peer whose word has not changed. */
+static inline void pipe_peer_check(struct pipe *p)
+{
+	if (p->peer == PEER_OPEN &&
+	    atomic_load_explicit(&p->sh->end[1 - p->end].word, memory_order_acquire) == p->peer_word)
+		return;
+	pipe_peer_refresh(p);
+}
 /* Wakes the peer if it sleeps on its bell: called after anything it may wait for. */
 void pipe_notify(struct pipe *p);
 /* demi_create_pipe (create) or demi_open_pipe: a new pipe queue installed in rt. -errno. */
@@ -94,7 +105,8 @@ struct pipe_hub {
 	struct rt *rt;
 	uint32_t refs;         /* the catmem libOS, and every open pipe */
 	bool can_sleep;        /* catmem: block() sleeps on the pipes' bells */
-	struct task *poller;   /* TASK_FAST: polls active pipes every round, parks when none */
+	bool asym;             /* registered for membarrier: our pushes take no fence before ringing (PIPE_END_ASYM) */
+	struct sched_poller poller; /* polls the active pipes at the start of every round */
 	struct list_node active;
 	uint32_t nactive;
 	struct timer tick;     /* while pipes are active: liveness checks, and a bound on other libOSes' sleep */

@@ -1,12 +1,13 @@
 /*
  * The pipe hub: one per thread that uses pipes, under any libOS. Its
- * fast-path coroutine polls the pipes that have waiting operations once per
- * scheduler round and parks while there are none; a timer checks that peers
+ * fast-path poller looks at the pipes that have waiting operations once per
+ * scheduler round (a plain call, no coroutine); a timer checks that peers
  * are alive and, under libOSes that cannot sleep on a pipe, bounds how long
  * their sleep may hide a pipe message. catmem's block() sleeps here.
  */
 #include <errno.h>
 #include <linux/futex.h>
+#include <linux/membarrier.h>
 #include <poll.h>
 #include <signal.h>
 #include <stdlib.h>
@@ -41,16 +42,11 @@ static bool hub_poll(struct pipe_hub *h)
 	return done;
 }
 
-/* Fast-path coroutine. After a cancel the hub may be gone: return without touching it. */
-static void poller(void *arg)
+/* The fast path: a plain call at the start of every scheduler round (no coroutine switch). */
+static bool poller(void *arg)
 {
 	struct pipe_hub *h = arg;
-	for (;;) {
-		int err = h->nactive ? sched_defer(&h->rt->sched) : sched_park(&h->rt->sched);
-		if (err)
-			return;
-		hub_poll(h);
-	}
+	return h->nactive && hub_poll(h);
 }
 
 /* The peer's pidfd turned readable: it exited, unless it closed its end first. */
@@ -141,11 +137,16 @@ int pipe_hub_get(struct rt *rt, bool libos, struct pipe_hub **out)
 			return -ENOMEM;
 		h->rt = rt;
 		list_init(&h->active);
-		h->poller = sched_spawn(&rt->sched, TASK_FAST, poller, h);
-		if (!h->poller) {
-			free(h);
-			return -ENOMEM;
-		}
+		/*
+		 * Registered, our pushes need no fence before they look whether
+		 * the peer sleeps: a sleeper's membarrier is our half of the
+		 * barrier (PIPE_END_ASYM). Per thread's hub, so that a forked
+		 * child registers its own process.
+		 */
+		h->asym = rt->cfg.catmem_membarrier &&
+			  syscall(SYS_membarrier, MEMBARRIER_CMD_REGISTER_GLOBAL_EXPEDITED, 0, 0) == 0;
+		h->poller = (struct sched_poller){ .poll = poller, .arg = h };
+		sched_poller_add(&rt->sched, &h->poller);
 		hub_tls = h;
 	}
 	if (libos)
@@ -160,7 +161,7 @@ void pipe_hub_put(struct pipe_hub *h)
 	if (--h->refs)
 		return;
 	timer_cancel(&h->rt->timers, &h->tick);
-	sched_cancel(&h->rt->sched, h->poller);
+	sched_poller_del(&h->poller);
 	if (hub_tls == h)
 		hub_tls = NULL;
 	free(h);
@@ -174,7 +175,6 @@ void pipe_hub_activate(struct pipe_hub *h, struct pipe *p)
 	list_push_back(&h->active, &p->hub_node);
 	if (h->nactive++)
 		return;
-	sched_wake(&h->rt->sched, h->poller);
 	/*
 	 * The timer stays armed while pipes come and go (a ping-pong activates
 	 * and deactivates once per message): the tick stops re-arming itself
@@ -231,6 +231,7 @@ void pipe_hub_block(struct pipe_hub *h, uint64_t timeout_ns)
 	struct futex_waitv w[FUTEX_WAITV_MAX];
 	struct pipe_end_sh *ends[FUTEX_WAITV_MAX];
 	uint32_t n = 0;
+	bool asym = false;
 	struct list_node *it;
 	list_for_each(it, &h->active) {
 		if (n == FUTEX_WAITV_MAX)
@@ -238,14 +239,20 @@ void pipe_hub_block(struct pipe_hub *h, uint64_t timeout_ns)
 		struct pipe *p = active_pipe(it);
 		ends[n] = &p->sh->end[p->end];
 		atomic_store_explicit(&ends[n]->sleeping, 1, memory_order_relaxed);
+		asym |= (p->peer_flags & PIPE_END_ASYM) != 0;
 		n++;
 	}
 	/*
 	 * Full fence (StoreLoad), the mirror of pipe_notify's: our sleeping
 	 * flags are visible before we look at the rings a last time, so a peer
-	 * that published after this look also sees the flag and rings.
+	 * that published after this look also sees the flag and rings. A peer
+	 * with PIPE_END_ASYM takes no fence of its own: membarrier runs one on
+	 * every CPU that runs a registered process, so its publication before
+	 * that point is visible to our look, and its load of `sleeping` after it
+	 * sees our flag. Should membarrier fail, we only nap.
 	 */
 	atomic_thread_fence(memory_order_seq_cst);
+	bool nap = asym && syscall(SYS_membarrier, MEMBARRIER_CMD_GLOBAL_EXPEDITED, 0, 0) != 0;
 	for (uint32_t i = 0; i < n; i++)
 		w[i] = (struct futex_waitv){
 			.val = atomic_load_explicit(&ends[i]->bell, memory_order_relaxed),
@@ -254,8 +261,8 @@ void pipe_hub_block(struct pipe_hub *h, uint64_t timeout_ns)
 		};
 	if (!hub_poll(h) && h->nactive) {
 		struct timespec soon;
-		if (n < h->nactive) {
-			/* More pipes than one wait can watch: look again within TICK_MAX_NS. */
+		if (n < h->nactive || nap) {
+			/* More pipes than one wait can watch, or no barrier for a peer: look again within TICK_MAX_NS. */
 			clock_gettime(CLOCK_MONOTONIC, &soon);
 			soon.tv_nsec += (long)TICK_MAX_NS;
 			if (soon.tv_nsec >= (long)NSEC_PER_SEC) {

@@ -47,7 +47,9 @@ void pipe_peer_refresh(struct pipe *p)
 			return;
 		}
 		p->peer_pid = pipe_word_pid(w);
-		p->peer_may_sleep = pipe_word_flags(w) & PIPE_END_MAY_SLEEP;
+		p->peer_flags = pipe_word_flags(w);
+		p->peer_may_sleep = p->peer_flags & PIPE_END_MAY_SLEEP;
+		p->peer_word = w;
 		if (st == PIPE_END_CLOSED) {
 			p->peer = PEER_CLOSED;
 			return;
@@ -59,8 +61,7 @@ void pipe_peer_refresh(struct pipe *p)
 			p->peer = PEER_DEAD;
 		return;
 	}
-	if (pipe_word_pid(w) != p->peer_pid || st == PIPE_END_FREE ||
-	    (bool)(pipe_word_flags(w) & PIPE_END_MAY_SLEEP) != p->peer_may_sleep)
+	if (pipe_word_pid(w) != p->peer_pid || st == PIPE_END_FREE || pipe_word_flags(w) != p->peer_flags)
 		goto corrupt;
 	if (st == PIPE_END_CLOSED)
 		p->peer = PEER_CLOSED;
@@ -77,13 +78,19 @@ void pipe_notify(struct pipe *p)
 	if (p->peer == PEER_OPEN && !p->peer_may_sleep)
 		return;
 	/*
-	 * Full fence (StoreLoad): what we just published (a record, a released
-	 * head, a returned block, our CLOSED word) must be visible before we
-	 * load the peer's `sleeping`. The sleeper does the mirror image (stores
-	 * sleeping = 1, fences, then looks at its rings), so one of us sees the
-	 * other: it finds our update, or we find it asleep and ring its bell.
+	 * StoreLoad: what we just published (a record, a released head, a
+	 * returned block, our CLOSED word) must be visible before we load the
+	 * peer's `sleeping`. The sleeper does the mirror image (stores
+	 * sleeping = 1, a barrier, then looks at its rings), so one of us sees
+	 * the other: it finds our update, or we find it asleep and ring its bell.
+	 * With PIPE_END_ASYM our half of the barrier is the sleeper's
+	 * membarrier, which acts on this thread too: only the compiler must
+	 * keep the order here. Otherwise a full fence.
 	 */
-	atomic_thread_fence(memory_order_seq_cst);
+	if (p->own_flags & PIPE_END_ASYM)
+		atomic_signal_fence(memory_order_seq_cst);
+	else
+		atomic_thread_fence(memory_order_seq_cst);
 	if (p->peer == PEER_UNKNOWN) {
 		/* The opener may have attached and gone to sleep since we last looked. */
 		pipe_peer_refresh(p);
@@ -233,7 +240,7 @@ static int try_pop(struct pipe *p, struct op *op)
 	struct ring_msg m;
 	int err = p->broken ? -EPROTO : ring_get(&p->rx, &m);
 	if (err == -EAGAIN) {
-		pipe_peer_refresh(p);
+		pipe_peer_check(p);
 		if (p->peer == PEER_CLOSED || p->peer == PEER_DEAD) {
 			/* Its last records were published before its CLOSED word: look once more after the acquire. */
 			err = ring_get(&p->rx, &m);
@@ -294,7 +301,7 @@ static int put_own_block(struct pipe *p, const demi_sgaseg_t *seg)
 /* Pushes what is left of op; completes it, or -EAGAIN while the ring or the pool is full. */
 static int try_push(struct pipe *p, struct op *op)
 {
-	pipe_peer_refresh(p);
+	pipe_peer_check(p);
 	int fail = p->broken ? p->broken : p->peer == PEER_CLOSED ? EPIPE : p->peer == PEER_DEAD ? ECONNRESET : 0;
 	if (fail) {
 		op_fail(&p->rt->ops, op, fail);
@@ -442,6 +449,7 @@ int pipe_new(struct rt *rt, const char *name, bool create, int *qd_out)
 	}
 	p->rt = rt;
 	p->hub = h;
+	p->own_flags = (h->can_sleep ? PIPE_END_MAY_SLEEP : 0) | (h->asym ? PIPE_END_ASYM : 0);
 	p->memfd = -1;
 	p->peer_pidfd = -1;
 	p->refs = 1;
@@ -450,7 +458,7 @@ int pipe_new(struct rt *rt, const char *name, bool create, int *qd_out)
 	list_init(&p->pops);
 	list_init(&p->pushes);
 	list_node_init(&p->hub_node);
-	err = create ? pipe_region_create(p, name, h->can_sleep) : pipe_region_open(p, name, h->can_sleep);
+	err = create ? pipe_region_create(p, name) : pipe_region_open(p, name);
 	if (err) {
 		free(p);
 		pipe_hub_put(h);

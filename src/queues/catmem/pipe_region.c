@@ -127,12 +127,12 @@ static void make_keys(uint64_t key[2])
 	key[1] |= 1;
 }
 
-static uint32_t end_flags(bool may_sleep)
+static uint32_t end_flags(const struct pipe *p)
 {
-	return may_sleep ? PIPE_END_MAY_SLEEP : 0;
+	return p->own_flags;
 }
 
-int pipe_region_create(struct pipe *p, const char *name, bool may_sleep)
+int pipe_region_create(struct pipe *p, const char *name)
 {
 	char memname[PATH_BYTES];
 	snprintf(memname, sizeof(memname), "demi-pipe:%s", name);
@@ -165,7 +165,7 @@ int pipe_region_create(struct pipe *p, const char *name, bool may_sleep)
 	make_keys(h->key);
 	strcpy(h->name, name);
 	sh->imm = *h;
-	atomic_store_explicit(&sh->end[0].word, pipe_end_word((uint32_t)getpid(), end_flags(may_sleep), PIPE_END_OPEN),
+	atomic_store_explicit(&sh->end[0].word, pipe_end_word((uint32_t)getpid(), end_flags(p), PIPE_END_OPEN),
 			      memory_order_relaxed);
 	p->sh = sh;
 	p->memfd = fd;
@@ -181,7 +181,7 @@ int pipe_region_create(struct pipe *p, const char *name, bool may_sleep)
 	return err;
 }
 
-int pipe_region_open(struct pipe *p, const char *name, bool may_sleep)
+int pipe_region_open(struct pipe *p, const char *name)
 {
 	char path[PATH_BYTES];
 	link_path(path, name);
@@ -213,7 +213,7 @@ int pipe_region_open(struct pipe *p, const char *name, bool may_sleep)
 	}
 	/* One atomic claim of the second end: whoever loses finds it taken (EBUSY), so each ring has one producer. */
 	uint64_t expect = 0;
-	uint64_t mine = pipe_end_word((uint32_t)getpid(), end_flags(may_sleep), PIPE_END_OPEN);
+	uint64_t mine = pipe_end_word((uint32_t)getpid(), end_flags(p), PIPE_END_OPEN);
 	if (!atomic_compare_exchange_strong_explicit(&sh->end[1].word, &expect, mine, memory_order_acq_rel,
 						     memory_order_acquire)) {
 		munmap(m, PIPE_REGION_BYTES);

@@ -13,7 +13,7 @@
 #include <stdint.h>
 
 #define PIPE_MAGIC 0x3145504950494d45ull /* "EMIPIPE1" */
-#define PIPE_VERSION 1u
+#define PIPE_VERSION 2u
 #define PIPE_LINE 64u                /* cache line: the unit the two cores exchange */
 #define PIPE_HDR_BYTES 4096u         /* control lines and return slots */
 #define PIPE_RING_BYTES (256u << 10) /* message ring, per direction; a power of two */
@@ -33,6 +33,13 @@ _Static_assert(PIPE_INLINE_MAX + PIPE_REC_HDR <= PIPE_RING_BYTES / 2, "an inline
 enum { PIPE_END_FREE = 0, PIPE_END_OPEN = 1, PIPE_END_CLOSED = 2 };
 /* Flags, in the second byte: the end's thread may sleep on its bell, so the peer must ring it. */
 #define PIPE_END_MAY_SLEEP 1u
+/*
+ * The end's process publishes without a fence before it looks at the peer's
+ * `sleeping` (it registered for membarrier's global expedited barrier): a
+ * peer going to sleep must issue MEMBARRIER_CMD_GLOBAL_EXPEDITED between
+ * raising `sleeping` and its last look at the rings (doc/catmem.md).
+ */
+#define PIPE_END_ASYM 2u
 
 static inline uint64_t pipe_end_word(uint32_t pid, uint32_t flags, uint32_t state)
 {
