@@ -21,6 +21,7 @@
 #endif
 
 #define ANCHOR_NS (2 * NSEC_PER_MSEC) /* re-anchor this often; the first rate comes from this interval */
+#define ANCHOR_SLACK 5000u /* TSC ticks (1-2.5 us) around clock_gettime beyond which a sample is not an anchor */
 
 /* Initial-exec: read on every wait-loop round, and cheap only in this model inside a shared library. */
 static __thread bool virt __attribute__((tls_model("initial-exec")));
@@ -58,10 +59,20 @@ static void tsc_check(void)
 }
 
 #if defined(__x86_64__)
-/* A fresh clock_gettime: learns the rate from the previous anchor, and anchors there. */
-static uint64_t tsc_anchor(uint64_t now_tsc)
+/*
+ * A fresh clock_gettime between two TSC reads: learns the rate from the
+ * previous anchor, and anchors there. A thread preempted between the reads
+ * would pair the time with a TSC value from milliseconds before, and every
+ * extrapolation until the next anchor would be off by as much: such a sample
+ * only answers this call.
+ */
+static uint64_t tsc_anchor(uint64_t before)
 {
 	uint64_t ns = mono_ns();
+	uint64_t after = __rdtsc();
+	if (after - before > ANCHOR_SLACK)
+		return ns;
+	uint64_t now_tsc = before + (after - before) / 2;
 	uint64_t dt = now_tsc - tc.tsc, dns = ns - tc.ns;
 	if (tc.tsc && dns >= ANCHOR_NS / 2 && dt > 0) {
 		tc.mult = (uint64_t)(((unsigned __int128)dns << 32) / dt);
