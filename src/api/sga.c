@@ -14,7 +14,8 @@ DEMI_EXPORT demi_sgarray_t demi_sgaalloc(size_t size)
 	struct buf *b = buf_alloc(&rt->pool, size);
 	if (!b)
 		return sga;
-	return buf_give_app(&rt->pool, b, buf_data(b), (uint32_t)size);
+	buf_give_app(&rt->pool, b, buf_data(b), (uint32_t)size, &sga);
+	return sga;
 }
 
 DEMI_EXPORT int demi_sgafree(demi_sgarray_t *sga)

@@ -125,7 +125,7 @@ static int prepare_push(struct rt *rt, struct op *op, const demi_sgarray_t *sga)
 		return err;
 	buf_ref(b);
 	op->buf = b;
-	op->sga = *sga;
+	sga_copy(&op->sga, sga);
 	return 0;
 }
 

@@ -39,7 +39,7 @@ static int ring_put(struct memq *m, struct memq_item it)
 /* Completes a pop with an item; the item's reference passes to the application. */
 static void deliver(struct memq *m, struct op *op, struct memq_item it)
 {
-	op->result.qr_value.sga = buf_give_app(&m->rt->pool, it.buf, it.data, it.len);
+	buf_give_app(&m->rt->pool, it.buf, it.data, it.len, &op->result.qr_value.sga);
 	op_complete(&m->rt->ops, op);
 }
 
@@ -48,7 +48,7 @@ static int memq_push(struct queue *q, struct op *op)
 	struct memq *m = container_of(q, struct memq, q);
 	struct memq_item it = { op->buf, op->sga.sga_segs[0].sgaseg_buf, op->sga.sga_segs[0].sgaseg_len };
 	buf_ref(it.buf); /* the queue's own reference; the push's is dropped at completion */
-	op->result.qr_value.sga = op->sga;
+	sga_copy(&op->result.qr_value.sga, &op->sga);
 	/* The oldest waiting pop (pending ops here are pops) gets the item directly. */
 	struct op *waiter = NULL;
 	for (struct list_node *n = q->pending.next; n != &q->pending; n = n->next) {

@@ -223,16 +223,14 @@ int buf_check_sga(const struct buf_pool *p, const demi_sgarray_t *sga, struct bu
 	return 0;
 }
 
-demi_sgarray_t buf_give_app(struct buf_pool *p, struct buf *b, void *data, uint32_t len)
+void buf_give_app(struct buf_pool *p, struct buf *b, void *data, uint32_t len, demi_sgarray_t *out)
 {
-	demi_sgarray_t sga;
-	memset(&sga, 0, sizeof(sga));
 	b->app_refs++;
-	sga.sga_buf = buf_token(p, b);
-	sga.sga_numsegs = 1;
-	sga.sga_segs[0].sgaseg_buf = data;
-	sga.sga_segs[0].sgaseg_len = len;
-	return sga;
+	out->sga_buf = buf_token(p, b);
+	out->sga_numsegs = 1;
+	out->sga_segs[0].sgaseg_buf = data;
+	out->sga_segs[0].sgaseg_len = len;
+	memset(&out->sga_addr, 0, sizeof(out->sga_addr));
 }
 
 int buf_app_free(struct buf_pool *p, const demi_sgarray_t *sga)

@@ -108,7 +108,17 @@ void op_fail(struct op_table *t, struct op *op, int err)
 
 void op_collect(struct op_table *t, struct op *op, demi_qresult_t *out)
 {
-	*out = op->result;
+	/*
+	 * Field by field (the union as an sga covers its 40 bytes whatever it
+	 * holds): the result was written moments ago in field-sized stores, and
+	 * the application often pushes the sga in *out next (see sga_copy).
+	 */
+	const demi_qresult_t *r = &op->result;
+	out->qr_opcode = r->qr_opcode;
+	out->qr_qd = r->qr_qd;
+	out->qr_qt = r->qr_qt;
+	out->qr_ret = r->qr_ret;
+	sga_copy(&out->qr_value.sga, &r->qr_value.sga);
 	list_del(&op->cnode);
 	release(t, op);
 }

@@ -321,7 +321,8 @@ static void do_push(int qd, uint32_t len)
 	if (!b)
 		return;
 	memset(buf_data(b), 0xa5, len);
-	demi_sgarray_t sga = buf_give_app(&F.rt->pool, b, buf_data(b), len);
+	demi_sgarray_t sga;
+	buf_give_app(&F.rt->pool, b, buf_data(b), len, &sga);
 	struct op *op = op_alloc(&F.rt->ops, q, DEMI_OPC_PUSH);
 	if (op) {
 		buf_ref(b);

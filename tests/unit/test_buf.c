@@ -152,7 +152,7 @@ BUF_TEST(give_app_builds_sga)
 	struct buf *b = buf_alloc(&P, 300);
 	demi_sgarray_t sga;
 	memset(&sga, 0x5a, sizeof(sga));
-	sga = buf_give_app(&P, b, buf_data(b) + 4, 200);
+	buf_give_app(&P, b, buf_data(b) + 4, 200, &sga);
 	cr_assert_eq(sga.sga_numsegs, 1);
 	cr_assert_eq(sga.sga_buf, buf_token(&P, b));
 	cr_assert_eq(sga.sga_segs[0].sgaseg_buf, buf_data(b) + 4);
@@ -169,7 +169,8 @@ BUF_TEST(check_sga)
 {
 	struct buf *b = buf_alloc(&P, 1000);
 	cr_assert_eq(b->cap, 2048);
-	demi_sgarray_t good = buf_give_app(&P, b, buf_data(b), 1000);
+	demi_sgarray_t good;
+	buf_give_app(&P, b, buf_data(b), 1000, &good);
 	struct buf *out = NULL;
 	cr_assert_eq(buf_check_sga(&P, &good, &out), 0);
 	cr_assert_eq(out, b);
@@ -249,7 +250,8 @@ BUF_TEST(check_sga)
 BUF_TEST(app_double_free)
 {
 	struct buf *b = buf_alloc(&P, 64);
-	demi_sgarray_t sga = buf_give_app(&P, b, buf_data(b), 64);
+	demi_sgarray_t sga;
+	buf_give_app(&P, b, buf_data(b), 64, &sga);
 	cr_assert_eq(buf_app_free(&P, &sga), 0);
 	cr_assert_eq(P.in_use, 0);
 	cr_assert_eq(buf_app_free(&P, &sga), -EINVAL);
@@ -261,7 +263,7 @@ BUF_TEST(app_double_free)
 
 	/* The stack still holds it: the app's second free must not take the stack's reference. */
 	b = buf_alloc(&P, 64);
-	sga = buf_give_app(&P, b, buf_data(b), 64);
+	buf_give_app(&P, b, buf_data(b), 64, &sga);
 	buf_ref(b);
 	cr_assert_eq(buf_app_free(&P, &sga), 0);
 	cr_assert_eq(buf_app_free(&P, &sga), -EINVAL);

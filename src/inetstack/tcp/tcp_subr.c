@@ -365,7 +365,7 @@ static void give_eof(struct tcb *tp, struct op *op)
 		op_fail(&rt->ops, op, ENOMEM);
 		return;
 	}
-	op->result.qr_value.sga = buf_give_app(&rt->pool, b, buf_data(b), 0);
+	buf_give_app(&rt->pool, b, buf_data(b), 0, &op->result.qr_value.sga);
 	op_complete(&rt->ops, op);
 }
 
@@ -381,7 +381,7 @@ bool tcp_pop_one(struct tcb *tp, struct op *op)
 		struct pkt p = tp->rq[tp->rq_head++ & (TCP_RCVQ_LEN - 1)];
 		uint32_t before = tcp_rcv_window(tp);
 		tp->rq_bytes -= p.len;
-		op->result.qr_value.sga = buf_give_app(in->pool, p.buf, p.data, p.len);
+		buf_give_app(in->pool, p.buf, p.data, p.len, &op->result.qr_value.sga);
 		op_complete(&in->rt->ops, op);
 		/*
 		 * RFC 9293 section 3.8.6.2.2 (receiver SWS avoidance): announce the
@@ -468,7 +468,7 @@ void tcp_wake_writers(struct tcb *tp)
 		list_node_init(&op->wnode);
 		tp->wq_queued--;
 		tp->sq_uncommitted -= op->sga.sga_segs[0].sgaseg_len;
-		op->result.qr_value.sga = op->sga;
+		sga_copy(&op->result.qr_value.sga, &op->sga);
 		op_complete(&rt->ops, op);
 	}
 }

@@ -167,7 +167,7 @@ static int send_dgram(struct udp_sock *s, struct op *op, uint32_t daddr, uint16_
 	}
 	/* A datagram the stack drops later (queue full, no resolution) is counted, not reported: UDP. */
 	udp_output(in, &p, s->lport, daddr, dport);
-	op->result.qr_value.sga = op->sga;
+	sga_copy(&op->result.qr_value.sga, &op->sga);
 	op_complete(&in->rt->ops, op);
 	if (!in->in_poll)
 		inet_tx_flush(in);
@@ -201,9 +201,8 @@ static int try_pop(struct udp_sock *s, struct op *op)
 	s->rq_bytes -= d.len;
 	struct rt *rt = s->in->rt;
 	/* The datagram's buffer reference passes to the application; the payload stays where it arrived. */
-	demi_sgarray_t sga = buf_give_app(&rt->pool, d.buf, d.data, d.len);
-	sga.sga_addr = inet_sockaddr(d.addr, d.port);
-	op->result.qr_value.sga = sga;
+	buf_give_app(&rt->pool, d.buf, d.data, d.len, &op->result.qr_value.sga);
+	op->result.qr_value.sga.sga_addr = inet_sockaddr(d.addr, d.port);
 	op_complete(&rt->ops, op);
 	return 0;
 }

@@ -149,10 +149,10 @@ static int try_pop(struct cn_sock *s, struct op *op)
 	 */
 	if (s->type == SOCK_STREAM && n > 0 && (size_t)n < b->cap && !s->read_closed)
 		s->readable = false;
-	demi_sgarray_t sga = buf_give_app(&rt->pool, b, buf_data(b), (uint32_t)n);
+	/* The allocation's reference passes to the application. */
+	buf_give_app(&rt->pool, b, buf_data(b), (uint32_t)n, &op->result.qr_value.sga);
 	if (s->type == SOCK_DGRAM)
-		sga.sga_addr = from;
-	op->result.qr_value.sga = sga; /* the allocation's reference passed to the application */
+		op->result.qr_value.sga.sga_addr = from;
 	op_complete(&rt->ops, op);
 	return 0;
 }
@@ -200,7 +200,7 @@ static int try_push(struct cn_sock *s, struct op *op)
 		}
 		op->progress += (uint32_t)n;
 	}
-	op->result.qr_value.sga = op->sga;
+	sga_copy(&op->result.qr_value.sga, &op->sga);
 	op_complete(&rt->ops, op);
 	return 0;
 }

@@ -185,7 +185,7 @@ static void rx_release(struct buf_owner *o, struct buf *b)
 
 static void deliver(struct pipe *p, struct op *op, struct buf *b, void *data, uint32_t len)
 {
-	op->result.qr_value.sga = buf_give_app(&p->rt->pool, b, data, len);
+	buf_give_app(&p->rt->pool, b, data, len, &op->result.qr_value.sga);
 	op_complete(&p->rt->ops, op);
 }
 
@@ -335,7 +335,7 @@ static int try_push(struct pipe *p, struct op *op)
 		return 0;
 	}
 	p->dirty = true;
-	op->result.qr_value.sga = op->sga;
+	sga_copy(&op->result.qr_value.sga, &op->sga);
 	op_complete(&p->rt->ops, op);
 	return 0;
 }
@@ -512,6 +512,6 @@ int pipe_sgaalloc(struct rt *rt, int qd, size_t size, demi_sgarray_t *out)
 	}
 	p->tx_state[blk] = POOL_APP;
 	p->refs++;
-	*out = buf_give_app(&rt->pool, b, data, (uint32_t)size);
+	buf_give_app(&rt->pool, b, data, (uint32_t)size, out);
 	return 0;
 }

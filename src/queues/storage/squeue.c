@@ -83,7 +83,7 @@ static void push_complete(struct squeue *sq, struct sreq *r)
 		op_fail(&rt_of(sq)->ops, op, -r->res);
 		return;
 	}
-	op->result.qr_value.sga = op->sga;
+	sga_copy(&op->result.qr_value.sga, &op->sga);
 	op->result.qr_ret = (int64_t)r->off;
 	op_complete(&rt_of(sq)->ops, op);
 }
@@ -172,7 +172,7 @@ static void finish_pop(struct squeue *sq, struct sreq *r, uint32_t got)
 	if (got < r->adv && sq->read_pos == r->off + r->adv)
 		sq->read_pos = r->off + got;
 	struct op *op = r->op;
-	op->result.qr_value.sga = buf_give_app(&rt_of(sq)->pool, r->buf, r->data + r->skip, got);
+	buf_give_app(&rt_of(sq)->pool, r->buf, r->data + r->skip, got, &op->result.qr_value.sga);
 	r->buf = NULL;
 	op_complete(&rt_of(sq)->ops, op);
 	stg_req_free(sq->eng, r);

@@ -83,5 +83,6 @@ DEMI_EXPORT demi_sgarray_t demi_storage_sgaalloc(size_t size)
 	struct buf *b = sbuf_alloc(e->bufs, size);
 	if (!b)
 		return sga;
-	return buf_give_app(&rt->pool, b, buf_data(b), (uint32_t)size);
+	buf_give_app(&rt->pool, b, buf_data(b), (uint32_t)size, &sga);
+	return sga;
 }
