@@ -223,13 +223,19 @@ static void push_wait(int qd, demi_sgarray_t *sga)
 	wait_for(qt, &qr);
 }
 
+/* Waits for the pop qt into *qr; returns its sga, inside *qr. */
+static demi_sgarray_t *pop_wait_token(demi_qtoken_t qt, demi_qresult_t *qr)
+{
+	wait_for(qt, qr);
+	return &qr->qr_value.sga;
+}
+
 /* Pops the next message into *qr; returns its sga, inside *qr. */
 static demi_sgarray_t *pop_wait(int qd, demi_qresult_t *qr)
 {
 	demi_qtoken_t qt;
 	CHECK(demi_pop(&qt, qd));
-	wait_for(qt, qr);
-	return &qr->qr_value.sga;
+	return pop_wait_token(qt, qr);
 }
 
 /* Round trips of 64 B: push, then wait for the echo. */
@@ -321,6 +327,49 @@ static void sink_b(const struct opts *o)
 	demi_sgafree(&ack);
 	demi_close(qd);
 	(void)sum;
+}
+
+/*
+ * The runtime's instructions per message (bench/catmem_run --cost counts
+ * cost_loop with callgrind): both ends of one pipe in this thread, each
+ * message popped by a pop that was already waiting, as in a ping-pong
+ * between two processes, but with no cross-core traffic to count.
+ */
+static __attribute__((noinline)) void cost_loop(int a, int b, demi_sgarray_t *sga, long n)
+{
+	for (long i = 0; i < n; i++) {
+		demi_qtoken_t pa, pb;
+		demi_qresult_t qr;
+		CHECK(demi_pop(&pa, a));
+		push_wait(b, sga);
+		demi_sgafree(pop_wait_token(pa, &qr));
+		CHECK(demi_pop(&pb, b));
+		push_wait(a, sga);
+		demi_sgafree(pop_wait_token(pb, &qr));
+	}
+}
+
+static int cost_run(long n)
+{
+	setenv("LIBOS", "catmem", 1);
+	struct demi_args args = { 0 };
+	CHECK(demi_init(&args));
+	char name[64];
+	snprintf(name, sizeof(name), "catmem-cost-%d", (int)getpid());
+	int a, b;
+	CHECK(demi_create_pipe(&a, name));
+	CHECK(demi_open_pipe(&b, name));
+	demi_sgarray_t sga = demi_sgaalloc(64);
+	memset(sga.sga_segs[0].sgaseg_buf, 0x5a, 64);
+	cost_loop(a, b, &sga, n / 10 + 1); /* warm: every allocation made once */
+	uint64_t t0 = now_ns();
+	cost_loop(a, b, &sga, n);
+	double ns = (double)(now_ns() - t0) / (double)(2 * n);
+	demi_sgafree(&sga);
+	CHECK(demi_close(b));
+	CHECK(demi_close(a));
+	printf("RESULT kind=catmem_cost msgs=%ld ns_per_msg=%.1f\n", 2 * n, ns);
+	return 0;
 }
 
 #define BIG 65536
@@ -447,7 +496,9 @@ static void usage(const char *prog)
 {
 	fprintf(stderr,
 		"usage: %s [--rounds R] [--count N] [--msgs M] [--big-msgs B] [--poll-idle-us U]\n"
+		"       %s --cost N   (N round trips in one thread, for callgrind: bench/catmem_run --cost)\n"
 		"  defaults: --rounds 7 --count 200000 --msgs 2000000 --big-msgs 20000 --poll-idle-us 50\n",
+		prog,
 		prog);
 	exit(2);
 }
@@ -467,6 +518,8 @@ int main(int argc, char **argv)
 			o.big_msgs = atol(v), i++;
 		else if (v && !strcmp(argv[i], "--poll-idle-us"))
 			o.idle_us = v, i++;
+		else if (v && !strcmp(argv[i], "--cost"))
+			return cost_run(atol(v) > 0 ? atol(v) : 1);
 		else
 			usage(argv[0]);
 	}
