@@ -8,6 +8,7 @@
 #include <criterion/parameterized.h>
 #include <fcntl.h>
 #include <sys/resource.h>
+#include <sys/stat.h>
 
 #include "../../src/queues/catmem/pipe_shm.h" /* the end words' flags, to check what each end publishes */
 #include "catmem_test.h"
@@ -380,6 +381,33 @@ BOTH(creator_killed, .timeout = 60)
 	ERR(ENOENT, demi_open_pipe(&qd, j.name));
 	OK(demi_create_pipe(&qd, j.name));
 	OK(demi_close(qd));
+}
+
+/* Creates a pipe, pushes once and ends with exit() without demi_close: the main thread's runtime is never torn down. */
+static void exit_without_close(void *arg)
+{
+	struct job *j = arg;
+	CHILD_OK(cm_init(j->libos));
+	int qd;
+	CHILD_OK(demi_create_pipe(&qd, j->name));
+	CHILD_OK(cm_push(qd, 100, 0, 1000));
+	exit(0);
+}
+
+/* A creator that exits without closing leaves no name behind in /dev/shm (killed outright, it does: see above). */
+BOTH(creator_exits_without_close, .timeout = 30)
+{
+	struct job j = job_of(lo->name, "exit", 0);
+	char path[128];
+	snprintf(path, sizeof(path), "/dev/shm/demi-pipe.%s", j.name);
+	pid_t child = cm_fork(exit_without_close, &j);
+	cr_assert_eq(cm_reap(child), 0);
+	struct stat st;
+	cr_assert_neq(lstat(path, &st), 0, "the name %s outlived its creator", path);
+	cr_assert_eq(errno, ENOENT);
+	OK(cm_init(lo->name));
+	int qd;
+	ERR(ENOENT, demi_open_pipe(&qd, j.name));
 }
 
 /* ---- a second producer ---- */

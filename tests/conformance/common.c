@@ -1,6 +1,7 @@
 /* PDPIX conformance suite: the libOS table, parameters from $DEMI_TEST_LIBOSES, and shared helpers. */
 #include "conformance.h"
 
+#include <demi/pipe.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -18,6 +19,8 @@ static const struct libos_param known[] = {
 	/* IP_A of scripts/netns.sh run2; tests/catpowder/run.sh runs it inside NS_A. */
 	{ .name = "catpowder", .addr = "10.0.0.1", .caps = CAP_ALL },
 	{ .name = "catnip", .addr = "10.0.0.1", .caps = CAP_ALL }, /* tests/catnip/run.sh, in its namespace */
+	/* Pipes and memory queues only: every socket row must answer ENOTSUP, the rest as anywhere. */
+	{ .name = "catmem", .addr = "127.0.0.1", .caps = 0 },
 };
 
 static void params_cleanup(struct criterion_test_params *crp)
@@ -29,7 +32,7 @@ struct criterion_test_params libos_params(void)
 {
 	const char *env = getenv("DEMI_TEST_LIBOSES");
 	char list[256];
-	snprintf(list, sizeof(list), "%s", env && *env ? env : "catnap");
+	snprintf(list, sizeof(list), "%s", env && *env ? env : "catnap catmem");
 	size_t max = 1;
 	for (const char *c = list; *c; c++)
 		max += *c == ',' || *c == ' ';
@@ -180,6 +183,15 @@ void tcp_pair(const struct libos_param *p, int *lqd, int *cqd, int *sqd)
 	cr_assert_eq(qr.qr_value.ares.addr.sin_family, AF_INET);
 	cr_assert_eq(qr.qr_value.ares.addr.sin_port, ca.sin_port);
 	cr_assert_eq(qr.qr_value.ares.addr.sin_addr.s_addr, ca.sin_addr.s_addr);
+}
+
+void pipe_pair(int *creator, int *opener)
+{
+	static unsigned n;
+	char name[64];
+	snprintf(name, sizeof(name), "conformance-%d-%u", (int)getpid(), n++);
+	EXPECT_OK(demi_create_pipe(creator, name));
+	EXPECT_OK(demi_open_pipe(opener, name));
 }
 
 demi_sgarray_t sga_pattern(size_t size, unsigned seed)

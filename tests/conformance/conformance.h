@@ -48,6 +48,16 @@ struct criterion_test_params libos_params(void);
 	ParameterizedTestParameters(suite, name) { return libos_params(); }    \
 	ParameterizedTest(struct libos_param *p, suite, name, __VA_ARGS__)
 
+/* Sockets of either kind: catmem has none (its socket calls answer ENOTSUP). */
+#define HAS_SOCKETS(p) (((p)->caps & (CAP_TCP | CAP_UDP)) != 0)
+
+/* Skips the test unless the libOS has sockets at all. */
+#define NEED_SOCKETS()                                                         \
+	do {                                                                   \
+		if (!HAS_SOCKETS(p))                                           \
+			cr_skip_test("%s has no sockets", p->name);            \
+	} while (0)
+
 /* Skips the test unless the libOS has every capability in caps. */
 #define NEED(want)                                                             \
 	do {                                                                   \
@@ -109,6 +119,12 @@ demi_qresult_t wait_op(demi_qtoken_t qt, demi_opcode_t opc, long ms);
 
 /* A connected TCP pair through a new listener: client qd, server-side (accepted) qd. */
 void tcp_pair(const struct libos_param *p, int *lqd, int *cqd, int *sqd);
+
+/*
+ * Both ends of a new catmem pipe with a name of its own: the queue pair of a
+ * libOS without sockets (pipes work under every libOS).
+ */
+void pipe_pair(int *creator, int *opener);
 
 /* An sga of `size` bytes filled with the pattern of `seed` (asserts the allocation). */
 demi_sgarray_t sga_pattern(size_t size, unsigned seed);

@@ -77,7 +77,10 @@ LIBOS_TEST(init, twice_eexist, .timeout = 10)
 	EXPECT_ERR(EEXIST, demi_init(&a));
 	/* The first instance is untouched. */
 	int qd;
-	EXPECT_OK(demi_socket(&qd, AF_INET, (p->caps & CAP_TCP) ? SOCK_STREAM : SOCK_DGRAM, 0));
+	if (HAS_SOCKETS(p))
+		EXPECT_OK(demi_socket(&qd, AF_INET, (p->caps & CAP_TCP) ? SOCK_STREAM : SOCK_DGRAM, 0));
+	else
+		EXPECT_OK(demi_queue(&qd));
 	EXPECT_OK(demi_close(qd));
 }
 
@@ -238,11 +241,11 @@ static void *thread_calls(void *arg)
 }
 
 struct own_init {
-	int type; /* of the socket to create there */
-	int err;  /* of demi_init or demi_socket, or 0 */
+	int type; /* of the socket to create there; 0: a memory queue (no sockets) */
+	int err;  /* of demi_init, demi_socket or demi_queue, or 0 */
 };
 
-/* demi_init in a thread of its own, then a socket there. */
+/* demi_init in a thread of its own, then a queue there. */
 static void *thread_own_init(void *arg)
 {
 	struct own_init *oi = arg;
@@ -250,7 +253,7 @@ static void *thread_own_init(void *arg)
 	int qd;
 	oi->err = demi_init(&a);
 	if (oi->err == 0)
-		oi->err = demi_socket(&qd, AF_INET, oi->type, 0);
+		oi->err = oi->type ? demi_socket(&qd, AF_INET, oi->type, 0) : demi_queue(&qd);
 	return NULL;
 }
 
@@ -264,8 +267,8 @@ LIBOS_TEST(init, other_thread_enosys, .timeout = 10)
 	cr_assert_eq(pthread_join(t, NULL), 0);
 	assert_all_enosys(tc.r, tc.n);
 	/* One libOS instance per thread: a second thread's demi_init is not EEXIST. */
-	struct own_init oi = { .type = (p->caps & CAP_TCP) ? SOCK_STREAM : SOCK_DGRAM, .err = -1 };
+	struct own_init oi = { .type = !HAS_SOCKETS(p) ? 0 : (p->caps & CAP_TCP) ? SOCK_STREAM : SOCK_DGRAM, .err = -1 };
 	cr_assert_eq(pthread_create(&t, NULL, thread_own_init, &oi), 0);
 	cr_assert_eq(pthread_join(t, NULL), 0);
-	cr_assert_eq(oi.err, 0, "demi_init and demi_socket in a second thread: %s", ename(oi.err));
+	cr_assert_eq(oi.err, 0, "demi_init and a queue in a second thread: %s", ename(oi.err));
 }

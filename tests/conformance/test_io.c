@@ -15,11 +15,16 @@ static int connected(const struct libos_param *p, int *peer)
 	return cqd;
 }
 
-/* A socket to push on: a connected TCP client, or a connected UDP socket. */
+/* A queue to push on: a connected TCP client, a connected UDP socket, or (no sockets) a pipe end. */
 static int push_target(const struct libos_param *p)
 {
 	if (p->caps & CAP_TCP)
 		return connected(p, NULL);
+	if (!HAS_SOCKETS(p)) {
+		int qd, other;
+		pipe_pair(&qd, &other); /* the other end stays open */
+		return qd;
+	}
 	struct sockaddr_in ra;
 	bound_socket(p, SOCK_DGRAM, &ra);
 	int qd = bound_socket(p, SOCK_DGRAM, NULL);

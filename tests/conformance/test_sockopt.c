@@ -117,6 +117,7 @@ LIBOS_TEST(sockopt, buffer_sizes_round_trip, .timeout = 10)
 
 LIBOS_TEST(sockopt, unknown_level_enotsup, .timeout = 10)
 {
+	NEED_SOCKETS();
 	lp_init(p);
 	int qd;
 	EXPECT_OK(demi_socket(&qd, AF_INET, (p->caps & CAP_TCP) ? SOCK_STREAM : SOCK_DGRAM, 0));
@@ -129,6 +130,7 @@ LIBOS_TEST(sockopt, unknown_level_enotsup, .timeout = 10)
 
 LIBOS_TEST(sockopt, unknown_option_enoprotoopt, .timeout = 10)
 {
+	NEED_SOCKETS();
 	lp_init(p);
 	int qd;
 	EXPECT_OK(demi_socket(&qd, AF_INET, (p->caps & CAP_TCP) ? SOCK_STREAM : SOCK_DGRAM, 0));
@@ -184,6 +186,7 @@ LIBOS_TEST(sockopt, bad_qd_ebadf, .timeout = 10)
 
 LIBOS_TEST(names, getpeername_not_connected_enotconn, .timeout = 10)
 {
+	NEED_SOCKETS();
 	lp_init(p);
 	struct sockaddr_in a;
 	socklen_t len = sizeof(a);
@@ -201,6 +204,7 @@ LIBOS_TEST(names, getpeername_not_connected_enotconn, .timeout = 10)
 
 LIBOS_TEST(names, bad_qd_ebadf, .timeout = 10)
 {
+	NEED_SOCKETS();
 	lp_init(p);
 	struct sockaddr_in a;
 	socklen_t len = sizeof(a);
@@ -238,6 +242,7 @@ LIBOS_TEST(names, both_ends_agree, .timeout = 10)
 
 LIBOS_TEST(names, getsockname_bound, .timeout = 10)
 {
+	NEED_SOCKETS();
 	lp_init(p);
 	struct sockaddr_in want;
 	int qd = bound_socket(p, (p->caps & CAP_TCP) ? SOCK_STREAM : SOCK_DGRAM, &want);

@@ -3,7 +3,7 @@
 
 #include <unistd.h>
 
-/* A pop that stays pending until someone sends to *addr (a bound UDP socket), or on a TCP pair. */
+/* A pop that stays pending until someone sends to *addr (a bound UDP socket), or on a TCP pair or a pipe. */
 struct pending {
 	int qd;                  /* the queue the pop waits on */
 	demi_qtoken_t qt;        /* the pop */
@@ -18,6 +18,8 @@ static struct pending pending_pop(const struct libos_param *p)
 	if (p->caps & CAP_UDP) {
 		pp.qd = bound_socket(p, SOCK_DGRAM, &pp.addr);
 		pp.sender = bound_socket(p, SOCK_DGRAM, NULL);
+	} else if (!HAS_SOCKETS(p)) {
+		pipe_pair(&pp.qd, &pp.sender);
 	} else {
 		int lqd;
 		tcp_pair(p, &lqd, &pp.sender, &pp.qd);

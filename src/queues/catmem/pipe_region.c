@@ -12,7 +12,9 @@
  */
 #include <errno.h>
 #include <fcntl.h>
+#include <pthread.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <sys/mman.h>
 #include <sys/random.h>
@@ -94,6 +96,75 @@ static bool link_is_stale(const char *path, const char *name)
 	return !live;
 }
 
+/* Unlinks the name at path if it still leads to target (a stale-name reclaim may have replaced it). */
+static void unlink_if_ours(const char *path, const char *target)
+{
+	char seen[PATH_BYTES];
+	ssize_t n = readlink(path, seen, sizeof(seen) - 1);
+	if (n > 0) {
+		seen[n] = '\0';
+		if (strcmp(seen, target) == 0)
+			unlink(path);
+	}
+}
+
+/*
+ * The names this process published and has not unlinked yet. exit() runs no
+ * thread-exit teardown for the main thread, so an application that ends
+ * without demi_close would leave its names dangling in /dev/shm; at exit they
+ * are unlinked here (a process killed outright still leaves them: harmless,
+ * doc/catmem.md). Create and close only, never the datapath: a mutex is fine.
+ */
+struct published {
+	struct published *next;
+	pid_t pid; /* a forked child inherits the list, not the names */
+	char path[PATH_BYTES], target[PATH_BYTES];
+};
+static pthread_mutex_t published_lock = PTHREAD_MUTEX_INITIALIZER;
+static struct published *published_list;
+static pthread_once_t published_once = PTHREAD_ONCE_INIT;
+
+static void published_at_exit(void)
+{
+	if (pthread_mutex_trylock(&published_lock) != 0)
+		return; /* held by a thread that a fork left behind: leave the names */
+	for (struct published *e = published_list; e; e = e->next)
+		if (e->pid == getpid())
+			unlink_if_ours(e->path, e->target);
+	pthread_mutex_unlock(&published_lock);
+}
+
+static void published_init(void) { atexit(published_at_exit); }
+
+/* Without memory the name is simply not unlinked at exit. */
+static void published_add(const char *path, const char *target)
+{
+	pthread_once(&published_once, published_init);
+	struct published *e = malloc(sizeof(*e));
+	if (!e)
+		return;
+	e->pid = getpid();
+	snprintf(e->path, sizeof(e->path), "%s", path);
+	snprintf(e->target, sizeof(e->target), "%s", target);
+	pthread_mutex_lock(&published_lock);
+	e->next = published_list;
+	published_list = e;
+	pthread_mutex_unlock(&published_lock);
+}
+
+static void published_del(const char *path)
+{
+	pthread_mutex_lock(&published_lock);
+	for (struct published **pe = &published_list; *pe; pe = &(*pe)->next)
+		if ((*pe)->pid == getpid() && strcmp((*pe)->path, path) == 0) {
+			struct published *e = *pe;
+			*pe = e->next;
+			free(e);
+			break;
+		}
+	pthread_mutex_unlock(&published_lock);
+}
+
 /* Publishes the name of a new pipe. -EEXIST while a live pipe has it. */
 static int publish(int fd, const char *name)
 {
@@ -101,8 +172,10 @@ static int publish(int fd, const char *name)
 	link_target(target, fd);
 	link_path(path, name);
 	for (int tries = 0; tries < 2; tries++) {
-		if (symlink(target, path) == 0)
+		if (symlink(target, path) == 0) {
+			published_add(path, target);
 			return 0;
+		}
 		if (errno != EEXIST)
 			return -errno;
 		/* Not atomic against a concurrent create of the same stale name: one of the two may find EEXIST. */
@@ -238,16 +311,11 @@ void pipe_region_close(struct pipe *p)
 	atomic_store_explicit(word, (w & ~0xffull) | PIPE_END_CLOSED, memory_order_release);
 	if (p->end != 0)
 		return;
-	/* Unlink the name only if it is still ours (a stale-name reclaim may have replaced it). */
-	char path[PATH_BYTES], target[PATH_BYTES], seen[PATH_BYTES];
+	char path[PATH_BYTES], target[PATH_BYTES];
 	link_path(path, p->imm.name);
 	link_target(target, p->memfd);
-	ssize_t n = readlink(path, seen, sizeof(seen) - 1);
-	if (n > 0) {
-		seen[n] = '\0';
-		if (strcmp(seen, target) == 0)
-			unlink(path);
-	}
+	published_del(path);
+	unlink_if_ours(path, target);
 }
 
 void pipe_region_unmap(struct pipe *p)
