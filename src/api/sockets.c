@@ -137,6 +137,19 @@ DEMI_EXPORT int demi_push(demi_qtoken_t *qt_out, int qd, const demi_sgarray_t *s
 	API_QUEUE(q, rt, qd);
 	if (!q->ops->push)
 		return ENOTSUP;
+	if (q->ops->push_now) {
+		/* The data first, the op after it (queue_ops.push_now); a free op is checked for before. */
+		struct buf *b;
+		int err = buf_check_sga(&rt->pool, sga, &b);
+		if (err)
+			return api_err(err);
+		if (op_table_full(&rt->ops))
+			return ENOMEM;
+		if (q->ops->push_now(q, sga, b) == 0) {
+			*qt_out = op_token(&rt->ops, op_done_now(&rt->ops, q, DEMI_OPC_PUSH, sga));
+			return 0;
+		}
+	}
 	API_OP(op, rt, q, DEMI_OPC_PUSH);
 	int err = prepare_push(rt, op, sga);
 	if (err) {

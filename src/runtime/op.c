@@ -53,6 +53,25 @@ struct op *op_alloc(struct op_table *t, struct queue *q, demi_opcode_t opc)
 	return op;
 }
 
+struct op *op_done_now(struct op_table *t, struct queue *q, demi_opcode_t opc, const demi_sgarray_t *sga)
+{
+	struct op *op = container_of(list_pop_front(&t->free), struct op, cnode);
+	op->opcode = opc;
+	op->q = NULL;
+	op->task = NULL;
+	op->buf = NULL;
+	op->result.qr_opcode = opc;
+	op->result.qr_qd = q->qd;
+	op->result.qr_qt = op_token(t, op);
+	op->result.qr_ret = 0;
+	sga_copy(&op->result.qr_value.sga, sga);
+	op->state = OP_DONE;
+	list_push_back(&t->completed, &op->cnode);
+	t->in_use++;
+	t->completions++;
+	return op;
+}
+
 static void release(struct op_table *t, struct op *op)
 {
 	op->state = OP_FREE;

@@ -53,6 +53,13 @@ void op_table_fini(struct op_table *t);
 
 /* A fresh pending op on q with opcode opc; NULL when the table is full (-ENOMEM). */
 struct op *op_alloc(struct op_table *t, struct queue *q, demi_opcode_t opc);
+/*
+ * An op that completed as it was made (queue_ops.push_now): DONE on the
+ * completion list with result.qr_value.sga = *sga. The caller has checked
+ * that the table has a free op (op_table_full).
+ */
+struct op *op_done_now(struct op_table *t, struct queue *q, demi_opcode_t opc, const demi_sgarray_t *sga);
+static inline bool op_table_full(const struct op_table *t) { return list_empty(&t->free); }
 /* Returns an op that never started (its call failed) to the table. */
 void op_discard(struct op_table *t, struct op *op);
 

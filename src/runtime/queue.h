@@ -12,6 +12,8 @@
 
 #include <demi/types.h>
 
+struct buf;
+
 #include "list.h"
 
 struct queue;
@@ -30,6 +32,15 @@ struct queue_ops {
 	int (*accept)(struct queue *q, struct op *op);
 	int (*connect)(struct queue *q, struct op *op);       /* peer in op->addr */
 	int (*push)(struct queue *q, struct op *op);          /* sga in op->sga, buffer ref in op->buf */
+	/*
+	 * Optional: moves all of sga (its checked buffer b) into the queue now,
+	 * before any op exists, and returns 0: the op's bookkeeping then comes
+	 * after the data is out, off a round trip's critical path. -EAGAIN when
+	 * it cannot (older pushes wait, no room, anything to report): the
+	 * caller goes through push, which handles every case. Takes no
+	 * reference on b: the data must be copied by the time it returns.
+	 */
+	int (*push_now)(struct queue *q, const demi_sgarray_t *sga, struct buf *b);
 	int (*pushto)(struct queue *q, struct op *op);        /* as push, peer in op->addr */
 	int (*pop)(struct queue *q, struct op *op);
 	int (*setsockopt)(struct queue *q, int level, int name, const void *val, socklen_t len);

@@ -303,7 +303,13 @@ BOTH(blocks_lent_and_returned, .timeout = 30)
 	demi_qresult_t qr;
 	struct timespec ts = cm_ms(50);
 	ERR(ETIMEDOUT, demi_wait(&qr, qt, &ts));
-	/* Small messages still pass: they travel in the ring. */
+	/* A small push behind it on the same end waits its turn, although the ring has room: pushes stay in order. */
+	demi_qtoken_t qt_small;
+	demi_sgarray_t small = demi_sgaalloc(100);
+	cm_fill(small.sga_segs[0].sgaseg_buf, 100, 98);
+	OK(demi_push(&qt_small, c, &small));
+	ERR(ETIMEDOUT, demi_wait(&qr, qt_small, &ts));
+	/* Small messages the other way still pass: they travel in the ring. */
 	OK(cm_push(o, 100, 5, 1000));
 	OK(cm_pop_expect(c, 100, 5, 1000));
 	for (unsigned i = 0; i < NB; i++)
@@ -311,7 +317,11 @@ BOTH(blocks_lent_and_returned, .timeout = 30)
 	OK(demi_sgafree(&held[0].qr_value.sga));
 	OK(demi_wait(&qr, qt, NULL));
 	cr_assert_eq(qr.qr_opcode, DEMI_OPC_PUSH);
+	OK(demi_wait(&qr, qt_small, NULL));
+	cr_assert_eq(qr.qr_opcode, DEMI_OPC_PUSH);
+	OK(demi_sgafree(&small));
 	OK(cm_pop_expect(o, 10000, 99, 1000));
+	OK(cm_pop_expect(o, 100, 98, 1000));
 	for (unsigned i = 1; i < NB; i++)
 		OK(demi_sgafree(&held[i].qr_value.sga));
 	OK(demi_sgafree(&sga));

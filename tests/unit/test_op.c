@@ -249,3 +249,43 @@ OP_TEST(table_full_returns_null)
 		op_discard(&T, ops[i]);
 	cr_assert_eq(T.in_use, 0);
 }
+
+/* op_done_now: an op born complete, in completion order with the others, collected like any. */
+OP_TEST(done_now_is_complete_in_order)
+{
+	struct op *first = op_alloc(&T, &Q, DEMI_OPC_POP);
+	first->result.qr_value.sga.sga_numsegs = 0;
+	op_complete(&T, first);
+	demi_sgarray_t sga;
+	memset(&sga, 0, sizeof(sga));
+	sga.sga_buf = (void *)(uintptr_t)0x1234;
+	sga.sga_numsegs = 1;
+	sga.sga_segs[0].sgaseg_buf = (void *)(uintptr_t)0x5678;
+	sga.sga_segs[0].sgaseg_len = 64;
+	sga.sga_addr.sin_port = 99;
+	struct op *now = op_done_now(&T, &Q, DEMI_OPC_PUSH, &sga);
+	demi_qtoken_t qt = op_token(&T, now);
+	cr_assert_eq(op_lookup(&T, qt), now);
+	cr_assert_eq(now->state, OP_DONE);
+	cr_assert_eq(T.in_use, 2);
+	cr_assert_eq(list_len(&T.completed), 2);
+	cr_assert_eq(list_len(&Q.pending), 0, "a done op is not pending on its queue");
+	cr_assert_eq(T.completed.next, &first->cnode, "completion order: the older op first");
+	demi_qresult_t qr;
+	op_collect(&T, first, &qr);
+	op_collect(&T, now, &qr);
+	cr_assert_eq(qr.qr_opcode, DEMI_OPC_PUSH);
+	cr_assert_eq(qr.qr_qd, 7);
+	cr_assert_eq(qr.qr_qt, qt);
+	cr_assert_eq(qr.qr_ret, 0);
+	cr_assert_eq(memcmp(&qr.qr_value.sga, &sga, sizeof(sga)), 0, "the result carries the pushed sga");
+	cr_assert_null(op_lookup(&T, qt), "a collected token is spent");
+	/* The table never runs dry without saying so first. */
+	struct op *ops[CAP];
+	for (int i = 0; i < CAP; i++)
+		cr_assert_not_null(ops[i] = op_alloc(&T, &Q, DEMI_OPC_POP));
+	cr_assert(op_table_full(&T));
+	for (int i = 0; i < CAP; i++)
+		op_discard(&T, ops[i]);
+	cr_assert_not(op_table_full(&T));
+}

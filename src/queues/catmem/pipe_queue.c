@@ -364,6 +364,23 @@ bool pipe_poll(struct pipe *p)
 	return done;
 }
 
+/* queue_ops.push_now: a message that goes inline into the ring at once, when nothing stands in its way. */
+static int pipe_push_now(struct queue *q, const demi_sgarray_t *sga, struct buf *b)
+{
+	struct pipe *p = pipe_of(q);
+	uint32_t len = sga->sga_segs[0].sgaseg_len;
+	if (len > PIPE_INLINE_MAX || !list_empty(&p->pushes) || b->owner == &p->tx_owner)
+		return -EAGAIN;
+	pipe_peer_check(p);
+	if (p->broken || p->peer == PEER_CLOSED || p->peer == PEER_DEAD)
+		return -EAGAIN; /* pipe_push fails it */
+	if (ring_put_inline(&p->tx, sga->sga_segs[0].sgaseg_buf, len) != 0)
+		return -EAGAIN; /* no room yet, or a corrupt head that pipe_push reports */
+	p->dirty = true;
+	notify_if_dirty(p);
+	return 0;
+}
+
 /* Tries at once when no older operation of the same kind waits, so that they complete in order. */
 static int pipe_push(struct queue *q, struct op *op)
 {
@@ -411,6 +428,7 @@ static int pipe_close(struct queue *q)
 const struct queue_ops pipe_queue_ops = {
 	.kind = "catmem-pipe",
 	.push = pipe_push,
+	.push_now = pipe_push_now,
 	.pop = pipe_pop,
 	.close = pipe_close,
 };
