@@ -493,6 +493,25 @@ BOTH(corrupt_header_other_process, .timeout = 60)
 
 /* ---- sleeping and waking ---- */
 
+/* Pushes one 8-byte message carrying its send time (cm_now_ns) and waits for the push: 0 or an errno. */
+static int push_stamp(int qd)
+{
+	demi_sgarray_t sga = demi_sgaalloc(8);
+	if (!sga.sga_buf)
+		return ENOMEM;
+	uint64_t now = cm_now_ns();
+	memcpy(sga.sga_segs[0].sgaseg_buf, &now, sizeof(now));
+	demi_qtoken_t qt;
+	demi_qresult_t qr;
+	int err = demi_push(&qt, qd, &sga);
+	if (!err)
+		err = demi_wait(&qr, qt, NULL);
+	if (!err && qr.qr_opcode == DEMI_OPC_FAILED)
+		err = (int)qr.qr_ret;
+	demi_sgafree(&sga);
+	return err;
+}
+
 /* Pops one message stamped with its send time; exits 0 if it came quickly and the wait used little CPU. */
 static void sleeper_child(void *arg)
 {
@@ -534,14 +553,7 @@ BOTH(sleep_and_wake, .timeout = 60)
 	char c;
 	cr_assert_eq(read(sync[0], &c, 1), 1);
 	usleep(300000);
-	demi_sgarray_t sga = demi_sgaalloc(8);
-	uint64_t now = cm_now_ns();
-	memcpy(sga.sga_segs[0].sgaseg_buf, &now, sizeof(now));
-	demi_qtoken_t qt;
-	demi_qresult_t qr;
-	OK(demi_push(&qt, qd, &sga));
-	OK(demi_wait(&qr, qt, NULL));
-	OK(demi_sgafree(&sga));
+	OK(push_stamp(qd));
 	cr_assert_eq(cm_reap(child), 0);
 	OK(demi_close(qd));
 }
@@ -619,14 +631,8 @@ ParameterizedTest(struct barrier_mode *m, catmem_2proc, sleeper_woken_in_both_ba
 		cr_log_info("membarrier %s here", asym ? "registered" : "not available");
 	for (int i = 0; i < j.n; i++) {
 		usleep(1000 + (unsigned)(i % 7) * 300); /* well past poll_idle_us: the child sleeps */
-		demi_sgarray_t sga = demi_sgaalloc(8);
-		uint64_t now = cm_now_ns();
-		memcpy(sga.sga_segs[0].sgaseg_buf, &now, sizeof(now));
-		demi_qtoken_t qt;
+		OK(push_stamp(qd));
 		demi_qresult_t qr;
-		OK(demi_push(&qt, qd, &sga));
-		OK(demi_wait(&qr, qt, NULL));
-		OK(demi_sgafree(&sga));
 		OK(cm_pop(qd, &qr, 10000));
 		OK(demi_sgafree(&qr.qr_value.sga));
 	}
@@ -644,14 +650,8 @@ static void late_pusher(void *arg)
 	int qd;
 	CHILD_OK(cm_open_retry(&qd, j->name, 5000));
 	usleep(200000);
-	demi_sgarray_t sga = demi_sgaalloc(8);
-	uint64_t now = cm_now_ns();
-	memcpy(sga.sga_segs[0].sgaseg_buf, &now, sizeof(now));
-	demi_qtoken_t qt;
+	CHILD_OK(push_stamp(qd));
 	demi_qresult_t qr;
-	CHILD_OK(demi_push(&qt, qd, &sga));
-	CHILD_OK(demi_wait(&qr, qt, NULL));
-	CHILD_OK(demi_sgafree(&sga));
 	/* Stay until the parent is done with the pipe, so that it sees data and not a closed peer. */
 	CHILD_CHECK(cm_pop(qd, &qr, 10000) == 0);
 	CHILD_OK(demi_close(qd));
