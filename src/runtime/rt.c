@@ -145,12 +145,13 @@ int rt_run_until(struct rt *rt, int (*done)(struct rt *, void *), void *arg, uin
 			return 0;
 		uint64_t m = progress_mark(rt);
 		/*
-		 * Idle rounds read the clock one time in RT_CLOCK_EVERY: reading it
-		 * costs more than a round of pollers, and a spinning wait answers
-		 * sooner the shorter its rounds. Deadlines and timers are late by
-		 * a few rounds at most.
+		 * A wait without a deadline reads the clock one idle round in
+		 * RT_CLOCK_EVERY: reading it costs more than a round of pollers,
+		 * and a spinning wait answers sooner the shorter its rounds; timers
+		 * fire a few rounds late at most. A wait with a deadline (a poll
+		 * with timeout 0 above all) looks at the clock every round.
 		 */
-		if (m == mark && (++idle_rounds & (RT_CLOCK_EVERY - 1)))
+		if (m == mark && deadline == UINT64_MAX && (++idle_rounds & (RT_CLOCK_EVERY - 1)))
 			continue;
 		uint64_t now = clock_now();
 		if (now >= deadline)

@@ -157,6 +157,32 @@ MEMQ_TEST(pop_before_push_completes_later)
 	cr_assert_eq(pool_in_use(), 0);
 }
 
+static bool count_round(void *arg)
+{
+	++*(int *)arg;
+	return false;
+}
+
+/* A wait with a timeout looks at the clock every round: timeout 0 is one round, then ETIMEDOUT. */
+MEMQ_TEST(zero_timeout_is_one_round)
+{
+	int rounds = 0;
+	struct sched_poller counter = { .poll = count_round, .arg = &rounds };
+	sched_poller_add(&rt_self()->sched, &counter);
+	int qd = new_memq();
+	demi_qtoken_t qt = pop(qd);
+	demi_qresult_t qr;
+	cr_assert_eq(demi_wait(&qr, qt, &ZERO), ETIMEDOUT);
+	cr_assert_eq(rounds, 1, "a wait with timeout 0 ran %d scheduler rounds", rounds);
+	rounds = 0;
+	int any;
+	cr_assert_eq(demi_wait_any(&qr, &any, &qt, 1, &ZERO), ETIMEDOUT);
+	cr_assert_eq(rounds, 1, "demi_wait_any with timeout 0 ran %d scheduler rounds", rounds);
+	sched_poller_del(&counter);
+	cr_assert_eq(demi_close(qd), 0);
+	cr_assert_eq(demi_wait(&qr, qt, &ZERO), 0, "close completes the pop (cancelled)");
+}
+
 MEMQ_TEST(fifo_order_1000)
 {
 	enum { N = 1000 };
