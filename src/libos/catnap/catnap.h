@@ -14,7 +14,7 @@
 struct catnap {
 	struct rt *rt;
 	int epfd;
-	struct task *poller;
+	struct sched_poller poller; /* one non-blocking epoll_wait at the start of every round */
 	struct epoll_event events[CATNAP_EVENTS];
 };
 

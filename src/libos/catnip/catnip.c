@@ -24,7 +24,7 @@ struct catnip {
 	struct netdev *dev;  /* what the stack drives: the port, or a capture wrapped around it */
 	struct netdev *port; /* the DPDK port itself */
 	struct inet *in;
-	struct task *poller;
+	struct sched_poller poller; /* transmit, receive, run the stack at the start of every round */
 	struct catnip *next; /* in the list of live instances */
 };
 
@@ -69,7 +69,8 @@ static void live_remove(struct catnip *cn)
 }
 
 /*
- * Fast-path coroutine, once per round: transmit what the last round left
+ * The fast path, a plain poller (struct sched_poller) called at the start of
+ * every round: transmit what the last round left
  * queued, then receive and run the stack. What the stack sends while
  * receiving (a pure ACK, say) waits for the end of the round: the
  * application's reply, if it makes one, takes it to the port in the same
@@ -77,13 +78,12 @@ static void live_remove(struct catnip *cn)
  * rounds). On a request-response exchange that keeps a transmit call off the
  * path from a received frame to the application.
  */
-static void poller(void *arg)
+static bool poller(void *arg)
 {
 	struct catnip *cn = arg;
-	do {
-		inet_tx_flush(cn->in);
-		inet_poll_rx(cn->in);
-	} while (sched_defer(&cn->rt->sched) == 0);
+	inet_tx_flush(cn->in);
+	inet_poll_rx(cn->in);
+	return false; /* what it completes or wakes counts as progress by itself */
 }
 
 static int catnip_init(struct rt *rt, void **state)
@@ -110,16 +110,11 @@ static int catnip_init(struct rt *rt, void **state)
 	err = inet_create(rt, cn->dev, &rt->cfg, &cn->in);
 	if (err)
 		goto fail_dev;
-	cn->poller = sched_spawn(&rt->sched, TASK_FAST, poller, cn);
-	if (!cn->poller) {
-		err = -ENOMEM;
-		goto fail_inet;
-	}
+	cn->poller = (struct sched_poller){ .poll = poller, .arg = cn };
+	sched_poller_add(&rt->sched, &cn->poller);
 	live_add(cn);
 	*state = cn;
 	return 0;
-fail_inet:
-	inet_destroy(cn->in);
 fail_dev:
 	cn->dev->ops->close(cn->dev);
 fail_free:
@@ -130,8 +125,9 @@ fail_free:
 static void catnip_fini(struct rt *rt, void *state)
 {
 	struct catnip *cn = state;
+	(void)rt;
 	live_remove(cn);
-	sched_cancel(&rt->sched, cn->poller);
+	sched_poller_del(&cn->poller);
 	inet_destroy(cn->in);
 	cn->dev->ops->close(cn->dev);
 	free(cn);

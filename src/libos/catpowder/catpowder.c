@@ -20,17 +20,16 @@ struct catpowder {
 	struct rt *rt;
 	struct netdev *dev; /* what the stack drives: the device, or the capture wrapping it */
 	struct inet *in;
-	struct task *poller;
+	struct sched_poller poller; /* inet_poll at the start of every round */
 	int wait_fd;
 };
 
-/* Fast-path coroutine: receive, run the stack, transmit, once per round. */
-static void poller(void *arg)
+/* The fast path, a plain poller (struct sched_poller): receive, run the stack, transmit, once per round. */
+static bool poller(void *arg)
 {
 	struct catpowder *cp = arg;
-	do {
-		inet_poll(cp->in);
-	} while (sched_defer(&cp->rt->sched) == 0);
+	inet_poll(cp->in);
+	return false; /* what it completes or wakes counts as progress by itself */
 }
 
 static void catpowder_block(struct rt *rt, void *state, uint64_t timeout_ns)
@@ -83,15 +82,10 @@ static int catpowder_init(struct rt *rt, void **state)
 	err = inet_create(rt, cp->dev, &rt->cfg, &cp->in);
 	if (err)
 		goto fail_dev;
-	cp->poller = sched_spawn(&rt->sched, TASK_FAST, poller, cp);
-	if (!cp->poller) {
-		err = -ENOMEM;
-		goto fail_inet;
-	}
+	cp->poller = (struct sched_poller){ .poll = poller, .arg = cp };
+	sched_poller_add(&rt->sched, &cp->poller);
 	*state = cp;
 	return 0;
-fail_inet:
-	inet_destroy(cp->in);
 fail_dev:
 	cp->dev->ops->close(cp->dev);
 fail_free:
@@ -101,8 +95,9 @@ fail_free:
 
 static void catpowder_fini(struct rt *rt, void *state)
 {
+	(void)rt;
 	struct catpowder *cp = state;
-	sched_cancel(&rt->sched, cp->poller);
+	sched_poller_del(&cp->poller);
 	inet_destroy(cp->in);
 	cp->dev->ops->close(cp->dev);
 	free(cp);
