@@ -7,6 +7,8 @@
 #ifndef DEMI_TESTS_CATMEM_TEST_H
 #define DEMI_TESTS_CATMEM_TEST_H
 
+#include <criterion/criterion.h>
+#include <criterion/parameterized.h>
 #include <demi/libos.h>
 #include <demi/memq.h>
 #include <demi/pipe.h>
@@ -26,6 +28,34 @@
 #include <unistd.h>
 
 /* Starts `libos` in this thread; 0 or the demi_init error. */
+/* One libOS a parameterized pipe test runs under. Plain data: Criterion copies it into the test process. */
+struct lo {
+	char name[16];
+};
+
+static void cm_params_cleanup(struct criterion_test_params *crp)
+{
+	cr_free(crp->params);
+}
+
+/*
+ * The libOSes of $DEMI_TEST_PIPE_LIBOSES (spaces or commas), catmem and catnap
+ * by default: tests/catpowder runs the one-process pipe tests under catpowder
+ * this way, inside its namespace.
+ */
+static inline struct criterion_test_params cm_libos_params(void)
+{
+	const char *env = getenv("DEMI_TEST_PIPE_LIBOSES");
+	char list[128];
+	snprintf(list, sizeof(list), "%s", env && *env ? env : "catmem catnap");
+	struct lo *ls = cr_malloc(8 * sizeof(*ls));
+	size_t n = 0;
+	char *save = NULL;
+	for (char *tok = strtok_r(list, ", ", &save); tok && n < 8; tok = strtok_r(NULL, ", ", &save))
+		snprintf(ls[n++].name, sizeof(ls[0].name), "%s", tok);
+	return cr_make_param_array(struct lo, ls, n, cm_params_cleanup);
+}
+
 static inline int cm_init(const char *libos)
 {
 	setenv("LIBOS", libos, 1);

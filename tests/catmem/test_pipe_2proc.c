@@ -13,16 +13,11 @@
 #include "../../src/queues/catmem/pipe_shm.h" /* the end words' flags, to check what each end publishes */
 #include "catmem_test.h"
 
-struct lo {
-	char name[16];
-};
-
-static struct lo libos_list[] = { { "catmem" }, { "catnap" } };
 
 #define BOTH(test, ...)                                                                                     \
 	ParameterizedTestParameters(catmem_2proc, test)                                                     \
 	{                                                                                                   \
-		return cr_make_param_array(struct lo, libos_list, sizeof(libos_list) / sizeof(libos_list[0])); \
+		return cm_libos_params();                                                                   \
 	}                                                                                                   \
 	ParameterizedTest(struct lo *lo, catmem_2proc, test, __VA_ARGS__)
 

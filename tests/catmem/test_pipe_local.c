@@ -10,17 +10,12 @@
 
 #include "catmem_test.h"
 
-struct lo {
-	char name[16];
-};
-
-static struct lo libos_list[] = { { "catmem" }, { "catnap" } };
 
 /* A test run once under each libOS; `lo` names it. */
 #define BOTH(test, ...)                                                                                     \
 	ParameterizedTestParameters(catmem_local, test)                                                     \
 	{                                                                                                   \
-		return cr_make_param_array(struct lo, libos_list, sizeof(libos_list) / sizeof(libos_list[0])); \
+		return cm_libos_params();                                                                   \
 	}                                                                                                   \
 	ParameterizedTest(struct lo *lo, catmem_local, test, __VA_ARGS__)
 

@@ -2,7 +2,7 @@
 # catpowder against the Linux kernel, each case in fresh namespaces made by scripts/netns.sh.
 #   tests/catpowder/run.sh CASE BUILD_DIR
 # Cases: device, device-pcap (raw frames, no stack); ping, udp-linux-client, udp-demi-client, pcap,
-# router, errors, conformance (the catpowder libOS); tcp-* (tcp_cases.sh). Exit 77 without root or `ip netns`.
+# router, errors, conformance, pipes (the catpowder libOS); tcp-* (tcp_cases.sh). Exit 77 without root or `ip netns`.
 set -uo pipefail
 here=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 netns="$here/../../scripts/netns.sh"
@@ -185,6 +185,18 @@ conformance)
 		! grep -E "ERROR: (Address|Leak)Sanitizer|runtime error:" "$tmp/conf-$t.log" >&2 ||
 			fail "sanitizer reports in conformance_$t"
 	done
+	;;
+pipes)
+	# catmem pipes under catpowder (both ends in one thread, tests/catmem/test_pipe_local.c): pipes work
+	# under every libOS, here next to a stack that sleeps in ppoll on its packet socket.
+	demi DEMI_TEST_PIPE_LIBOSES=catpowder timeout 300 "$build/tests/catmem/test_catmem_pipe_local" --jobs=1 \
+		>"$tmp/pipes.log" 2>&1
+	rc=$?
+	tail -1 "$tmp/pipes.log"
+	[ $rc -eq 0 ] || { cat "$tmp/pipes.log" >&2; fail "catmem pipes under catpowder"; }
+	grep -Eq "Tested: ([1-9][0-9]*) \| Passing: \1 \|" "$tmp/pipes.log" || fail "not every pipe test passed under catpowder"
+	! grep -E "ERROR: (Address|Leak)Sanitizer|runtime error:" "$tmp/pipes.log" >&2 ||
+		fail "sanitizer reports in the pipe tests"
 	;;
 tcp-*)
 	. "$here/tcp_cases.sh"
