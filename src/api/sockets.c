@@ -116,13 +116,17 @@ DEMI_EXPORT int demi_connect(demi_qtoken_t *qt_out, int qd, const struct sockadd
 	return start_op(rt, q, q->ops->connect, op, qt_out);
 }
 
-/* Takes the stack's own reference on a pushed buffer: the app may free its sga right away. */
-static int prepare_push(struct rt *rt, struct op *op, const demi_sgarray_t *sga)
+/*
+ * Takes the stack's own reference on a pushed buffer (b: its buffer if the
+ * caller checked sga already, else NULL): the app may free its sga right away.
+ */
+static int prepare_push(struct rt *rt, struct op *op, const demi_sgarray_t *sga, struct buf *b)
 {
-	struct buf *b;
-	int err = buf_check_sga(&rt->pool, sga, &b);
-	if (err)
-		return err;
+	if (!b) {
+		int err = buf_check_sga(&rt->pool, sga, &b);
+		if (err)
+			return err;
+	}
 	buf_ref(b);
 	op->buf = b;
 	sga_copy(&op->sga, sga);
@@ -137,9 +141,9 @@ DEMI_EXPORT int demi_push(demi_qtoken_t *qt_out, int qd, const demi_sgarray_t *s
 	API_QUEUE(q, rt, qd);
 	if (!q->ops->push)
 		return ENOTSUP;
+	struct buf *b = NULL;
 	if (q->ops->push_now) {
 		/* The data first, the op after it (queue_ops.push_now); a free op is checked for before. */
-		struct buf *b;
 		int err = buf_check_sga(&rt->pool, sga, &b);
 		if (err)
 			return api_err(err);
@@ -151,7 +155,7 @@ DEMI_EXPORT int demi_push(demi_qtoken_t *qt_out, int qd, const demi_sgarray_t *s
 		}
 	}
 	API_OP(op, rt, q, DEMI_OPC_PUSH);
-	int err = prepare_push(rt, op, sga);
+	int err = prepare_push(rt, op, sga, b);
 	if (err) {
 		op_discard(&rt->ops, op);
 		return api_err(err);
@@ -172,7 +176,7 @@ DEMI_EXPORT int demi_pushto(demi_qtoken_t *qt_out, int qd, const demi_sgarray_t 
 	if (!q->ops->pushto)
 		return ENOTSUP;
 	API_OP(op, rt, q, DEMI_OPC_PUSH);
-	err = prepare_push(rt, op, sga);
+	err = prepare_push(rt, op, sga, NULL);
 	if (err) {
 		op_discard(&rt->ops, op);
 		return api_err(err);

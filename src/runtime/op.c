@@ -53,25 +53,6 @@ struct op *op_alloc(struct op_table *t, struct queue *q, demi_opcode_t opc)
 	return op;
 }
 
-struct op *op_done_now(struct op_table *t, struct queue *q, demi_opcode_t opc, const demi_sgarray_t *sga)
-{
-	struct op *op = container_of(list_pop_front(&t->free), struct op, cnode);
-	op->opcode = opc;
-	op->q = NULL;
-	op->task = NULL;
-	op->buf = NULL;
-	op->result.qr_opcode = opc;
-	op->result.qr_qd = q->qd;
-	op->result.qr_qt = op_token(t, op);
-	op->result.qr_ret = 0;
-	sga_copy(&op->result.qr_value.sga, sga);
-	op->state = OP_DONE;
-	list_push_back(&t->completed, &op->cnode);
-	t->in_use++;
-	t->completions++;
-	return op;
-}
-
 static void release(struct op_table *t, struct op *op)
 {
 	op->state = OP_FREE;
@@ -102,17 +83,38 @@ void op_discard(struct op_table *t, struct op *op)
 	release(t, op);
 }
 
+/* The common end of a completion: the result names its op, which joins the completion list. */
+static void done(struct op_table *t, struct op *op, int qd)
+{
+	op->result.qr_opcode = op->opcode;
+	op->result.qr_qd = qd;
+	op->result.qr_qt = op_token(t, op);
+	op->state = OP_DONE;
+	list_push_back(&t->completed, &op->cnode);
+	t->completions++;
+}
+
 void op_complete(struct op_table *t, struct op *op)
 {
 	if (op->state != OP_PENDING)
 		return;
-	op->result.qr_opcode = op->opcode;
-	op->result.qr_qd = op->q ? op->q->qd : -1;
-	op->result.qr_qt = op_token(t, op);
+	int qd = op->q ? op->q->qd : -1;
 	drop_refs(t, op);
-	op->state = OP_DONE;
-	list_push_back(&t->completed, &op->cnode);
-	t->completions++;
+	done(t, op, qd);
+}
+
+struct op *op_done_now(struct op_table *t, struct queue *q, demi_opcode_t opc, const demi_sgarray_t *sga)
+{
+	struct op *op = container_of(list_pop_front(&t->free), struct op, cnode);
+	t->in_use++;
+	op->opcode = opc;
+	op->q = NULL;
+	op->task = NULL;
+	op->buf = NULL;
+	op->result.qr_ret = 0;
+	sga_copy(&op->result.qr_value.sga, sga);
+	done(t, op, q->qd);
+	return op;
 }
 
 void op_fail(struct op_table *t, struct op *op, int err)

@@ -12,12 +12,11 @@
 
 #include <demi/types.h>
 
-struct buf;
-
 #include "list.h"
 
 struct queue;
 struct op;
+struct buf;
 
 /*
  * Every entry returns 0 or -errno. Asynchronous entries (accept, connect,

@@ -80,7 +80,7 @@ void sched_run_now(struct sched *s, struct task *t);
 
 /* Registers p (not yet registered) to be called at the start of every round, after those added before. */
 void sched_poller_add(struct sched *s, struct sched_poller *p);
-/* Unregisters p; harmless when it is not registered. */
+/* Unregisters p; harmless on one already removed (or never added, once list_node_init'd). */
 void sched_poller_del(struct sched_poller *p);
 
 /* One round: the plain pollers, then the yielded coroutines (pollers, background) and every coroutine woken meanwhile. */

@@ -37,7 +37,6 @@ struct pipe {
 
 	enum pipe_peer peer;
 	uint32_t peer_pid;
-	bool peer_may_sleep;
 	uint32_t peer_flags; /* PIPE_END_* of its word, fixed from attach to close */
 	uint64_t peer_word;  /* the peer's word as last seen while open: an unchanged word is the fast path */
 	int peer_pidfd; /* -1 when unknown or not available */
@@ -65,7 +64,7 @@ extern const struct queue_ops pipe_queue_ops;
 
 /* 0 when name is a valid pipe name, else -EINVAL. */
 int pipe_name_check(const char *name);
-/* Creates the region of a new pipe and publishes its name; fills p->sh, p->memfd, p->imm. Our end's flags come from p->hub. -errno. */
+/* Creates the region of a new pipe and publishes its name; fills p->sh, p->memfd, p->imm. Our end's word carries p->own_flags. -errno. */
 int pipe_region_create(struct pipe *p, const char *name);
 /* Maps the region of an existing pipe and claims its second end. -errno (ENOENT, EBUSY, EPROTO...). */
 int pipe_region_open(struct pipe *p, const char *name);

@@ -48,7 +48,6 @@ void pipe_peer_refresh(struct pipe *p)
 		}
 		p->peer_pid = pipe_word_pid(w);
 		p->peer_flags = pipe_word_flags(w);
-		p->peer_may_sleep = p->peer_flags & PIPE_END_MAY_SLEEP;
 		p->peer_word = w;
 		if (st == PIPE_END_CLOSED) {
 			p->peer = PEER_CLOSED;
@@ -75,7 +74,7 @@ void pipe_notify(struct pipe *p)
 	if (p->peer == PEER_CLOSED || p->peer == PEER_DEAD || p->broken)
 		return;
 	/* A peer that never sleeps needs no bell, and no fence: the common datapath. */
-	if (p->peer == PEER_OPEN && !p->peer_may_sleep)
+	if (p->peer == PEER_OPEN && !(p->peer_flags & PIPE_END_MAY_SLEEP))
 		return;
 	/*
 	 * StoreLoad: what we just published (a record, a released head, a
@@ -94,7 +93,7 @@ void pipe_notify(struct pipe *p)
 	if (p->peer == PEER_UNKNOWN) {
 		/* The opener may have attached and gone to sleep since we last looked. */
 		pipe_peer_refresh(p);
-		if (p->peer != PEER_OPEN || !p->peer_may_sleep)
+		if (p->peer != PEER_OPEN || !(p->peer_flags & PIPE_END_MAY_SLEEP))
 			return;
 	}
 	struct pipe_end_sh *pe = &p->sh->end[1 - p->end];
@@ -298,11 +297,17 @@ static int put_own_block(struct pipe *p, const demi_sgaseg_t *seg)
 	return err;
 }
 
+/* Why a push cannot go out now (after a look at the peer): 0, or the errno it fails with. */
+static int push_error(struct pipe *p)
+{
+	pipe_peer_check(p);
+	return p->broken ? p->broken : p->peer == PEER_CLOSED ? EPIPE : p->peer == PEER_DEAD ? ECONNRESET : 0;
+}
+
 /* Pushes what is left of op; completes it, or -EAGAIN while the ring or the pool is full. */
 static int try_push(struct pipe *p, struct op *op)
 {
-	pipe_peer_check(p);
-	int fail = p->broken ? p->broken : p->peer == PEER_CLOSED ? EPIPE : p->peer == PEER_DEAD ? ECONNRESET : 0;
+	int fail = push_error(p);
 	if (fail) {
 		op_fail(&p->rt->ops, op, fail);
 		return 0;
@@ -371,8 +376,7 @@ static int pipe_push_now(struct queue *q, const demi_sgarray_t *sga, struct buf 
 	uint32_t len = sga->sga_segs[0].sgaseg_len;
 	if (len > PIPE_INLINE_MAX || !list_empty(&p->pushes) || b->owner == &p->tx_owner)
 		return -EAGAIN;
-	pipe_peer_check(p);
-	if (p->broken || p->peer == PEER_CLOSED || p->peer == PEER_DEAD)
+	if (push_error(p))
 		return -EAGAIN; /* pipe_push fails it */
 	if (ring_put_inline(&p->tx, sga->sga_segs[0].sgaseg_buf, len) != 0)
 		return -EAGAIN; /* no room yet, or a corrupt head that pipe_push reports */

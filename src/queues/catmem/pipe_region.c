@@ -200,11 +200,6 @@ static void make_keys(uint64_t key[2])
 	key[1] |= 1;
 }
 
-static uint32_t end_flags(const struct pipe *p)
-{
-	return p->own_flags;
-}
-
 int pipe_region_create(struct pipe *p, const char *name)
 {
 	char memname[PATH_BYTES];
@@ -238,7 +233,7 @@ int pipe_region_create(struct pipe *p, const char *name)
 	make_keys(h->key);
 	strcpy(h->name, name);
 	sh->imm = *h;
-	atomic_store_explicit(&sh->end[0].word, pipe_end_word((uint32_t)getpid(), end_flags(p), PIPE_END_OPEN),
+	atomic_store_explicit(&sh->end[0].word, pipe_end_word((uint32_t)getpid(), p->own_flags, PIPE_END_OPEN),
 			      memory_order_relaxed);
 	p->sh = sh;
 	p->memfd = fd;
@@ -286,7 +281,7 @@ int pipe_region_open(struct pipe *p, const char *name)
 	}
 	/* One atomic claim of the second end: whoever loses finds it taken (EBUSY), so each ring has one producer. */
 	uint64_t expect = 0;
-	uint64_t mine = pipe_end_word((uint32_t)getpid(), end_flags(p), PIPE_END_OPEN);
+	uint64_t mine = pipe_end_word((uint32_t)getpid(), p->own_flags, PIPE_END_OPEN);
 	if (!atomic_compare_exchange_strong_explicit(&sh->end[1].word, &expect, mine, memory_order_acq_rel,
 						     memory_order_acquire)) {
 		munmap(m, PIPE_REGION_BYTES);
