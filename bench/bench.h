@@ -1,8 +1,10 @@
-/* Helpers shared by the benchmarks: clocks, CPU pinning, latency statistics, result lines. */
+/* Helpers shared by the benchmarks: clocks, CPU pinning, arguments, socket I/O, latency statistics, result lines. */
 #ifndef DEMI_BENCH_H
 #define DEMI_BENCH_H
 
+#include <arpa/inet.h>
 #include <errno.h>
+#include <netinet/in.h>
 #include <sched.h>
 #include <signal.h>
 #include <stdbool.h>
@@ -11,6 +13,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/prctl.h>
+#include <sys/socket.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -34,6 +37,70 @@
 			exit(1);                                               \
 		}                                                              \
 	} while (0)
+
+/* "ADDR:PORT" (IPv4) into *out: 0, or -1 when s is not one. */
+static inline int bench_parse_addr(const char *s, struct sockaddr_in *out)
+{
+	char host[64];
+	const char *colon = s ? strrchr(s, ':') : NULL;
+	if (!colon || (size_t)(colon - s) >= sizeof(host))
+		return -1;
+	memcpy(host, s, (size_t)(colon - s));
+	host[colon - s] = '\0';
+	memset(out, 0, sizeof(*out));
+	out->sin_family = AF_INET;
+	out->sin_port = htons((uint16_t)atoi(colon + 1));
+	return inet_pton(AF_INET, host, &out->sin_addr) == 1 ? 0 : -1;
+}
+
+/* A byte count with an optional K, M or G suffix; 0 when malformed (zero itself is refused too). */
+static inline uint64_t bench_parse_bytes(const char *s)
+{
+	char *end;
+	uint64_t v = strtoull(s, &end, 10);
+	switch (*end) {
+	case 'K': v <<= 10, end++; break;
+	case 'M': v <<= 20, end++; break;
+	case 'G': v <<= 30, end++; break;
+	default: break;
+	}
+	return *end ? 0 : v;
+}
+
+/* The libOS a Demi benchmark runs on, for its reports: $LIBOS, catnap by default. */
+static inline const char *bench_libos(void)
+{
+	const char *l = getenv("LIBOS");
+	return l && *l ? l : "catnap";
+}
+
+/* Reads exactly len bytes from a Linux socket: 0, or -1 on end of stream or error. */
+static inline int bench_read_full(int fd, void *buf, size_t len)
+{
+	for (size_t got = 0; got < len;) {
+		ssize_t n = recv(fd, (char *)buf + got, len - got, 0);
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n <= 0)
+			return -1;
+		got += (size_t)n;
+	}
+	return 0;
+}
+
+/* Writes exactly len bytes to a Linux socket: 0, or -1 on error. */
+static inline int bench_write_full(int fd, const void *buf, size_t len)
+{
+	for (size_t put = 0; put < len;) {
+		ssize_t n = send(fd, (const char *)buf + put, len - put, MSG_NOSIGNAL);
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n <= 0)
+			return -1;
+		put += (size_t)n;
+	}
+	return 0;
+}
 
 static inline uint64_t now_ns(void)
 {

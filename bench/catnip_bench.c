@@ -41,33 +41,10 @@ static void usage(void)
 	exit(2);
 }
 
-static uint64_t parse_bytes(const char *s)
-{
-	char *end;
-	uint64_t v = strtoull(s, &end, 10);
-	switch (*end) {
-	case 'K': v <<= 10, end++; break;
-	case 'M': v <<= 20, end++; break;
-	case 'G': v <<= 30, end++; break;
-	default: break;
-	}
-	if (*end || v == 0)
-		usage();
-	return v;
-}
-
 static struct opts parse(int argc, char **argv)
 {
 	struct opts o = { .size = 64, .chunk = 65536, .count = 100000, .warmup = -1, .bytes = 1ull << 30, .window = 8 };
-	char host[64];
-	const char *colon = argc > 2 ? strrchr(argv[2], ':') : NULL;
-	if (!colon || (size_t)(colon - argv[2]) >= sizeof(host))
-		usage();
-	memcpy(host, argv[2], (size_t)(colon - argv[2]));
-	host[colon - argv[2]] = '\0';
-	o.addr.sin_family = AF_INET;
-	o.addr.sin_port = htons((uint16_t)atoi(colon + 1));
-	if (inet_pton(AF_INET, host, &o.addr.sin_addr) != 1)
+	if (argc < 3 || bench_parse_addr(argv[2], &o.addr) < 0)
 		usage();
 	for (int i = 3; i + 1 < argc; i += 2) {
 		const char *a = argv[i], *v = argv[i + 1];
@@ -78,25 +55,20 @@ static struct opts parse(int argc, char **argv)
 		else if (!strcmp(a, "--warmup"))
 			o.warmup = atol(v);
 		else if (!strcmp(a, "--bytes"))
-			o.bytes = parse_bytes(v);
+			o.bytes = bench_parse_bytes(v);
 		else if (!strcmp(a, "--chunk"))
-			o.chunk = (size_t)parse_bytes(v);
+			o.chunk = (size_t)bench_parse_bytes(v);
 		else if (!strcmp(a, "--window"))
 			o.window = atoi(v);
 		else
 			usage();
 	}
-	if ((argc - 3) % 2 || o.size == 0 || o.count < 1 || o.window < 1 || o.window > MAX_WINDOW || o.chunk == 0)
+	if ((argc - 3) % 2 || o.size == 0 || o.count < 1 || o.window < 1 || o.window > MAX_WINDOW || o.chunk == 0 ||
+	    o.bytes == 0)
 		usage();
 	if (o.warmup < 0)
 		o.warmup = o.count / 10 > 1000 ? o.count / 10 : 1000;
 	return o;
-}
-
-static const char *impl_name(void)
-{
-	const char *l = getenv("LIBOS");
-	return l && *l ? l : "catnap";
 }
 
 static void demi_start(char **argv)
@@ -177,7 +149,7 @@ static void run_rtt(const struct opts *o)
 			lat[i] = now_ns() - t0;
 	}
 	struct lat_stats s = lat_summarise(lat, (size_t)o->count);
-	lat_report(impl_name(), o->size, (size_t)o->count, &s);
+	lat_report(bench_libos(), o->size, (size_t)o->count, &s);
 	CHECK(demi_sgafree(&sga));
 	CHECK(demi_close(qd));
 	free(lat);
@@ -278,7 +250,7 @@ static void run_bulk(const struct opts *o)
 		exit(1);
 	}
 	CHECK(demi_sgafree(&qr.qr_value.sga));
-	bulk_report(impl_name(), o, ns);
+	bulk_report(bench_libos(), o, ns);
 	print_tcp_counters();
 	for (int w = 0; w < o->window; w++)
 		CHECK(demi_sgafree(&slot[w]));
@@ -331,32 +303,6 @@ static void run_sink(const struct opts *o)
 
 /* ---- the Linux-socket baseline ---- */
 
-static int read_full(int fd, void *buf, size_t len)
-{
-	for (size_t got = 0; got < len;) {
-		ssize_t n = recv(fd, (char *)buf + got, len - got, 0);
-		if (n < 0 && errno == EINTR)
-			continue;
-		if (n <= 0)
-			return -1;
-		got += (size_t)n;
-	}
-	return 0;
-}
-
-static int write_full(int fd, const void *buf, size_t len)
-{
-	for (size_t put = 0; put < len;) {
-		ssize_t n = send(fd, (const char *)buf + put, len - put, MSG_NOSIGNAL);
-		if (n < 0 && errno == EINTR)
-			continue;
-		if (n <= 0)
-			return -1;
-		put += (size_t)n;
-	}
-	return 0;
-}
-
 static void run_linux_sink(const struct opts *o)
 {
 	int lfd = socket(AF_INET, SOCK_STREAM, 0), one = 1;
@@ -373,7 +319,7 @@ static void run_linux_sink(const struct opts *o)
 		if (fd < 0)
 			continue;
 		uint8_t hdr[8];
-		if (read_full(fd, hdr, 8) == 0) {
+		if (bench_read_full(fd, hdr, 8) == 0) {
 			uint64_t left = get_be64(hdr);
 			while (left) {
 				ssize_t n = recv(fd, buf, left < cap ? left : cap, 0);
@@ -382,7 +328,7 @@ static void run_linux_sink(const struct opts *o)
 				left -= (uint64_t)n;
 			}
 			uint8_t ack = 1;
-			if (!left && write_full(fd, &ack, 1) == 0)
+			if (!left && bench_write_full(fd, &ack, 1) == 0)
 				(void)recv(fd, buf, 1, 0); /* until the client closes */
 		}
 		close(fd);
@@ -399,16 +345,16 @@ static void run_linux_bulk(const struct opts *o)
 	uint8_t hdr[8];
 	put_be64(hdr, o->bytes);
 	uint64_t t0 = now_ns();
-	if (write_full(fd, hdr, 8) < 0)
+	if (bench_write_full(fd, hdr, 8) < 0)
 		exit(1);
 	for (uint64_t left = o->bytes; left;) {
 		size_t n = left < o->chunk ? left : o->chunk;
-		if (write_full(fd, buf, n) < 0)
+		if (bench_write_full(fd, buf, n) < 0)
 			exit(1);
 		left -= n;
 	}
 	uint8_t ack;
-	if (read_full(fd, &ack, 1) < 0)
+	if (bench_read_full(fd, &ack, 1) < 0)
 		exit(1);
 	uint64_t ns = now_ns() - t0;
 	bulk_report("linux", o, ns);

@@ -11,12 +11,6 @@
 
 #include "demi_server.h"
 
-static const char *impl_name(void)
-{
-	const char *l = getenv("LIBOS");
-	return l && *l ? l : "catnap";
-}
-
 static int connect_to(uint16_t port)
 {
 	struct sockaddr_in addr = { .sin_family = AF_INET, .sin_port = htons(port),
@@ -91,7 +85,7 @@ static void run_latency(uint16_t port, const struct echo_opts *o)
 	CHECK(demi_sgafree(&sga));
 	CHECK(demi_close(qd));
 	struct lat_stats s = lat_summarise(lat, (size_t)o->count);
-	lat_report(impl_name(), o->size, (size_t)o->count, &s);
+	lat_report(bench_libos(), o->size, (size_t)o->count, &s);
 	free(lat);
 }
 
@@ -147,7 +141,7 @@ static void run_throughput(uint16_t port, const struct echo_opts *o)
 	/* The last pop is still pending: closing the queue cancels it. */
 	CHECK(demi_sgafree(&sga));
 	CHECK(demi_close(qd));
-	tput_report(impl_name(), o->size, o->window, w.m_end - w.m_begin, w.ns_end - w.ns_begin);
+	tput_report(bench_libos(), o->size, o->window, w.m_end - w.m_begin, w.ns_end - w.ns_begin);
 }
 
 int main(int argc, char **argv)
@@ -184,7 +178,7 @@ int main(int argc, char **argv)
 	close(fds[0]);
 	struct demi_args args = { .argc = argc, .argv = argv, .callback = NULL };
 	CHECK(demi_init(&args));
-	printf("echo_bench: LIBOS=%s, 127.0.0.1:%u, server on CPU %d, client on CPU %d\n", impl_name(), port, scpu,
+	printf("echo_bench: LIBOS=%s, 127.0.0.1:%u, server on CPU %d, client on CPU %d\n", bench_libos(), port, scpu,
 	       ccpu);
 	if (o.lat)
 		run_latency(port, &o);

@@ -99,8 +99,7 @@ int main(int argc, char **argv)
 	}
 	if (seconds <= 0)
 		return 2;
-	const char *l = getenv("LIBOS");
-	const char *impl = l && *l ? l : "catnap";
+	const char *impl = bench_libos();
 	int fds[2];
 	CHECK_SYS(pipe(fds));
 	fflush(stdout);

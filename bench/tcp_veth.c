@@ -42,37 +42,14 @@ static void usage(void)
 	exit(2);
 }
 
-static uint64_t parse_bytes(const char *s)
-{
-	char *end;
-	uint64_t v = strtoull(s, &end, 10);
-	switch (*end) {
-	case 'K': v <<= 10, end++; break;
-	case 'M': v <<= 20, end++; break;
-	case 'G': v <<= 30, end++; break;
-	default: break;
-	}
-	if (*end || v == 0)
-		usage();
-	return v;
-}
-
 static struct opts parse(int argc, char **argv)
 {
 	struct opts o = { .bytes = 1ull << 30, .window = 8, .seconds = 600 };
-	char host[64];
-	const char *colon = argc > 2 ? strrchr(argv[2], ':') : NULL;
-	if (!colon || (size_t)(colon - argv[2]) >= sizeof(host))
-		usage();
-	memcpy(host, argv[2], (size_t)(colon - argv[2]));
-	host[colon - argv[2]] = '\0';
-	o.addr.sin_family = AF_INET;
-	o.addr.sin_port = htons((uint16_t)atoi(colon + 1));
-	if (inet_pton(AF_INET, host, &o.addr.sin_addr) != 1)
+	if (argc < 3 || bench_parse_addr(argv[2], &o.addr) < 0)
 		usage();
 	for (int i = 3; i + 1 < argc; i += 2) {
 		if (!strcmp(argv[i], "--bytes"))
-			o.bytes = parse_bytes(argv[i + 1]);
+			o.bytes = bench_parse_bytes(argv[i + 1]);
 		else if (!strcmp(argv[i], "--dir") && (!strcmp(argv[i + 1], "up") || !strcmp(argv[i + 1], "down")))
 			o.down = !strcmp(argv[i + 1], "down");
 		else if (!strcmp(argv[i], "--window"))
@@ -82,7 +59,7 @@ static struct opts parse(int argc, char **argv)
 		else
 			usage();
 	}
-	if ((argc - 3) % 2 || o.window < 1 || o.window > MAX_WINDOW)
+	if ((argc - 3) % 2 || o.window < 1 || o.window > MAX_WINDOW || o.bytes == 0)
 		usage();
 	return o;
 }
@@ -99,33 +76,6 @@ static uint64_t get_be64(const uint8_t *p)
 	for (int i = 0; i < 8; i++)
 		v = v << 8 | p[i];
 	return v;
-}
-
-/* Reads exactly len bytes; 0 on success, -1 on end of stream or error. */
-static int read_full(int fd, void *buf, size_t len)
-{
-	for (size_t got = 0; got < len;) {
-		ssize_t n = recv(fd, (char *)buf + got, len - got, 0);
-		if (n < 0 && errno == EINTR)
-			continue;
-		if (n <= 0)
-			return -1;
-		got += (size_t)n;
-	}
-	return 0;
-}
-
-static int write_full(int fd, const void *buf, size_t len)
-{
-	for (size_t put = 0; put < len;) {
-		ssize_t n = send(fd, (const char *)buf + put, len - put, MSG_NOSIGNAL);
-		if (n < 0 && errno == EINTR)
-			continue;
-		if (n <= 0)
-			return -1;
-		put += (size_t)n;
-	}
-	return 0;
 }
 
 static void report(const char *impl, const struct opts *o, uint64_t ns)
@@ -161,7 +111,7 @@ static void sink(const struct opts *o)
 		if (fd < 0)
 			continue;
 		uint8_t hdr[16];
-		if (read_full(fd, hdr, sizeof(hdr)) == 0) {
+		if (bench_read_full(fd, hdr, sizeof(hdr)) == 0) {
 			uint64_t bytes = get_be64(hdr);
 			if (get_be64(hdr + 8) == 0) {
 				uint64_t got = 0;
@@ -169,11 +119,11 @@ static void sink(const struct opts *o)
 				while (got < bytes && (n = recv(fd, buf, sizeof(buf), 0)) > 0)
 					got += (uint64_t)n;
 				if (got == bytes)
-					write_full(fd, "!", 1);
+					bench_write_full(fd, "!", 1);
 			} else {
 				for (uint64_t left = bytes; left;) {
 					size_t n = left < sizeof(buf) ? (size_t)left : sizeof(buf);
-					if (write_full(fd, buf, n) < 0)
+					if (bench_write_full(fd, buf, n) < 0)
 						break;
 					left -= n;
 				}
@@ -198,14 +148,14 @@ static void linux_client(const struct opts *o)
 	put_be64(hdr, o->bytes);
 	put_be64(hdr + 8, (uint64_t)o->down);
 	uint64_t t0 = now_ns();
-	CHECK_SYS(write_full(fd, hdr, sizeof(hdr)));
+	CHECK_SYS(bench_write_full(fd, hdr, sizeof(hdr)));
 	if (!o->down) {
 		for (uint64_t left = o->bytes; left;) {
 			size_t n = left < sizeof(buf) ? (size_t)left : sizeof(buf);
-			CHECK_SYS(write_full(fd, buf, n));
+			CHECK_SYS(bench_write_full(fd, buf, n));
 			left -= n;
 		}
-		CHECK_SYS(read_full(fd, buf, 1));
+		CHECK_SYS(bench_read_full(fd, buf, 1));
 	} else {
 		for (uint64_t got = 0; got < o->bytes;) {
 			ssize_t n = recv(fd, buf, sizeof(buf), 0);
@@ -303,8 +253,7 @@ static void demi_client(const struct opts *o)
 	CHECK(demi_sgafree(&hdr));
 	CHECK(demi_sgafree(&data));
 	CHECK(demi_close(qd));
-	const char *libos = getenv("LIBOS");
-	report(libos && *libos ? libos : "catnap", o, ns);
+	report(bench_libos(), o, ns);
 }
 
 int main(int argc, char **argv)

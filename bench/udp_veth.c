@@ -32,15 +32,7 @@ static void usage(void)
 static struct opts parse(int argc, char **argv)
 {
 	struct opts o = { .size = 64, .count = 100000, .warmup = -1, .seconds = 300 };
-	char host[64];
-	const char *colon = argc > 2 ? strrchr(argv[2], ':') : NULL;
-	if (!colon || (size_t)(colon - argv[2]) >= sizeof(host))
-		usage();
-	memcpy(host, argv[2], (size_t)(colon - argv[2]));
-	host[colon - argv[2]] = '\0';
-	o.addr.sin_family = AF_INET;
-	o.addr.sin_port = htons((uint16_t)atoi(colon + 1));
-	if (inet_pton(AF_INET, host, &o.addr.sin_addr) != 1)
+	if (argc < 3 || bench_parse_addr(argv[2], &o.addr) < 0)
 		usage();
 	for (int i = 3; i + 1 < argc; i += 2) {
 		if (!strcmp(argv[i], "--size"))
@@ -142,9 +134,8 @@ static void demi_client(const struct opts *o)
 	}
 	CHECK(demi_sgafree(&sga));
 	CHECK(demi_close(qd));
-	const char *libos = getenv("LIBOS");
 	struct lat_stats s = lat_summarise(lat, (size_t)o->count);
-	lat_report(libos && *libos ? libos : "catnap", o->size, (size_t)o->count, &s);
+	lat_report(bench_libos(), o->size, (size_t)o->count, &s);
 	free(lat);
 }
 
