@@ -19,18 +19,6 @@ linux_tap() {
 	$IN_A ip link set "$TAP" up
 }
 
-# The line each side prints per connection: what the sender expected the receiver to hash, and what it did.
-check_digests() { # CLIENT_LOG SERVER_LOG CLIENT_DOWN_LOG
-	local want got
-	want=$(sed -n 's/^conn 0 up bytes [0-9]* sha256 expected \([0-9a-f]*\) .*/\1/p' "$1")
-	got=$(sed -n 's/^conn 0 bytes [0-9]* sha256 \([0-9a-f]*\) pattern ok.*/\1/p' "$2")
-	[ -n "$want" ] && [ "$want" = "$got" ] || fail "up: the client expects '$want', the server hashed '$got'"
-	echo "ok: up $TCP_BYTES: sha256 $got on both sides"
-	grep -E '^conn 0 down ' "$1"
-	grep -qE '^conn 0 down .* ok' "$1" || grep -qE '^(tcp_xfer|xfer_peer): PASS' "$1" ||
-		fail "down: the client did not receive the server's bytes intact"
-}
-
 tap_case() {
 	case $1 in
 	tcp-linux-client)

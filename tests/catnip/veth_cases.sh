@@ -65,17 +65,6 @@ veth_stop() {
 	veth_xdp_off
 }
 
-veth_digests() { # CLIENT_LOG SERVER_LOG
-	local want got
-	want=$(sed -n 's/^conn 0 up bytes [0-9]* sha256 expected \([0-9a-f]*\) .*/\1/p' "$1")
-	got=$(sed -n 's/^conn 0 bytes [0-9]* sha256 \([0-9a-f]*\) pattern ok.*/\1/p' "$2")
-	[ -n "$want" ] && [ "$want" = "$got" ] || fail "up: the client expects '$want', the server hashed '$got'"
-	echo "ok: up $TCP_BYTES: sha256 $got on both sides"
-	grep -E '^conn 0 down ' "$1"
-	grep -qE '^conn 0 down .* ok' "$1" || grep -qE '^(tcp_xfer|xfer_peer): PASS' "$1" ||
-		fail "down: the client did not receive the server's bytes intact"
-}
-
 veth_case() {
 	local vdev i big
 	need ping
@@ -154,7 +143,7 @@ veth_case() {
 	veth_server=
 	veth_xdp_off
 	grep -E '^xfer_peer: PASS|goodput' "$tmp/linux-client.log" | sed 's/^/linux client: /'
-	veth_digests "$tmp/linux-client.log" "$tmp/demi-server.log"
+	check_digests "$tmp/linux-client.log" "$tmp/demi-server.log"
 	grep "catnip: port 0: rx" "$tmp/demi-server.log"
 
 	$IN_B timeout 200 python3 "$peer" server "$IP_B" 5001 --conns 1 --timeout 190 >"$tmp/linux-server.log" 2>&1 &
@@ -164,6 +153,6 @@ veth_case() {
 		>"$tmp/demi-client.log" 2>&1 || { tail -20 "$tmp/demi-client.log" >&2; fail "tcp_xfer client on catnip"; }
 	wait "$lsrv" || { tail -20 "$tmp/linux-server.log" >&2; fail "xfer_peer server"; }
 	grep -E '^tcp_xfer: PASS|goodput' "$tmp/demi-client.log" | sed 's/^/demi client: /'
-	veth_digests "$tmp/demi-client.log" "$tmp/linux-server.log"
+	check_digests "$tmp/demi-client.log" "$tmp/linux-server.log"
 	grep "catnip: port 0: rx" "$tmp/demi-client.log"
 }
