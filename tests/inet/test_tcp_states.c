@@ -47,6 +47,23 @@ static uint16_t local_port(int qd)
 	return ntohs(a.sin_port);
 }
 
+/* A (the client end) closes, and B's pop sees the end of the stream: A's FIN is through. */
+static void close_a_seen_by_b(const struct tconn *c)
+{
+	demi_qtoken_t pb = pop_qt(c->sqd);
+	cr_assert_eq(demi_close(c->cqd), 0);
+	expect_pop(pb, NULL, 0, 10 * MS);
+}
+
+/* A's side of the pair, which must be in FIN-WAIT-2 by now. */
+static struct tcb *a_in_fin_wait_2(uint16_t cport)
+{
+	struct tcb *a = tcb_find(NA, cport, IP_B, 8000);
+	cr_assert_not_null(a);
+	cr_assert_eq(a->state, TCPS_FIN_WAIT_2);
+	return a;
+}
+
 /* ---- opening ---- */
 
 Test(tcp_states, three_way_handshake_states)
@@ -195,9 +212,7 @@ Test(tcp_states, time_wait_expires_after_time_wait_ms)
 {
 	struct tconn c = tnet_tcp_pair(8000);
 	uint16_t cport = local_port(c.cqd);
-	demi_qtoken_t pb = pop_qt(c.sqd);
-	cr_assert_eq(demi_close(c.cqd), 0);
-	expect_pop(pb, NULL, 0, 10 * MS);
+	close_a_seen_by_b(&c);
 	cr_assert_eq(demi_close(c.sqd), 0);
 	/* Run until A is in TIME-WAIT, noting when. */
 	struct tcb *tw = NULL;
@@ -376,13 +391,9 @@ Test(tcp_states, data_after_close_answered_with_rst)
 {
 	struct tconn c = tnet_tcp_pair(8000);
 	uint16_t cport = local_port(c.cqd);
-	demi_qtoken_t pb = pop_qt(c.sqd);
-	cr_assert_eq(demi_close(c.cqd), 0);
-	expect_pop(pb, NULL, 0, 10 * MS);
+	close_a_seen_by_b(&c);
 	tnet_run(MS);
-	struct tcb *a = tcb_find(NA, cport, IP_B, 8000);
-	cr_assert_not_null(a);
-	cr_assert_eq(a->state, TCPS_FIN_WAIT_2);
+	a_in_fin_wait_2(cport);
 	/* B, in CLOSE-WAIT, sends. */
 	expect_push_ok(push_bytes(c.sqd, "nobody reads this", 17), MS);
 	tnet_run(10 * MS);
@@ -398,13 +409,9 @@ Test(tcp_states, fin_wait_2_timeout)
 {
 	struct tconn c = tnet_tcp_pair(8000);
 	uint16_t cport = local_port(c.cqd);
-	demi_qtoken_t pb = pop_qt(c.sqd);
-	cr_assert_eq(demi_close(c.cqd), 0);
-	expect_pop(pb, NULL, 0, 10 * MS);
+	close_a_seen_by_b(&c);
 	tnet_run(MS);
-	struct tcb *a = tcb_find(NA, cport, IP_B, 8000);
-	cr_assert_not_null(a);
-	cr_assert_eq(a->state, TCPS_FIN_WAIT_2);
+	struct tcb *a = a_in_fin_wait_2(cport);
 	tnet_run((FIN_TIMEOUT_MS - 50) * MS);
 	cr_assert_eq(tcb_find(NA, cport, IP_B, 8000), a);
 	cr_assert_eq(a->state, TCPS_FIN_WAIT_2);
@@ -455,9 +462,7 @@ Test(tcp_states, time_wait_acks_retransmitted_fin_and_restarts)
 	struct tconn c = tnet_tcp_pair(8000);
 	uint16_t cport = local_port(c.cqd);
 	struct tcb *b = tcb_qd(c.sqd);
-	demi_qtoken_t pb = pop_qt(c.sqd);
-	cr_assert_eq(demi_close(c.cqd), 0);
-	expect_pop(pb, NULL, 0, 10 * MS);
+	close_a_seen_by_b(&c);
 	tnet_run(MS);
 	/* B's FIN will be sequence number snd_nxt; drop A's first ACK of it. */
 	fin_ack_drop.from = memwire_port_index(T.dev[NA]);
@@ -673,9 +678,7 @@ Test(tcp_states, connect_takes_over_own_time_wait)
 {
 	struct tconn c = tnet_tcp_pair(8000);
 	uint16_t cport = local_port(c.cqd);
-	demi_qtoken_t pb = pop_qt(c.sqd);
-	cr_assert_eq(demi_close(c.cqd), 0);
-	expect_pop(pb, NULL, 0, 10 * MS);
+	close_a_seen_by_b(&c);
 	cr_assert_eq(demi_close(c.sqd), 0);
 	tnet_run(10 * MS);
 	cr_assert_not_null(tcb_find(NA, cport, IP_B, 8000));
