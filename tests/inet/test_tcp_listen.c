@@ -94,6 +94,17 @@ static void match_pairs(const int *cq, int *sq, int n)
 	memcpy(sq, out, (size_t)n * sizeof(*sq));
 }
 
+/* Every pair then closes, and the listener after them. */
+static void close_all(const int *cq, const int *sq, int n, int lqd)
+{
+	for (int i = 0; i < n; i++) {
+		demi_close(cq[i]);
+		demi_close(sq[i]);
+	}
+	demi_close(lqd);
+	tnet_run(10 * MS);
+}
+
 /* ---- the accept backlog ---- */
 
 /* With the accept queue full, new SYNs are dropped (and counted); they succeed once the queue drains. */
@@ -135,12 +146,7 @@ Test(tcp_listen, backlog_full_drops_syns_until_accepted)
 		cr_assert_eq(tcb_qd(sq[i])->state, TCPS_ESTABLISHED);
 		exchange(cq[i], sq[i], i);
 	}
-	for (int i = 0; i < 4; i++) {
-		demi_close(cq[i]);
-		demi_close(sq[i]);
-	}
-	demi_close(lqd);
-	tnet_run(10 * MS);
+	close_all(cq, sq, 4, lqd);
 }
 
 /*
@@ -171,15 +177,9 @@ Test(tcp_listen, backlog_full_drops_final_ack_until_accepted)
 	cr_assert_eq(lp->nsynq, 0);
 	cr_assert_eq(lp->nacceptq, 0);
 	match_pairs(cq, sq, 4);
-	for (int i = 0; i < 4; i++) {
+	for (int i = 0; i < 4; i++)
 		exchange(cq[i], sq[i], i);
-	}
-	for (int i = 0; i < 4; i++) {
-		demi_close(cq[i]);
-		demi_close(sq[i]);
-	}
-	demi_close(lqd);
-	tnet_run(10 * MS);
+	close_all(cq, sq, 4, lqd);
 }
 
 /* A connection reset while it waits on the accept queue is not handed out (and frees its slot). */
