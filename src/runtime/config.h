@@ -18,86 +18,88 @@ struct config_arp_entry {
 };
 
 /*
- * Every setting Demi reads. config_defaults() fills the documented defaults;
- * config_load() overlays the YAML file, then the environment. doc/config.md
- * lists every key with its default and its environment variable.
+ * Every setting Demi reads. Each field is one key of a subsystem's table
+ * (config_schema.h), which gives its YAML path, environment variable, type,
+ * range, default and documentation: config_defaults() fills the defaults
+ * from the tables; config_load() overlays the YAML file, then the
+ * environment. doc/config.md's key table is checked against the tables.
  */
 struct demi_config {
-	char libos[CONFIG_LIBOS_MAX]; /* LIBOS env only; default "catnap" */
+	char libos[CONFIG_LIBOS_MAX]; /* LIBOS env only */
 
-	/* demikernel: */
+	/* demikernel */
 	bool has_local_ipv4_addr;
 	struct in_addr local_ipv4_addr; /* local_ipv4_addr / LOCAL_IPV4_ADDR */
 	bool has_local_link_addr;
 	uint8_t local_link_addr[6]; /* local_link_addr / LOCAL_LINK_ADDR "aa:bb:cc:dd:ee:ff" */
 
-	/* raw_socket: */
+	/* raw_socket */
 	char linux_interface_name[CONFIG_IFNAME_MAX]; /* LINUX_INTERFACE_NAME */
-	int xdp_interface_index;                      /* XDP_INTERFACE_INDEX, default -1 */
+	int xdp_interface_index;                      /* XDP_INTERFACE_INDEX */
 
-	/* dpdk: */
+	/* dpdk */
 	int eal_argc;
 	char eal_argv[CONFIG_EAL_ARGS_MAX][CONFIG_STR_MAX]; /* eal_init list / EAL_INIT (space separated) */
 
-	/* tcp_socket_options: */
-	bool tcp_keepalive;    /* keepalive / KEEPALIVE, default false */
-	int tcp_linger_s;      /* linger / LINGER (seconds, -1 = off), default -1 */
-	bool tcp_nodelay;      /* nodelay / NODELAY, default true */
+	/* tcp_socket_options */
+	bool tcp_keepalive;    /* keepalive / KEEPALIVE */
+	int tcp_linger_s;      /* linger / LINGER (seconds, -1 = off) */
+	bool tcp_nodelay;      /* nodelay / NODELAY */
 
-	/* inetstack_config: */
-	uint32_t mtu;                   /* MTU, default 1500 */
-	uint32_t mss;                   /* MSS, default 1460 */
-	bool enable_jumbo_frames;       /* ENABLE_JUMBO_FRAMES, default false */
-	bool udp_checksum_offload;      /* UDP_CHECKSUM_OFFLOAD, default false */
-	bool tcp_checksum_offload;      /* TCP_CHECKSUM_OFFLOAD, default false */
+	/* inetstack_config */
+	uint32_t mtu;                   /* MTU */
+	uint32_t mss;                   /* MSS */
+	bool enable_jumbo_frames;       /* ENABLE_JUMBO_FRAMES */
+	bool udp_checksum_offload;      /* UDP_CHECKSUM_OFFLOAD */
+	bool tcp_checksum_offload;      /* TCP_CHECKSUM_OFFLOAD */
 	int arp_table_len;
 	struct config_arp_entry arp_table[CONFIG_ARP_TABLE_MAX]; /* arp_table: {"mac": "ip"} */
-	uint32_t arp_request_retries;   /* ARP_REQUEST_RETRIES, default 5 */
-	uint64_t arp_request_timeout_ms;/* arp_request_timeout (ms) / ARP_REQUEST_TIMEOUT, default 20 */
-	uint64_t arp_cache_ttl_s;       /* arp_cache_ttl (s) / ARP_CACHE_TTL, default 15 */
+	uint32_t arp_request_retries;   /* ARP_REQUEST_RETRIES */
+	uint64_t arp_request_timeout_ms;/* arp_request_timeout (ms) / ARP_REQUEST_TIMEOUT */
+	uint64_t arp_cache_ttl_s;       /* arp_cache_ttl (s) / ARP_CACHE_TTL */
 
 	/* demi: (Demi's own settings) */
-	uint64_t poll_idle_us;     /* demi.poll_idle_us / POLL_IDLE_US: spin this long before blocking; default 50, 0 = never block */
-	uint32_t max_qtokens;      /* demi.max_qtokens / MAX_QTOKENS: pending + unwaited operations; default 65536 */
-	uint32_t max_queues;       /* demi.max_queues / MAX_QUEUES: open queue descriptors; default 65536 */
-	uint32_t max_buffers;      /* demi.max_buffers / MAX_BUFFERS: live buffers of all sizes; default 262144 */
-	uint64_t max_buffer_bytes; /* demi.max_buffer_bytes / MAX_BUFFER_BYTES: buffer memory cap; default 1 GiB */
-	uint32_t coroutine_stack;  /* demi.coroutine_stack / COROUTINE_STACK: bytes per coroutine; default 65536 */
-	char log_level[16];        /* demi.log_level / DEMI_LOG: error|warn|info|debug|trace; default warn */
+	uint64_t poll_idle_us;     /* demi.poll_idle_us / POLL_IDLE_US: spin this long before blocking */
+	uint32_t max_qtokens;      /* demi.max_qtokens / MAX_QTOKENS: pending + unwaited operations */
+	uint32_t max_queues;       /* demi.max_queues / MAX_QUEUES: open queue descriptors */
+	uint32_t max_buffers;      /* demi.max_buffers / MAX_BUFFERS: live buffers of all sizes */
+	uint64_t max_buffer_bytes; /* demi.max_buffer_bytes / MAX_BUFFER_BYTES: buffer memory cap */
+	uint32_t coroutine_stack;  /* demi.coroutine_stack / COROUTINE_STACK: bytes per coroutine */
+	char log_level[16];        /* demi.log_level / DEMI_LOG: error|warn|info|debug|trace */
 
 	/* tcp: (Demi's TCP in the inetstack; doc/tcp.md) */
-	char tcp_cc[16];            /* tcp.congestion_control / TCP_CONGESTION_CONTROL: cubic|newreno|reno; default cubic */
-	uint32_t tcp_rcvbuf;        /* tcp.rcvbuf / TCP_RCVBUF: receive buffer bytes (SO_RCVBUF default); default 1 MiB */
-	uint32_t tcp_sndbuf;        /* tcp.sndbuf / TCP_SNDBUF: send buffer bytes (SO_SNDBUF default); default 1 MiB */
-	bool tcp_window_scale;      /* tcp.window_scale / TCP_WINDOW_SCALE: RFC 7323; default true */
-	bool tcp_timestamps;        /* tcp.timestamps / TCP_TIMESTAMPS: RFC 7323; default true */
-	bool tcp_sack;              /* tcp.sack / TCP_SACK: RFC 2018; default true */
-	bool tcp_syncookies;        /* tcp.syncookies / TCP_SYNCOOKIES: when the SYN queue is full; default true */
-	uint32_t tcp_syn_backlog;   /* tcp.syn_backlog / TCP_SYN_BACKLOG: half-open connections per listener; default 256 */
-	uint64_t tcp_rto_min_ms;    /* tcp.rto_min_ms / TCP_RTO_MIN_MS: default 200 (Linux; RFC 6298 says 1000) */
-	uint64_t tcp_rto_max_ms;    /* tcp.rto_max_ms / TCP_RTO_MAX_MS: default 60000 */
-	uint64_t tcp_rto_initial_ms;/* tcp.rto_initial_ms / TCP_RTO_INITIAL_MS: default 1000 (RFC 6298 2.1) */
-	uint32_t tcp_retries;       /* tcp.retries / TCP_RETRIES: retransmissions of one segment before ETIMEDOUT; default 12 */
-	uint32_t tcp_syn_retries;   /* tcp.syn_retries / TCP_SYN_RETRIES: default 6 */
-	uint64_t tcp_delayed_ack_ms;/* tcp.delayed_ack_ms / TCP_DELAYED_ACK_MS: 0 = ACK at once; default 40 */
-	uint64_t tcp_time_wait_ms;  /* tcp.time_wait_ms / TCP_TIME_WAIT_MS: 2*MSL; default 60000 */
-	uint64_t tcp_fin_timeout_ms;/* tcp.fin_timeout_ms / TCP_FIN_TIMEOUT_MS: FIN-WAIT-2 of a closed socket; default 60000 */
-	uint64_t tcp_keepalive_idle_s;  /* tcp.keepalive_idle_s / TCP_KEEPALIVE_IDLE_S: default 7200 (RFC 1122 4.2.3.6) */
-	uint64_t tcp_keepalive_intvl_s; /* tcp.keepalive_intvl_s / TCP_KEEPALIVE_INTVL_S: default 75 */
-	uint32_t tcp_keepalive_probes;  /* tcp.keepalive_probes / TCP_KEEPALIVE_PROBES: default 9 */
+	char tcp_cc[16];            /* tcp.congestion_control / TCP_CONGESTION_CONTROL: cubic|newreno|reno */
+	uint32_t tcp_rcvbuf;        /* tcp.rcvbuf / TCP_RCVBUF: receive buffer bytes (SO_RCVBUF default) */
+	uint32_t tcp_sndbuf;        /* tcp.sndbuf / TCP_SNDBUF: send buffer bytes (SO_SNDBUF default) */
+	bool tcp_window_scale;      /* tcp.window_scale / TCP_WINDOW_SCALE: RFC 7323 */
+	bool tcp_timestamps;        /* tcp.timestamps / TCP_TIMESTAMPS: RFC 7323 */
+	bool tcp_sack;              /* tcp.sack / TCP_SACK: RFC 2018 */
+	bool tcp_syncookies;        /* tcp.syncookies / TCP_SYNCOOKIES: when the SYN queue is full */
+	uint32_t tcp_syn_backlog;   /* tcp.syn_backlog / TCP_SYN_BACKLOG: half-open connections per listener */
+	uint64_t tcp_rto_min_ms;    /* tcp.rto_min_ms / TCP_RTO_MIN_MS */
+	uint64_t tcp_rto_max_ms;    /* tcp.rto_max_ms / TCP_RTO_MAX_MS */
+	uint64_t tcp_rto_initial_ms;/* tcp.rto_initial_ms / TCP_RTO_INITIAL_MS */
+	uint32_t tcp_retries;       /* tcp.retries / TCP_RETRIES: retransmissions of one segment before ETIMEDOUT */
+	uint32_t tcp_syn_retries;   /* tcp.syn_retries / TCP_SYN_RETRIES */
+	uint64_t tcp_delayed_ack_ms;/* tcp.delayed_ack_ms / TCP_DELAYED_ACK_MS: 0 = ACK at once */
+	uint64_t tcp_time_wait_ms;  /* tcp.time_wait_ms / TCP_TIME_WAIT_MS: 2*MSL */
+	uint64_t tcp_fin_timeout_ms;/* tcp.fin_timeout_ms / TCP_FIN_TIMEOUT_MS: FIN-WAIT-2 of a closed socket */
+	uint64_t tcp_keepalive_idle_s;  /* tcp.keepalive_idle_s / TCP_KEEPALIVE_IDLE_S */
+	uint64_t tcp_keepalive_intvl_s; /* tcp.keepalive_intvl_s / TCP_KEEPALIVE_INTVL_S */
+	uint32_t tcp_keepalive_probes;  /* tcp.keepalive_probes / TCP_KEEPALIVE_PROBES */
 
 	/* storage: (storage queues on io_uring; doc/storage.md) */
-	char storage_durability[8]; /* storage.durability / STORAGE_DURABILITY: flush|fua|none; default flush */
-	char storage_sqpoll[8];     /* storage.sqpoll / STORAGE_SQPOLL: auto|on|off; default auto */
-	char storage_direct[8];     /* storage.direct / STORAGE_DIRECT: auto|off (O_DIRECT); default auto */
-	char storage_submit[8];     /* storage.submit / STORAGE_SUBMIT: eager|batch; default eager */
-	uint32_t storage_ring_entries; /* storage.ring_entries / STORAGE_RING_ENTRIES: power of two 8..32768; default 256 */
+	char storage_durability[8]; /* storage.durability / STORAGE_DURABILITY: flush|fua|none */
+	char storage_sqpoll[8];     /* storage.sqpoll / STORAGE_SQPOLL: auto|on|off */
+	char storage_direct[8];     /* storage.direct / STORAGE_DIRECT: auto|off (O_DIRECT) */
+	char storage_submit[8];     /* storage.submit / STORAGE_SUBMIT: eager|batch */
+	uint32_t storage_ring_entries; /* storage.ring_entries / STORAGE_RING_ENTRIES: power of two 8..32768 */
 
 	/* catmem: (shared-memory pipes; doc/catmem.md) */
-	bool catmem_membarrier; /* catmem.membarrier / CATMEM_MEMBARRIER: pushes without a fence, sleepers use membarrier(2); default true */
+	bool catmem_membarrier; /* catmem.membarrier / CATMEM_MEMBARRIER: pushes without a fence, sleepers use membarrier(2) */
 };
 
-/* Fills *c with the documented defaults. */
+/* Fills *c with every key's default, from the schema tables. */
 void config_defaults(struct demi_config *c);
 
 /*
