@@ -1,5 +1,6 @@
 /* Configuration core: the registered key tables, defaults, value checks, environment overrides, file keys. */
 #include "config_schema.h"
+#include "log.h"
 
 #include <arpa/inet.h>
 #include <ctype.h>
@@ -268,6 +269,37 @@ int config_apply_env(struct demi_config *c)
 	return 0;
 }
 
+/* ---- Keys read but unused ---- */
+
+static bool is_default(const struct demi_config *c, const struct cfg_key *k)
+{
+	const char *v = (const char *)c + k->off;
+
+	switch (k->type) {
+	case CFG_BOOL:
+		return *(const bool *)v == (k->def.u != 0);
+	case CFG_INT:
+		return *(const int *)v == (int)k->def.i;
+	case CFG_UINT:
+		return k->size == sizeof(uint32_t) ? *(const uint32_t *)v == (uint32_t)k->def.u
+						   : *(const uint64_t *)v == k->def.u;
+	default:
+		return true; /* CFG_UNUSED is for scalar switches and numbers only */
+	}
+}
+
+/* One warning per CFG_UNUSED key that is set, unless the configured log level hides warnings. */
+static void warn_unused(const struct demi_config *c)
+{
+	if (log_parse_level(c->log_level) < LOG_WARN)
+		return;
+	FOR_EACH_KEY(k) {
+		if ((k->flags & CFG_UNUSED) && !is_default(c, k))
+			log_emit(LOG_WARN, __FILE__, __LINE__, "config: %s.%s is set: %s",
+				 k->section, k->name, k->doc);
+	}
+}
+
 /* ---- Keys in the file ---- */
 
 int cfg_bad_value(const struct cfg_node *n, const char *path, const char *name, const char *why)
@@ -360,7 +392,12 @@ int config_parse_string(struct demi_config *c, const char *yaml, const char *ori
 
 int config_load(struct demi_config *c, const char *path)
 {
-	int rc = path ? cfg_yaml_read_file(path, top_entry, c) : 0;
+	/* An empty CONFIG_PATH= is no file, as an unset one. */
+	int rc = path && *path ? cfg_yaml_read_file(path, top_entry, c) : 0;
 
-	return rc ? rc : config_apply_env(c);
+	if (rc == 0)
+		rc = config_apply_env(c);
+	if (rc == 0)
+		warn_unused(c);
+	return rc;
 }

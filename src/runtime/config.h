@@ -104,10 +104,12 @@ void config_defaults(struct demi_config *c);
 
 /*
  * Loads the configuration over what *c holds (call config_defaults first):
- * the YAML file at `path` (may be
- * NULL: no file), then environment overrides. Returns 0, or -EINVAL after
+ * the YAML file at `path` (NULL or "": no file, so an empty CONFIG_PATH= is
+ * an unset one), then environment overrides. Returns 0, or -EINVAL after
  * printing one line on stderr that names the file, line and key at fault
- * (unknown key, wrong type, bad address, unreadable file).
+ * (unknown key, wrong type, bad address, unreadable file). On success, a key
+ * that is accepted but has no effect on Demi (CFG_UNUSED) and is set logs
+ * one warning, unless the loaded log level hides warnings.
  */
 int config_load(struct demi_config *c, const char *path);
 

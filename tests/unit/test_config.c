@@ -788,3 +788,68 @@ Test(config, null_text_is_an_error)
 	cr_assert_eq(rc, -EINVAL);
 	assert_one_line(err, "<string>");
 }
+
+Test(config, empty_path_is_no_file)
+{
+	struct demi_config c;
+	struct capture cap;
+
+	setenv("MTU", "4000", 1);
+	config_defaults(&c);
+	capture_start(&cap);
+	int rc = config_load(&c, "");
+	const char *err = capture_end(&cap);
+	cr_assert_eq(rc, 0, "stderr: %s", err);
+	cr_assert_str_empty(err);
+	cr_assert_eq(c.mtu, 4000);
+	unsetenv("MTU");
+	config_defaults(&c);
+	cr_assert_eq(config_load(&c, ""), 0);
+	assert_defaults(&c);
+}
+
+/* Keys accepted for Demikernel's files but without effect here: one warning each when set, none otherwise. */
+static const char *load_capturing(struct demi_config *c, struct capture *cap, const char *path)
+{
+	config_defaults(c);
+	capture_start(cap);
+	int rc = config_load(c, path);
+	const char *err = capture_end(cap);
+	cr_assert_eq(rc, 0, "stderr: %s", err);
+	return err;
+}
+
+Test(config, unused_keys_warn_when_set)
+{
+	struct demi_config c;
+	struct capture cap;
+	const char *err;
+
+	err = load_capturing(&c, &cap, FIXTURE("empty.yaml"));
+	cr_assert_str_empty(err);
+
+	setenv("ENABLE_JUMBO_FRAMES", "true", 1);
+	err = load_capturing(&c, &cap, NULL);
+	cr_assert(c.enable_jumbo_frames);
+	assert_one_line(err, "warn: config: inetstack_config.enable_jumbo_frames is set: No effect on Demi");
+	unsetenv("ENABLE_JUMBO_FRAMES");
+
+	setenv("XDP_INTERFACE_INDEX", "2", 1);
+	err = load_capturing(&c, &cap, NULL);
+	cr_assert_eq(c.xdp_interface_index, 2);
+	assert_one_line(err, "warn: config: raw_socket.xdp_interface_index is set: No effect on Demi");
+
+	/* A log level that hides warnings hides these too. */
+	setenv("DEMI_LOG", "error", 1);
+	err = load_capturing(&c, &cap, NULL);
+	cr_assert_str_empty(err);
+	unsetenv("DEMI_LOG");
+	unsetenv("XDP_INTERFACE_INDEX");
+
+	/* Demikernel's file sets xdp_interface_index (0) and leaves enable_jumbo_frames false. */
+	err = load_capturing(&c, &cap, FIXTURE("demikernel.yaml"));
+	assert_one_line(err, "raw_socket.xdp_interface_index is set");
+	/* config_parse_string checks but does not warn: the warning belongs to loading. */
+	expect_yaml_ok(&c, "inetstack_config: {enable_jumbo_frames: true}\n");
+	cr_assert(c.enable_jumbo_frames);
+}
