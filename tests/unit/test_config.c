@@ -1,5 +1,6 @@
 /* Unit tests for the configuration loader: defaults, YAML files, errors, environment. */
 #include "runtime/config.h"
+#include "runtime/config_schema.h"
 
 #include <arpa/inet.h>
 #include <criterion/criterion.h>
@@ -852,4 +853,75 @@ Test(config, unused_keys_warn_when_set)
 	/* config_parse_string checks but does not warn: the warning belongs to loading. */
 	expect_yaml_ok(&c, "inetstack_config: {enable_jumbo_frames: true}\n");
 	cr_assert(c.enable_jumbo_frames);
+}
+
+/* The defaults the tables give, for the keys assert_defaults does not cover (as config_defaults set them before the schema). */
+Test(config, tcp_storage_and_socket_defaults)
+{
+	struct demi_config c;
+
+	memset(&c, 0x5a, sizeof(c));
+	config_defaults(&c);
+	cr_assert_str_eq(c.tcp_cc, "cubic");
+	cr_assert_eq(c.tcp_rcvbuf, 1u << 20);
+	cr_assert_eq(c.tcp_sndbuf, 1u << 20);
+	cr_assert(c.tcp_window_scale && c.tcp_timestamps && c.tcp_sack && c.tcp_syncookies);
+	cr_assert_eq(c.tcp_syn_backlog, 256);
+	cr_assert_eq(c.tcp_rto_min_ms, 200);
+	cr_assert_eq(c.tcp_rto_max_ms, 60000);
+	cr_assert_eq(c.tcp_rto_initial_ms, 1000);
+	cr_assert_eq(c.tcp_retries, 12);
+	cr_assert_eq(c.tcp_syn_retries, 6);
+	cr_assert_eq(c.tcp_delayed_ack_ms, 40);
+	cr_assert_eq(c.tcp_time_wait_ms, 60000);
+	cr_assert_eq(c.tcp_fin_timeout_ms, 60000);
+	cr_assert_eq(c.tcp_keepalive_idle_s, 7200);
+	cr_assert_eq(c.tcp_keepalive_intvl_s, 75);
+	cr_assert_eq(c.tcp_keepalive_probes, 9);
+	cr_assert_str_eq(c.storage_durability, "flush");
+	cr_assert_str_eq(c.storage_sqpoll, "auto");
+	cr_assert_str_eq(c.storage_direct, "auto");
+	cr_assert_str_eq(c.storage_submit, "eager");
+	cr_assert_eq(c.storage_ring_entries, 256);
+	cr_assert_eq(c.arp_table_len, 0);
+	cr_assert_eq(c.eal_argc, 0);
+}
+
+/* Every row is well formed: one row per key and per variable, defaults inside their own ranges. */
+Test(config, schema_rows_are_consistent)
+{
+	const struct cfg_key *all[256];
+	size_t n = 0;
+
+	for (size_t i = 0; i < cfg_ntables; i++)
+		for (size_t j = 0; j < cfg_tables[i]->n; j++) {
+			cr_assert_lt(n, sizeof(all) / sizeof(all[0]));
+			all[n++] = &cfg_tables[i]->keys[j];
+		}
+	for (size_t i = 0; i < n; i++) {
+		const struct cfg_key *k = all[i];
+		cr_assert(k->section || k->env, "%s: neither a YAML path nor a variable", k->name);
+		cr_assert(k->type == CFG_IGNORED || (k->doc && *k->doc), "%s: no doc line", k->name);
+		for (size_t j = 0; j < i; j++) {
+			const struct cfg_key *o = all[j];
+			cr_assert(!(k->section && o->section && strcmp(k->section, o->section) == 0 &&
+				    strcmp(k->name, o->name) == 0), "%s.%s declared twice", k->section, k->name);
+			cr_assert(!(k->env && o->env && strcmp(k->env, o->env) == 0), "%s used twice", k->env);
+		}
+		if (k->type == CFG_UINT)
+			cr_assert(k->def.u >= (uint64_t)k->min && k->def.u <= k->max, "%s: default out of range", k->name);
+		if (k->type == CFG_INT)
+			cr_assert(k->def.i >= k->min && (k->def.i < 0 || (uint64_t)k->def.i <= k->max), "%s", k->name);
+		if (k->type == CFG_STR || k->type == CFG_ENUM)
+			cr_assert(!k->def.s || strlen(k->def.s) < k->size, "%s: default does not fit", k->name);
+		if (k->type == CFG_ENUM) {
+			char bar[64];
+			snprintf(bar, sizeof(bar), "|%s|", k->def.s);
+			char words[128];
+			snprintf(words, sizeof(words), "|%s|", k->words);
+			cr_assert_not_null(strstr(words, bar), "%s: default not one of %s", k->name, k->words);
+		}
+		cr_assert(!(k->flags & CFG_UNUSED) || k->type == CFG_BOOL || k->type == CFG_INT || k->type == CFG_UINT,
+			  "%s: CFG_UNUSED needs a scalar to compare with its default", k->name);
+	}
 }
