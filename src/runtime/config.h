@@ -113,7 +113,7 @@ void config_defaults(struct demi_config *c);
  */
 int config_load(struct demi_config *c, const char *path);
 
-/* Parses YAML text held in memory; same rules as config_load, without env. */
+/* Parses YAML text held in memory; same rules as config_load, without the environment or the warnings. */
 int config_parse_string(struct demi_config *c, const char *yaml, const char *origin);
 
 /* Applies environment overrides to *c. Returns 0 or -EINVAL (naming the variable). */
