@@ -45,6 +45,7 @@ INET_ALLOWED = {
 
 INCLUDE = re.compile(r'^\s*#\s*include\s*"([^"]+)"', re.M)
 IDENT = re.compile(r"[A-Za-z_]\w*")
+TAG_OR_MEMBER = re.compile(r"(\b(struct|union|enum)\s+|\.\s*|->\s*|\(\s*\*\s*)$")
 KEYWORDS = {"if", "for", "while", "switch", "return", "sizeof", "do", "else", "case", "goto", "typeof",
             "__attribute__", "__typeof__", "_Static_assert", "static_assert", "defined"}
 
@@ -277,6 +278,8 @@ def analyse(files):
             name = m.group(0)
             if name in seen or name in f.defines or name in f.statics or name not in definers:
                 continue
+            if TAG_OR_MEMBER.search(f.uses, max(0, m.start() - 16), m.start()):
+                continue  # struct demi_netstats, s->poll, (*poll)(): a tag or a field that shares a function's name
             seen[name] = line_of(f.uses, m.start())
         upward = {}
         for name, line in sorted(seen.items(), key=lambda kv: kv[1]):

@@ -106,6 +106,16 @@ class CheckIncludes(unittest.TestCase):
         self.assertIn("cycle between inetstack/tcp, inetstack/udp", out)
         self.assertNotIn("inetstack/ipv4, inetstack/tcp", out)
 
+    def test_tags_and_fields_are_not_uses(self):
+        # A struct tag or a field named like a function of a higher tier is no call into it.
+        tree = dict(CLEAN)
+        tree["src/api/stats.c"] = "struct demi_stats { int n; };\nint demi_stats(struct demi_stats *s) { return s->n; }\n"
+        tree["src/runtime/rt.c"] = ('#include "rt.h"\nstruct demi_stats;\nstruct ops { int (*demi_stats)(void); };\n'
+                                    "int rt_init(void) { struct ops o = { 0 }; struct demi_stats *p = 0; (void)p;"
+                                    " return o.demi_stats ? 1 : 0; }\n")
+        rc, out = run(tree)
+        self.assertEqual(rc, 0, out)
+
     def test_known_violations_do_not_fail(self):
         tree = dict(CLEAN)
         tree["src/runtime/a.c"] = "void a_fn(void);\nvoid b_fn(void) {}\nvoid c_fn(void) { a_fn(); }\n"
