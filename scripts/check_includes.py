@@ -28,9 +28,10 @@ TIERS = ["os", "runtime", "net", "inetstack", "queues", "libos", "api"]
 # poll, sockets, init of every protocol) sits on top.
 INET_LEVELS = {"prot": 0, "inet_tx": 1, "eth": 2, "arp": 3, "ipv4": 4, "icmp": 5, "udp": 5, "tcp": 5, "inet": 6}
 INET_PROTOCOLS = ("eth", "arp", "ipv4", "icmp", "udp", "tcp")
-# Files at the inetstack's top folder that belong to the inet_tx level; the others (inet.c, inet.h, inet_stats.c,
-# ...) are the top.
-INET_TX_FILE = re.compile(r"^(inet_tx|inet_pkt|inet_priv|inet_cksum|netdev)")
+# Files at the inetstack's top folder that belong to the inet_tx level (services the protocols share: packets and
+# the transmit queue, checksums, ephemeral ports, the stack's private state); the others (inet.c, inet.h,
+# inet_stats.c, ...) are the top.
+INET_TX_FILE = re.compile(r"^(inet_tx|inet_pkt|inet_priv|inet_cksum|inet_port|netdev)")
 
 # The natural upward edges of a protocol stack: input hands a packet to the protocol above it (demultiplexing),
 # and a protocol answers an input through another's output (ICMP errors). Each is (from module, to module): why.
