@@ -2,7 +2,11 @@
  * TCP's private state: the connection (its transmission control block,
  * fields named after RFC 9293 section 3.3.1), the stack-wide tables, and the
  * functions the files of src/inetstack/tcp share:
- *   tcp_subr.c    creation, lookup, ports, freeing, state changes
+ *   tcp_stack.c   the stack-wide state: init, fini, draining at exit
+ *   tcp_tcb.c     the control block's lifetime: creation, state changes, close, drop, free
+ *   tcp_hash.c    the connection table (4-tuple lookup)
+ *   tcp_port.c    the port table: bind, ephemeral ports, listener lookup
+ *   tcp_wake.c    completing waiting pops, pushes and accepts
  *   tcp_in.c      segment arrival (RFC 9293 section 3.10.7) and ACK processing
  *   tcp_out.c     what to send and building segments, RSTs, ACKs
  *   tcp_timer.c   retransmission (RFC 6298), persist, delayed ACK, keepalive, 2MSL
@@ -21,6 +25,7 @@
 #include "../../runtime/list.h"
 #include "../../runtime/queue.h"
 #include "../../runtime/timer.h"
+#include "../inet_priv.h"
 #include "../netdev.h"
 #include "../prot/ipv4.h"
 #include "../prot/tcp.h"
@@ -195,27 +200,6 @@ struct tcb {
 	struct linger linger;
 };
 
-/* Stack-wide TCP state, one per struct inet. */
-struct tcp {
-	struct tcb **conn_hash;  /* TCP_CONN_HASH buckets: synchronized and SYN-RECEIVED connections by 4-tuple */
-	struct tcb **port_hash;  /* TCP_PORT_HASH buckets: bound sockets and listeners by local port */
-	struct list_node conns;  /* every tcb */
-	uint32_t nconns;
-	uint32_t next_ephemeral;
-	struct tcp_isn_secret secret;
-	const struct tcp_cc_ops *cc;
-	uint64_t challenge_window; /* clock_now() / 1 s of the current rate-limit window */
-	uint32_t challenge_count;
-	/* From the config, in clock_now() units where they are times. */
-	uint64_t rto_min, rto_max, rto_initial, delack, time_wait, fin_timeout;
-	uint64_t keep_idle, keep_intvl;
-	uint32_t keep_probes, retries, syn_retries, syn_backlog;
-	uint32_t rcvbuf, sndbuf;
-	bool wscale_ok, ts_ok, sack_ok, syncookies, nodelay, keepalive;
-	int linger_s;
-	struct tcb *standin;     /* addresses for segments sent without a connection (RSTs, cookie SYN-ACKs) */
-};
-
 static inline struct tcb *tcb_of(struct queue *q) { return container_of(q, struct tcb, q); }
 
 /* The window shift a receive buffer of buf bytes needs (RFC 7323 section 2.3): the least s with buf >> s <= 65535. */
@@ -233,7 +217,7 @@ static inline uint32_t tcp_adv_window(const struct tcb *tp)
 	return SEQ_GT(tp->rcv_adv, tp->rcv_nxt) ? tp->rcv_adv - tp->rcv_nxt : 0;
 }
 
-/* ---- tcp_subr.c ---- */
+/* ---- tcp_tcb.c ---- */
 
 /*
  * The stack's stand-in tcb, reset to the addresses of the segment ih/th
@@ -256,21 +240,27 @@ void tcb_set_state(struct tcb *tp, enum tcp_state s);
 void tcb_close(struct tcb *tp, int err);
 /* Sends RST (if synchronized) and closes with err. */
 void tcb_drop(struct tcb *tp, int err);
+/* Sets the variables that follow the ISS (recover, the timed segment, the scoreboard) once tp->iss is chosen. */
+void tcp_seq_init(struct tcb *tp);
+/* Our timestamp clock (RFC 7323 section 5.4): milliseconds. */
+uint32_t tcp_ts_now(const struct tcb *tp);
+
+/* ---- tcp_hash.c ---- */
 
 uint32_t tcp_conn_bucket(uint32_t faddr, uint16_t lport, uint16_t fport);
 struct tcb *tcp_conn_lookup(struct inet *in, uint32_t laddr, uint16_t lport, uint32_t faddr, uint16_t fport);
 void tcp_conn_insert(struct inet *in, struct tcb *tp);
 void tcp_conn_remove(struct inet *in, struct tcb *tp);
+
+/* ---- tcp_port.c ---- */
+
 /* The listener on lport (accepting laddr), or NULL. */
 struct tcb *tcp_listener_lookup(struct inet *in, uint32_t laddr, uint16_t lport);
 /* Binds tp to laddr:lport (lport 0: ephemeral). -EADDRINUSE, -EADDRNOTAVAIL. */
 int tcp_bind(struct tcb *tp, uint32_t laddr, uint16_t lport);
 void tcp_port_remove(struct inet *in, struct tcb *tp);
 
-/* Sets the variables that follow the ISS (recover, the timed segment, the scoreboard) once tp->iss is chosen. */
-void tcp_seq_init(struct tcb *tp);
-/* Our timestamp clock (RFC 7323 section 5.4): milliseconds. */
-uint32_t tcp_ts_now(const struct tcb *tp);
+/* ---- tcp_wake.c ---- */
 
 /* Wakes or completes the operations waiting on tp now that something changed. */
 void tcp_wake_readers(struct tcb *tp);
