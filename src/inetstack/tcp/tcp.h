@@ -35,7 +35,6 @@ struct tcp {
 	uint32_t rcvbuf, sndbuf;
 	bool wscale_ok, ts_ok, sack_ok, syncookies, nodelay, keepalive;
 	int linger_s;
-	struct tcb *standin;     /* addresses for segments sent without a connection (RSTs, cookie SYN-ACKs) */
 };
 
 /* Sets up the stack's TCP state from cfg. -errno (-EINVAL: unknown congestion control). */

@@ -22,14 +22,11 @@ int tcp_init(struct inet *in, const struct demi_config *cfg)
 		return err;
 	t->conn_hash = calloc(TCP_CONN_HASH, sizeof(*t->conn_hash));
 	t->port_hash = calloc(TCP_PORT_HASH, sizeof(*t->port_hash));
-	t->standin = calloc(1, sizeof(*t->standin));
-	if (!t->conn_hash || !t->port_hash || !t->standin) {
+	if (!t->conn_hash || !t->port_hash) {
 		free(t->conn_hash);
 		free(t->port_hash);
-		free(t->standin);
 		return -ENOMEM;
 	}
-	t->standin->in = in;
 	list_init(&t->conns);
 	t->next_ephemeral = TCP_EPHEMERAL_FIRST + (t->secret.key[0] | t->secret.key[1] << 8) % 1024;
 	t->rto_min = cfg->tcp_rto_min_ms * NSEC_PER_MSEC;
@@ -67,7 +64,7 @@ static bool tcb_unfinished(const struct tcb *tp)
 	case TCPS_FIN_WAIT_1:
 	case TCPS_CLOSING:
 	case TCPS_LAST_ACK:
-		return tp->snd_una != tp->snd_max || tp->sq_bytes;
+		return tp->snd_una != tp->snd_max || tcp_sndq_bytes(&tp->sq);
 	default:
 		return false;
 	}
@@ -130,8 +127,6 @@ void tcp_fini(struct inet *in)
 	}
 	free(t->conn_hash);
 	free(t->port_hash);
-	free(t->standin);
 	t->conn_hash = NULL;
 	t->port_hash = NULL;
-	t->standin = NULL;
 }

@@ -6,23 +6,6 @@
 #include "../inet_priv.h"
 #include "tcp_priv.h"
 
-struct tcb *tcp_standin(struct inet *in, const struct ipv4_hdr *ih, const struct tcp_hdr *th)
-{
-	struct tcb *tp = in->tcp.standin;
-	tp->state = TCPS_CLOSED;
-	tp->flags = 0;
-	tp->laddr = ih->dst;
-	tp->lport = th->dport;
-	tp->faddr = ih->src;
-	tp->fport = th->sport;
-	tp->rcvbuf = in->tcp.rcvbuf;
-	tp->rcv_nxt = tp->rcv_adv = 0;
-	tp->rcv_wscale = tp->snd_wscale = 0;
-	tp->ts_offset = tp->ts_recent = 0;
-	tp->iss = tp->snd_nxt = 0;
-	return tp;
-}
-
 struct tcb *tcb_new(struct inet *in)
 {
 	struct tcb *tp = calloc(1, sizeof(*tp));
@@ -50,21 +33,28 @@ struct tcb *tcb_new(struct inet *in)
 	tp->rto_ns = t->rto_initial;
 	tp->peer_mss = TCP_DEFAULT_MSS;
 	tp->mss = TCP_DEFAULT_MSS;
-	tcp_ooo_init(&tp->ooo);
 	list_push_back(&t->conns, &tp->link);
 	t->nconns++;
 	return tp;
+}
+
+int tcb_alloc_rings(struct tcb *tp)
+{
+	if (tcp_sndq_alloc(&tp->sq) < 0)
+		return -ENOMEM;
+	if (tcp_rcvq_alloc(&tp->rq) < 0) {
+		tcp_sndq_free(&tp->sq, tp->in->pool);
+		return -ENOMEM;
+	}
+	return 0;
 }
 
 void tcb_free(struct tcb *tp)
 {
 	struct inet *in = tp->in;
 	tcp_timers_stop(tp);
-	while (tp->sq_head != tp->sq_tail)
-		buf_unref(in->pool, tp->sq[tp->sq_head++ & (TCP_SNDQ_LEN - 1)].buf);
-	while (tp->rq_head != tp->rq_tail)
-		pkt_free(in, &tp->rq[tp->rq_head++ & (TCP_RCVQ_LEN - 1)]);
-	tcp_ooo_purge(&tp->ooo, in->pool);
+	tcp_sndq_free(&tp->sq, in->pool);
+	tcp_rcvq_free(&tp->rq, in->pool);
 	list_del(&tp->link);
 	in->tcp.nconns--;
 	free(tp);

@@ -24,10 +24,10 @@ static void give_eof(struct tcb *tp, struct op *op)
 bool tcp_pop_one(struct tcb *tp, struct op *op)
 {
 	struct inet *in = tp->in;
-	if (tp->rq_head != tp->rq_tail) {
-		struct pkt p = tp->rq[tp->rq_head++ & (TCP_RCVQ_LEN - 1)];
+	struct pkt p;
+	if (tcp_rcvq_pop(&tp->rq, &p)) {
 		uint32_t before = tcp_rcv_window(tp);
-		tp->rq_bytes -= p.len;
+		tcp_rcvq_popped(&tp->rq, &p);
 		buf_give_app(in->pool, p.buf, p.data, p.len, &op->result.qr_value.sga);
 		op_complete(&in->rt->ops, op);
 		/*
@@ -93,17 +93,12 @@ void tcp_wake_writers(struct tcb *tp)
 	for (struct list_node *n = tp->writers.next; n != &tp->writers; n = n->next, i++) {
 		if (i < tp->wq_queued)
 			continue;
-		if (tp->sq_tail - tp->sq_head == TCP_SNDQ_LEN)
+		if (tcp_sndq_full(&tp->sq))
 			break;
 		struct op *op = container_of(n, struct op, wnode);
-		struct tcp_sndseg *s = &tp->sq[tp->sq_tail++ & (TCP_SNDQ_LEN - 1)];
-		s->buf = op->buf;
-		buf_ref(s->buf); /* the queue's own; the push's goes at completion */
-		s->data = op->sga.sga_segs[0].sgaseg_buf;
-		s->len = op->sga.sga_segs[0].sgaseg_len;
-		tp->sq_bytes += s->len;
-		tp->sq_uncommitted += s->len;
-		op->progress = tp->snd_una + tp->sq_bytes; /* the sequence number past its last byte */
+		/* The queue takes its own reference; the push's goes at completion. */
+		tcp_sndq_append(&tp->sq, op->buf, op->sga.sga_segs[0].sgaseg_buf, op->sga.sga_segs[0].sgaseg_len);
+		op->progress = tp->snd_una + tcp_sndq_bytes(&tp->sq); /* the sequence number past its last byte */
 		tp->wq_queued++;
 		tp->flags |= TF_NEEDOUT;
 	}
@@ -114,30 +109,19 @@ void tcp_wake_writers(struct tcb *tp)
 		list_del(&op->wnode);
 		list_node_init(&op->wnode);
 		tp->wq_queued--;
-		tp->sq_uncommitted -= op->sga.sga_segs[0].sgaseg_len;
+		tcp_sndq_commit(&tp->sq, op->sga.sga_segs[0].sgaseg_len);
 		sga_copy(&op->result.qr_value.sga, &op->sga);
 		op_complete(&rt->ops, op);
 	}
 }
 
-void tcp_sndq_uncommit(struct tcb *tp)
+void tcp_writes_cancelled(struct tcb *tp)
 {
-	/* Bytes of cancelled pushes that never left: dropped from the tail; what was sent stays in the stream. */
-	tcp_seq data_end = tp->snd_una + tp->sq_bytes;
+	/* Only bytes past SND.MAX never left; what was sent stays in the stream. */
+	tcp_seq data_end = tp->snd_una + tcp_sndq_bytes(&tp->sq);
 	uint32_t unsent = SEQ_GT(data_end, tp->snd_max) ? data_end - tp->snd_max : 0;
-	uint32_t n = tp->sq_uncommitted < unsent ? tp->sq_uncommitted : unsent;
-	tp->sq_bytes -= n;
-	while (n) {
-		struct tcp_sndseg *s = &tp->sq[(tp->sq_tail - 1) & (TCP_SNDQ_LEN - 1)];
-		if (n < s->len) {
-			s->len -= n;
-			break;
-		}
-		n -= s->len;
-		buf_unref(tp->in->pool, s->buf);
-		tp->sq_tail--;
-	}
-	tp->sq_uncommitted = 0;
+	if (tp->sq.ring)
+		tcp_sndq_uncommit(&tp->sq, tp->in->pool, unsent);
 	tp->wq_queued = 0;
 }
 
