@@ -71,6 +71,7 @@ void tcp_apply_syn_opts(struct tcb *tp, const struct tcp_opts *o)
 	tp->mss = n.mss;
 	tp->cc.ops = t->cc;
 	t->cc->init(&tp->cc, n.mss, inet_now(tp->in));
+	tp->rec = (tp->flags & TF_SACK) ? &tcp_rec_sack : &tcp_rec_newreno;
 }
 
 /* An RTT sample from the echoed timestamp (RFC 7323 section 4.1) or the timed segment (RFC 6298, Karn). */
@@ -152,15 +153,7 @@ static void process_new_ack(struct tcb *tp, struct seg *s)
 	tcp_sb_ack(&tp->sb, tp->snd_una);
 	uint64_t now = inet_now(tp->in);
 	if (tp->flags & TF_INRECOVERY) {
-		if (SEQ_GEQ(s->ack, tp->recover)) {
-			tp->flags &= ~(uint32_t)TF_INRECOVERY;
-			tp->cc.ops->on_recovery_exit(&tp->cc, now);
-		} else if (!(tp->flags & TF_SACK) && tcp_sndq_bytes(&tp->sq)) {
-			/* RFC 6582 section 3.2 step 5: a partial ACK retransmits the next unacknowledged segment. */
-			uint32_t len = tcp_sndq_bytes(&tp->sq) < tp->mss ? tcp_sndq_bytes(&tp->sq) : tp->mss;
-			if (tcp_send_seg(tp, TH_ACK, tp->snd_una, len) == 0)
-				in->st.tcp.retransmits++;
-		}
+		tcp_rec_ack(tp, s->ack, now);
 	} else {
 		tp->cc.ops->on_ack(&tp->cc, acked, flight, tp->srtt_ns, app_limited, now);
 	}
@@ -178,11 +171,10 @@ static void process_new_ack(struct tcb *tp, struct seg *s)
 /* The same ACK again (RFC 5681 section 2 "duplicate acknowledgment", or new SACK information, RFC 6675 section 2). */
 static void process_dup_ack(struct tcb *tp, struct seg *s, uint32_t newly_sacked)
 {
-	struct inet *in = tp->in;
-	bool dup = tp->snd_max != tp->snd_una && s->len == 0 && !(s->flags & (TH_SYN | TH_FIN)) &&
-		   (s->win << tp->snd_wscale) == tp->snd_wnd;
-	if ((tp->flags & TF_SACK) && newly_sacked)
-		dup = true;
+	/* newly_sacked is never set without SACK (only then is the scoreboard fed). */
+	bool dup = (tp->snd_max != tp->snd_una && s->len == 0 && !(s->flags & (TH_SYN | TH_FIN)) &&
+		    (s->win << tp->snd_wscale) == tp->snd_wnd) ||
+		   newly_sacked;
 	if (!dup) {
 		tp->dupacks = 0;
 		return;
@@ -192,35 +184,7 @@ static void process_dup_ack(struct tcb *tp, struct seg *s, uint32_t newly_sacked
 		tp->flags |= TF_NEEDOUT; /* pipe shrank: recovery may send more */
 		return;
 	}
-	/*
-	 * RFC 5827 (early retransmit): with fewer than four segments out and
-	 * nothing new to send, three duplicates can never come; the threshold
-	 * is one less than the segments outstanding.
-	 */
-	uint32_t thresh = TCP_DUPTHRESH;
-	uint32_t oseg = (tp->snd_max - tp->snd_una + tp->mss - 1) / tp->mss;
-	if (oseg < 4 && tcp_unsent(tp) == 0)
-		thresh = oseg > 1 ? oseg - 1 : 1;
-	bool lost = tp->dupacks >= thresh ||
-		    ((tp->flags & TF_SACK) && tcp_sb_is_lost(&tp->sb, tp->snd_una, tp->mss));
-	if (!lost && tp->dupacks < TCP_DUPTHRESH)
-		tp->flags |= TF_NEEDOUT; /* RFC 3042 limited transmit: tcp_output lets one new segment out per duplicate */
-	/* RFC 6582 section 3.2 step 2: not again for data sent before the last recovery or timeout. */
-	if (!lost || SEQ_LT(tp->snd_una, tp->recover))
-		return;
-	tp->recover = tp->snd_max;
-	tp->flags |= TF_INRECOVERY;
-	in->st.tcp.fast_recoveries++;
-	tp->cc.ops->on_loss(&tp->cc, tp->snd_max - tp->snd_una, inet_now(tp->in));
-	tp->rtt_start = 0;
-	/* Fast retransmit (RFC 5681 section 3.2 step 3, RFC 6675 section 5 step 4.3). */
-	uint32_t len = tcp_sndq_bytes(&tp->sq) < tp->mss ? tcp_sndq_bytes(&tp->sq) : tp->mss;
-	if (len && tcp_send_seg(tp, TH_ACK, tp->snd_una, len) == 0) {
-		in->st.tcp.retransmits++;
-		tp->sb.high_rxt = tp->snd_una + len;
-	}
-	tcp_timer_rexmt_arm(tp);
-	tp->flags |= TF_NEEDOUT;
+	tcp_rec_dupack(tp);
 }
 
 /* RFC 9293 section 3.10.7.4 first: is the segment acceptable for the receive window? */

@@ -1,7 +1,8 @@
 /*
  * TCP output: deciding what to send (RFC 9293 section 3.8.6.2.1 sender SWS
- * avoidance, RFC 9293 section 3.7.4 Nagle, RFC 6675 section 5 SACK-based
- * recovery), building a connection's segments with their options, ACKs.
+ * avoidance, RFC 9293 section 3.7.4 Nagle; in loss recovery the algorithm
+ * of tcp_rec.h chooses), building a connection's segments with their
+ * options, ACKs.
  */
 #include <arpa/inet.h>
 #include <errno.h>
@@ -175,69 +176,6 @@ void tcp_send_challenge_ack(struct tcb *tp)
 	tcp_send_ack(tp);
 }
 
-/* Retransmits [seq, seq + len) in SACK recovery and moves HighRxt past it. False when it could not leave. */
-static bool rexmit(struct tcb *tp, tcp_seq seq, uint32_t len)
-{
-	if (tcp_send_seg(tp, TH_ACK, seq, len) < 0)
-		return false;
-	tp->sb.high_rxt = seq + len;
-	tp->in->st.tcp.retransmits++;
-	return true;
-}
-
-/* RFC 6675 section 5 (and RFC 6582 without SACK): what loss recovery may send now. True when it sent something. */
-static bool output_recovery(struct tcb *tp)
-{
-	bool sent = false;
-	for (int guard = 0; guard < 64; guard++) {
-		uint32_t pipe;
-		if (tp->flags & TF_SACK)
-			pipe = tcp_sb_pipe(&tp->sb, tp->snd_una, tp->snd_max, tp->mss);
-		else {
-			uint32_t flight = tp->snd_max - tp->snd_una, out = tp->dupacks * tp->mss;
-			pipe = flight > out ? flight - out : 0;
-		}
-		if (tp->cc.cwnd < pipe + tp->mss)
-			break;
-		tcp_seq seq;
-		uint32_t len;
-		/* Rule 1: a lost segment not yet retransmitted. */
-		if ((tp->flags & TF_SACK) &&
-		    tcp_sb_next_seg(&tp->sb, tp->snd_una, tp->snd_max, tp->mss, true, &seq, &len)) {
-			if (!rexmit(tp, seq, len))
-				break;
-			sent = true;
-			continue;
-		}
-		/* Rule 2: new data, if the peer's window has room. */
-		uint32_t unsent = tcp_unsent(tp);
-		if (unsent && SEQ_GEQ(tp->snd_nxt, tp->snd_max)) {
-			uint32_t wnd_left = SEQ_LT(tp->snd_nxt, tp->snd_una + tp->snd_wnd) ? tp->snd_una + tp->snd_wnd - tp->snd_nxt : 0;
-			len = unsent < tp->mss ? unsent : tp->mss;
-			if (len > wnd_left)
-				len = wnd_left;
-			if (len) {
-				if (tcp_send_seg(tp, TH_ACK, tp->snd_nxt, len) < 0)
-					break;
-				tp->snd_nxt += len;
-				tp->snd_max = tp->snd_nxt;
-				sent = true;
-				continue;
-			}
-		}
-		/* Rule 3: any unSACKed segment below the highest SACKed one. */
-		if ((tp->flags & TF_SACK) &&
-		    tcp_sb_next_seg(&tp->sb, tp->snd_una, tp->snd_max, tp->mss, false, &seq, &len)) {
-			if (!rexmit(tp, seq, len))
-				break;
-			sent = true;
-			continue;
-		}
-		break;
-	}
-	return sent;
-}
-
 int tcp_output(struct tcb *tp)
 {
 	struct inet *in = tp->in;
@@ -269,7 +207,7 @@ int tcp_output(struct tcb *tp)
 	}
 	bool sent_any = false;
 	if (tp->flags & TF_INRECOVERY)
-		sent_any = output_recovery(tp);
+		sent_any = tp->rec->output(tp); /* RFC 6675 NextSeg, RFC 6582 (tcp_rec.h) */
 	for (int guard = 0; guard < 1024; guard++) {
 		tcp_seq data_end = tp->snd_una + tcp_sndq_bytes(&tp->sq);
 		uint32_t avail = tcp_unsent(tp);

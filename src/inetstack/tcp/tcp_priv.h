@@ -37,6 +37,7 @@
 #include "tcp_isn.h"
 #include "tcp_opt.h"
 #include "tcp_rcvq.h"
+#include "tcp_rec.h"
 #include "tcp_sack.h"
 #include "tcp_seq.h"
 #include "tcp_sndq.h"
@@ -151,6 +152,7 @@ struct tcb {
 	tcp_seq recover;         /* RFC 6582 / RFC 6675 RecoveryPoint */
 	struct tcp_scoreboard sb;
 	struct tcp_cc cc;
+	const struct tcp_rec_ops *rec; /* loss recovery: SACK-based or NewReno (tcp_rec.h), from TF_SACK */
 	uint64_t last_send;      /* clock_now() of the last data sent (idle restart) */
 	uint64_t last_recv;      /* clock_now() of the last segment received (keepalive) */
 	uint32_t keep_probes;    /* keepalive probes unanswered */

@@ -33,6 +33,7 @@ struct tcb *tcb_new(struct inet *in)
 	tp->rto_ns = t->rto_initial;
 	tp->peer_mss = TCP_DEFAULT_MSS;
 	tp->mss = TCP_DEFAULT_MSS;
+	tp->rec = &tcp_rec_newreno;
 	list_push_back(&t->conns, &tp->link);
 	t->nconns++;
 	return tp;
