@@ -18,13 +18,6 @@ uint32_t tcp_unsent(const struct tcb *tp)
 	return SEQ_LT(tp->snd_nxt, data_end) ? data_end - tp->snd_nxt : 0;
 }
 
-uint32_t tcp_rcv_window(struct tcb *tp)
-{
-	uint32_t win = tcp_rcvq_space(&tp->rq, tp->rcvbuf, tp->mss);
-	uint32_t max = 65535u << tp->rcv_wscale;
-	return win < max ? win : max;
-}
-
 /* The window field for a segment, and the right edge it advertises (never moved left: RFC 9293 section 3.8.6). */
 static uint16_t window_field(struct tcb *tp, bool syn)
 {
@@ -50,8 +43,8 @@ static uint16_t window_field(struct tcb *tp, bool syn)
 	return (uint16_t)field;
 }
 
-/* Options for a segment of tp: SYN ones, or timestamps and SACK blocks. */
-static int write_opts(struct tcb *tp, uint8_t flags, uint8_t *buf)
+/* Options for a segment of tp: SYN ones, or timestamps and SACK blocks; now: the time it leaves (0: read the clock). */
+static int write_opts(struct tcb *tp, uint8_t flags, uint8_t *buf, uint64_t now)
 {
 	struct tcp_opts o;
 	o.flags = 0;
@@ -70,18 +63,18 @@ static int write_opts(struct tcb *tp, uint8_t flags, uint8_t *buf)
 			o.flags |= TCP_OPTF_SACK_PERMITTED;
 		if (synack ? (tp->flags & TF_TS) : t->ts_ok) {
 			o.flags |= TCP_OPTF_TIMESTAMP;
-			o.ts_val = tcp_ts_now(tp);
+			o.ts_val = tcp_ts_at(tp, now ? now : inet_now(tp->in));
 			o.ts_ecr = synack ? tp->ts_recent : 0;
 		}
 	} else if ((tp->flags & TF_TS) && !((tp->flags & TF_SACK) && (flags & TH_ACK) && tcp_rcvq_has_ooo(&tp->rq))) {
 		/* The common case, timestamps alone: NOP NOP TS in Linux's layout, written directly (RFC 7323 appendix A). */
-		uint32_t w[3] = { htonl(0x0101080a), htonl(tcp_ts_now(tp)), htonl(tp->ts_recent) };
+		uint32_t w[3] = { htonl(0x0101080a), htonl(tcp_ts_at(tp, now ? now : inet_now(tp->in))), htonl(tp->ts_recent) };
 		memcpy(buf, w, sizeof(w));
 		return 12;
 	} else {
 		if (tp->flags & TF_TS) {
 			o.flags |= TCP_OPTF_TIMESTAMP;
-			o.ts_val = tcp_ts_now(tp);
+			o.ts_val = tcp_ts_at(tp, now ? now : inet_now(tp->in));
 			o.ts_ecr = tp->ts_recent;
 		}
 		if ((tp->flags & TF_SACK) && (flags & TH_ACK) && tcp_rcvq_has_ooo(&tp->rq)) {
@@ -100,11 +93,11 @@ static int write_opts(struct tcb *tp, uint8_t flags, uint8_t *buf)
 }
 
 /* Prepends the header to p (payload, possibly empty) and sends it; consumes p. */
-static int emit(struct tcb *tp, struct pkt *p, uint8_t flags, tcp_seq seq, tcp_seq ack, bool with_opts)
+static int emit(struct tcb *tp, struct pkt *p, uint8_t flags, tcp_seq seq, tcp_seq ack, bool with_opts, uint64_t now)
 {
 	struct inet *in = tp->in;
 	uint8_t opts[TCP_MAX_OPT_LEN];
-	int olen = with_opts ? write_opts(tp, flags, opts) : 0;
+	int olen = with_opts ? write_opts(tp, flags, opts, now) : 0;
 	if (olen < 0)
 		olen = 0;
 	uint32_t hlen = TCP_HDR_LEN + (uint32_t)olen;
@@ -129,7 +122,7 @@ int tcp_send_raw(struct tcb *tp, uint8_t flags, tcp_seq seq, tcp_seq ack, bool w
 	struct pkt p;
 	if (inet_pkt_alloc(tp->in, 0, &p) < 0)
 		return -ENOMEM;
-	return emit(tp, &p, flags, seq, ack, with_opts);
+	return emit(tp, &p, flags, seq, ack, with_opts, 0);
 }
 
 int tcp_send_seg(struct tcb *tp, uint8_t flags, tcp_seq seq, uint32_t len)
@@ -149,7 +142,7 @@ int tcp_send_seg(struct tcb *tp, uint8_t flags, tcp_seq seq, uint32_t len)
 	} else {
 		tp->last_send = inet_now(tp->in);
 	}
-	return emit(tp, &p, flags, seq, tp->rcv_nxt, true);
+	return emit(tp, &p, flags, seq, tp->rcv_nxt, true, tp->last_send); /* one clock read per segment */
 }
 
 void tcp_send_ack(struct tcb *tp)
@@ -257,7 +250,7 @@ int tcp_output(struct tcb *tp)
 			tp->snd_max = tp->snd_nxt;
 		if (!tcp_timer_rexmt_running(tp) || (tp->flags & TF_PERSIST)) {
 			tp->flags &= ~(uint32_t)TF_PERSIST;
-			tcp_timer_rexmt_arm(tp);
+			tcp_timer_rexmt_arm_at(tp, failed ? inet_now(tp->in) : tp->last_send); /* from when it left */
 		}
 		if (fin || failed)
 			break;

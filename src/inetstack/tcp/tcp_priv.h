@@ -206,6 +206,21 @@ static inline uint32_t tcp_adv_window(const struct tcb *tp)
 	return SEQ_GT(tp->rcv_adv, tp->rcv_nxt) ? tp->rcv_adv - tp->rcv_nxt : 0;
 }
 
+/* Our timestamp clock (RFC 7323 section 5.4): milliseconds, at now (clock_now() units) or now. */
+static inline uint32_t tcp_ts_at(const struct tcb *tp, uint64_t now)
+{
+	return (uint32_t)(now / NSEC_PER_MSEC) + tp->ts_offset;
+}
+static inline uint32_t tcp_ts_now(const struct tcb *tp) { return tcp_ts_at(tp, inet_now(tp->in)); }
+
+/* The room to offer now (bytes, before scaling; tcp_out.c keeps the right edge from moving left). */
+static inline uint32_t tcp_rcv_window(const struct tcb *tp)
+{
+	uint32_t win = tcp_rcvq_space(&tp->rq, tp->rcvbuf, tp->mss);
+	uint32_t max = 65535u << tp->rcv_wscale;
+	return win < max ? win : max;
+}
+
 /* ---- tcp_tcb.c ---- */
 
 /* A new tcb in CLOSED with the stack's defaults, without rings. NULL: -ENOMEM. */
@@ -227,8 +242,6 @@ void tcb_close(struct tcb *tp, int err);
 void tcb_drop(struct tcb *tp, int err);
 /* Sets the variables that follow the ISS (recover, the timed segment, the scoreboard) once tp->iss is chosen. */
 void tcp_seq_init(struct tcb *tp);
-/* Our timestamp clock (RFC 7323 section 5.4): milliseconds. */
-uint32_t tcp_ts_now(const struct tcb *tp);
 
 /* ---- tcp_hash.c ---- */
 
@@ -313,8 +326,6 @@ void tcp_send_ack(struct tcb *tp);
 void tcp_send_challenge_ack(struct tcb *tp);
 /* A bare segment from tp's addresses with explicit numbers (RSTs, keepalive probes). */
 int tcp_send_raw(struct tcb *tp, uint8_t flags, tcp_seq seq, tcp_seq ack, bool with_opts);
-/* The window to advertise now (bytes, before scaling), never moving the right edge left. */
-uint32_t tcp_rcv_window(struct tcb *tp);
 /* Bytes of queued data at or beyond snd_nxt not yet sent. */
 uint32_t tcp_unsent(const struct tcb *tp);
 
@@ -338,6 +349,8 @@ int tcp_reply_synack(struct inet *in, const struct ipv4_hdr *ih, const struct tc
 
 /* Arms the retransmission timer with the current RTO (backed off) if data or SYN/FIN is outstanding. */
 void tcp_timer_rexmt_arm(struct tcb *tp);
+/* The same, counting from now (the time a segment just left). */
+void tcp_timer_rexmt_arm_at(struct tcb *tp, uint64_t now);
 void tcp_timer_rexmt_stop(struct tcb *tp);
 static inline bool tcp_timer_rexmt_running(const struct tcb *tp) { return tp->rexmt_at != 0; }
 /* Starts the persist timer (zero window with data waiting). */

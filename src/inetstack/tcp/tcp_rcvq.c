@@ -62,7 +62,7 @@ static bool append(struct tcp_rcvq *q, struct inet *in, struct pkt *p)
 	return true;
 }
 
-enum tcp_rcvq_took tcp_rcvq_in_order(struct tcp_rcvq *q, struct inet *in, struct pkt *p, tcp_seq *rcv_nxt)
+enum tcp_rcvq_took tcp_rcvq_in_order_slow(struct tcp_rcvq *q, struct inet *in, struct pkt *p, tcp_seq *rcv_nxt)
 {
 	uint32_t len = p->len;
 	if (!append(q, in, p))

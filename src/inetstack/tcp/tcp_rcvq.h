@@ -83,7 +83,19 @@ enum tcp_rcvq_took {
  * what the out-of-order queue holds from there on. Advances *rcv_nxt past
  * all of it.
  */
-enum tcp_rcvq_took tcp_rcvq_in_order(struct tcp_rcvq *q, struct inet *in, struct pkt *p, tcp_seq *rcv_nxt);
+enum tcp_rcvq_took tcp_rcvq_in_order_slow(struct tcp_rcvq *q, struct inet *in, struct pkt *p, tcp_seq *rcv_nxt);
+
+static inline enum tcp_rcvq_took tcp_rcvq_in_order(struct tcp_rcvq *q, struct inet *in, struct pkt *p, tcp_seq *rcv_nxt)
+{
+	/* The common case inline: an empty queue (nothing to coalesce with) and no hole. */
+	if (q->head == q->tail && !q->ooo->n) {
+		q->ring[q->tail++ & (TCP_RCVQ_LEN - 1)] = *p;
+		q->bytes += p->len;
+		*rcv_nxt += p->len;
+		return TCP_RCVQ_APPENDED;
+	}
+	return tcp_rcvq_in_order_slow(q, in, p, rcv_nxt);
+}
 
 /* Data above RCV.NXT (seq, trimmed to the window): kept in the out-of-order queue; consumes p. False: nothing new kept. */
 static inline bool tcp_rcvq_ooo_insert(struct tcp_rcvq *q, struct buf_pool *pool, tcp_seq seq, struct pkt *p)

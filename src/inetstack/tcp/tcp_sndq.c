@@ -57,7 +57,7 @@ void tcp_sndq_uncommit(struct tcp_sndq *q, struct buf_pool *pool, uint32_t unsen
 	q->uncommitted = 0;
 }
 
-int tcp_sndq_payload(struct tcp_sndq *q, struct inet *in, uint32_t off, uint32_t len, struct pkt *p)
+int tcp_sndq_payload_slow(struct tcp_sndq *q, struct inet *in, uint32_t off, uint32_t len, struct pkt *p)
 {
 	uint32_t i = q->head;
 	while (off >= q->ring[i & (TCP_SNDQ_LEN - 1)].len) {
@@ -66,7 +66,7 @@ int tcp_sndq_payload(struct tcp_sndq *q, struct inet *in, uint32_t off, uint32_t
 	}
 	struct tcp_sndseg *s = &q->ring[i & (TCP_SNDQ_LEN - 1)];
 	struct buf *b = s->buf;
-	if (off == 0 && len <= s->len && !b->owner && s->data == buf_data(b) && b->refcnt == b->app_refs + 1) {
+	if (off == 0 && tcp_sndq_in_place(s, len)) {
 		buf_ref(b);
 		*p = (struct pkt){ .buf = b, .data = s->data, .len = len };
 		in->st.tcp.tx_in_place++;

@@ -110,9 +110,29 @@ void tcp_sndq_uncommit(struct tcp_sndq *q, struct buf_pool *pool, uint32_t unsen
  * from (headers go in its headroom; a reference for p); else copied into a
  * new frame. 0 or -ENOMEM.
  */
-int tcp_sndq_payload(struct tcp_sndq *q, struct inet *in, uint32_t off, uint32_t len, struct pkt *p);
+int tcp_sndq_payload_slow(struct tcp_sndq *q, struct inet *in, uint32_t off, uint32_t len, struct pkt *p);
 
-/* Records out of line what tcp_sndq_sent cannot (a retransmission, a new entry). */
+/* True when len bytes at the start of s can go in place: its buffer's head, held by the application and the queue only. */
+static inline bool tcp_sndq_in_place(const struct tcp_sndseg *s, uint32_t len)
+{
+	const struct buf *b = s->buf;
+	return len <= s->len && !b->owner && s->data == buf_data(b) && b->refcnt == b->app_refs + 1;
+}
+
+static inline int tcp_sndq_payload(struct tcp_sndq *q, struct inet *in, uint32_t off, uint32_t len, struct pkt *p)
+{
+	/* The common case inline: the head of the oldest queued buffer. */
+	struct tcp_sndseg *s = &q->ring[q->head & (TCP_SNDQ_LEN - 1)];
+	if (off == 0 && tcp_sndq_in_place(s, len)) {
+		buf_ref(s->buf);
+		*p = (struct pkt){ .buf = s->buf, .data = s->data, .len = len };
+		in->st.tcp.tx_in_place++;
+		return 0;
+	}
+	return tcp_sndq_payload_slow(q, in, off, len, p);
+}
+
+/* Records out of line what tcp_sndq_sent does not inline (a retransmission, a gap, a full record). */
 void tcp_sndq_sent_slow(struct tcp_sndq *q, tcp_seq una, tcp_seq seq, uint32_t len, uint64_t now);
 
 /*
@@ -121,14 +141,28 @@ void tcp_sndq_sent_slow(struct tcp_sndq *q, tcp_seq una, tcp_seq seq, uint32_t l
  */
 static inline void tcp_sndq_sent(struct tcp_sndq *q, tcp_seq una, tcp_seq seq, uint32_t len, uint64_t now)
 {
-	if (q->sent_tail != q->sent_head) {
+	uint32_t n = q->sent_tail - q->sent_head;
+	if (n) {
 		struct tcp_sent *last = &q->sent[(q->sent_tail - 1) & (TCP_SENT_LEN - 1)];
-		/* The common case: new data in the same instant as the last, never retransmitted. */
-		if (last->end == seq && last->xmit_ns == now && !last->flags) {
+		if (last->end != seq)
+			goto slow;
+		/* New data in the same instant as the last range, never retransmitted: one range. */
+		if (last->xmit_ns == now && !last->flags) {
 			last->end = seq + len;
 			return;
 		}
+	} else if (seq != una) {
+		goto slow;
 	}
+	if (n == TCP_SENT_LEN)
+		goto slow;
+	/* New data right after what was sent: a range of its own. */
+	struct tcp_sent *e = &q->sent[q->sent_tail++ & (TCP_SENT_LEN - 1)];
+	e->end = seq + len;
+	e->flags = 0;
+	e->xmit_ns = now;
+	return;
+slow:
 	tcp_sndq_sent_slow(q, una, seq, len, now);
 }
 

@@ -103,8 +103,3 @@ void tcp_seq_init(struct tcb *tp)
 	tp->rtt_seq = tp->iss;
 	tcp_sb_reset(&tp->sb, tp->iss);
 }
-
-uint32_t tcp_ts_now(const struct tcb *tp)
-{
-	return (uint32_t)(inet_now(tp->in) / NSEC_PER_MSEC) + tp->ts_offset;
-}

@@ -138,11 +138,13 @@ static void rexmt_fire(struct timer *t, void *arg)
 	finish(in);
 }
 
-void tcp_timer_rexmt_arm(struct tcb *tp)
+void tcp_timer_rexmt_arm_at(struct tcb *tp, uint64_t now)
 {
 	tp->flags &= ~(uint32_t)TF_PERSIST;
-	rexmt_set(tp, inet_now(tp->in) + tcp_rto(tp));
+	rexmt_set(tp, now + tcp_rto(tp));
 }
+
+void tcp_timer_rexmt_arm(struct tcb *tp) { tcp_timer_rexmt_arm_at(tp, inet_now(tp->in)); }
 
 void tcp_timer_rexmt_stop(struct tcb *tp)
 {
