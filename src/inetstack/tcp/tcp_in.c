@@ -1,7 +1,8 @@
 /*
  * TCP input: SEGMENT ARRIVES (RFC 9293 section 3.10.7) with RFC 5961's
- * protections, RFC 7323's PAWS and RTT measurement, RFC 5681/6582/6675 loss
- * detection, delayed ACKs and the receive queues.
+ * protections, RFC 7323's PAWS and RTT measurement, duplicate ACKs for
+ * loss recovery (tcp_rec.h), delayed ACKs, data into the receive queue
+ * (tcp_rcvq.h).
  */
 #include <arpa/inet.h>
 #include <errno.h>

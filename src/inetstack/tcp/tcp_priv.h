@@ -1,14 +1,17 @@
 /*
  * TCP's private state: the connection (its transmission control block,
- * fields named after RFC 9293 section 3.3.1), the stack-wide tables, and the
- * functions the files of src/inetstack/tcp share:
+ * fields named after RFC 9293 section 3.3.1) and the functions the files of
+ * src/inetstack/tcp share (the stack-wide state, struct tcp, is in tcp.h):
  *   tcp_stack.c   the stack-wide state: init, fini, draining at exit
- *   tcp_tcb.c     the control block's lifetime: creation, state changes, close, drop, free
+ *   tcp_tcb.c     the control block's lifetime: creation, its rings, state changes, close, drop, free
  *   tcp_hash.c    the connection table (4-tuple lookup)
  *   tcp_port.c    the port table: bind, ephemeral ports, listener lookup
  *   tcp_wake.c    completing waiting pops, pushes and accepts
  *   tcp_in.c      segment arrival (RFC 9293 section 3.10.7) and ACK processing
- *   tcp_out.c     what to send and building segments, RSTs, ACKs
+ *   tcp_out.c     what to send and building a connection's segments, ACKs
+ *   tcp_reply.c   segments without a connection: RSTs to closed ports, cookie SYN-ACKs
+ *   tcp_sndq.c    the send queue (tcp_sndq.h), tcp_rcvq.c the receive queue (tcp_rcvq.h)
+ *   tcp_rec*.c    loss recovery behind struct tcp_rec_ops (tcp_rec.h)
  *   tcp_timer.c   retransmission (RFC 6298), persist, delayed ACK, keepalive, 2MSL
  *   tcp_socket.c  the PDPIX queue operations
  *   tcp_listen.c  listeners: SYN queue, SYN cookies, the accept queue
@@ -206,7 +209,7 @@ static inline uint32_t tcp_adv_window(const struct tcb *tp)
 	return SEQ_GT(tp->rcv_adv, tp->rcv_nxt) ? tp->rcv_adv - tp->rcv_nxt : 0;
 }
 
-/* Our timestamp clock (RFC 7323 section 5.4): milliseconds, at now (clock_now() units) or now. */
+/* Our timestamp clock (RFC 7323 section 5.4), milliseconds: at time now (clock_now() units), or at the current time. */
 static inline uint32_t tcp_ts_at(const struct tcb *tp, uint64_t now)
 {
 	return (uint32_t)(now / NSEC_PER_MSEC) + tp->ts_offset;
@@ -270,6 +273,25 @@ bool tcp_pop_one(struct tcb *tp, struct op *op);
 /* Drops the queued bytes of pushes that never completed and never left (their ops were cancelled). */
 void tcp_writes_cancelled(struct tcb *tp);
 
+/* ---- tcp_in.c ---- */
+
+/* What a SYN's options and our config agree on (RFC 9293 section 3.7.1, RFC 7323, RFC 2018). */
+struct tcp_syn_nego {
+	uint32_t tf;          /* TF_WSCALE, TF_TS, TF_SACK: in use */
+	uint16_t our_mss;     /* the MSS we advertise */
+	uint16_t peer_mss;    /* the peer's (TCP_DEFAULT_MSS when none) */
+	uint16_t mss;         /* Eff.snd.MSS less the timestamp option every segment carries */
+	uint8_t snd_wscale;   /* the peer's shift */
+	uint8_t rcv_wscale;   /* ours, for a receive buffer of the rcvbuf given */
+};
+/* Negotiates the options of a SYN (o) for a receive buffer of rcvbuf bytes; no connection needed. */
+void tcp_syn_negotiate(const struct inet *in, const struct tcp_opts *o, uint32_t rcvbuf, struct tcp_syn_nego *n);
+
+/* Handles a segment (p at the TCP header) for our address; consumes p. */
+void tcp_input(struct inet *in, struct pkt *p, const struct ipv4_hdr *ih, bool trusted);
+
+/* ---- tcp_out.c ---- */
+
 /*
  * Fills in the TCP header in front of p's payload (p->data at the header,
  * TCP_HDR_LEN + olen bytes of it, then the payload) and its checksum, or
@@ -296,25 +318,6 @@ static inline void tcp_hdr_fill(const struct inet *in, struct pkt *p, uint16_t s
 	else
 		th->sum = cksum_finish(cksum_add(pseudo, p->data, p->len));
 }
-
-/* ---- tcp_in.c ---- */
-
-/* What a SYN's options and our config agree on (RFC 9293 section 3.7.1, RFC 7323, RFC 2018). */
-struct tcp_syn_nego {
-	uint32_t tf;          /* TF_WSCALE, TF_TS, TF_SACK: in use */
-	uint16_t our_mss;     /* the MSS we advertise */
-	uint16_t peer_mss;    /* the peer's (TCP_DEFAULT_MSS when none) */
-	uint16_t mss;         /* Eff.snd.MSS less the timestamp option every segment carries */
-	uint8_t snd_wscale;   /* the peer's shift */
-	uint8_t rcv_wscale;   /* ours, for a receive buffer of the rcvbuf given */
-};
-/* Negotiates the options of a SYN (o) for a receive buffer of rcvbuf bytes; no connection needed. */
-void tcp_syn_negotiate(const struct inet *in, const struct tcp_opts *o, uint32_t rcvbuf, struct tcp_syn_nego *n);
-
-/* Handles a segment (p at the TCP header) for our address; consumes p. */
-void tcp_input(struct inet *in, struct pkt *p, const struct ipv4_hdr *ih, bool trusted);
-
-/* ---- tcp_out.c ---- */
 
 /* Sends whatever the state, windows and queues allow (SYN, data, FIN, an ACK that is due). 0 or -errno. */
 int tcp_output(struct tcb *tp);
