@@ -464,8 +464,12 @@ static void check_conns(void)
 		check_tp(tp->rq.tail - tp->rq.head <= TCP_RCVQ_LEN, tp, "receive queue overfull");
 		check_tp(oq->n <= TCP_OOO_MAX, tp, "out-of-order queue overfull");
 		uint64_t sq = 0, rq = 0, ooo = 0;
-		for (uint32_t i = tp->sq.head; i != tp->sq.tail; i++)
+		for (uint32_t i = tp->sq.head; i != tp->sq.tail; i++) {
+			if (i == tp->sq.cur_idx)
+				check_tp(sq == tp->sq.cur_off, tp, "the send queue's cursor is off its buffer");
 			sq += tp->sq.ring[i & (TCP_SNDQ_LEN - 1)].len;
+		}
+		check_tp(tp->sq.cur_idx - tp->sq.head <= tp->sq.tail - tp->sq.head, tp, "the send queue's cursor is outside it");
 		for (uint32_t i = tp->rq.head; i != tp->rq.tail; i++)
 			rq += tp->rq.ring[i & (TCP_RCVQ_LEN - 1)].len;
 		for (uint32_t i = 0; i < oq->n; i++) {

@@ -23,6 +23,7 @@ int tcp_sndq_alloc(struct tcp_sndq *q)
 	q->ring = r->ring;
 	q->sent = r->sent;
 	q->head = q->tail = q->bytes = q->uncommitted = 0;
+	q->cur_idx = q->cur_off = 0;
 	q->sent_head = q->sent_tail = 0;
 	return 0;
 }
@@ -54,16 +55,29 @@ void tcp_sndq_uncommit(struct tcp_sndq *q, struct buf_pool *pool, uint32_t unsen
 		buf_unref(pool, s->buf);
 		q->tail--;
 	}
+	if ((int32_t)(q->tail - q->cur_idx) < 0) {
+		q->cur_idx = q->head;
+		q->cur_off = 0;
+	}
 	q->uncommitted = 0;
 }
 
 int tcp_sndq_payload_slow(struct tcp_sndq *q, struct inet *in, uint32_t off, uint32_t len, struct pkt *p)
 {
-	uint32_t i = q->head;
+	/* Walk from where the last walk ended when that lies below off: a bulk send finds its place in O(1). */
+	uint32_t i = q->head, start = 0;
+	if (off >= q->cur_off) {
+		i = q->cur_idx;
+		start = q->cur_off;
+	}
+	off -= start;
 	while (off >= q->ring[i & (TCP_SNDQ_LEN - 1)].len) {
 		off -= q->ring[i & (TCP_SNDQ_LEN - 1)].len;
+		start += q->ring[i & (TCP_SNDQ_LEN - 1)].len;
 		i++;
 	}
+	q->cur_idx = i;
+	q->cur_off = start;
 	struct tcp_sndseg *s = &q->ring[i & (TCP_SNDQ_LEN - 1)];
 	struct buf *b = s->buf;
 	if (off == 0 && tcp_sndq_in_place(s, len)) {

@@ -47,6 +47,8 @@ struct tcp_sndq {
 	uint32_t head, tail;      /* ring indices, free running */
 	uint32_t bytes;           /* bytes queued from SND.UNA on */
 	uint32_t uncommitted;     /* bytes of queued pushes not yet completed */
+	/* Where the last payload walk ended: ring index cur_idx starts cur_off bytes past SND.UNA (head <= cur_idx <= tail). */
+	uint32_t cur_idx, cur_off;
 	struct tcp_sndseg *ring;  /* TCP_SNDQ_LEN entries, NULL when the tcb carries no data */
 	uint32_t sent_head, sent_tail;
 	struct tcp_sent *sent;    /* TCP_SENT_LEN entries, in the same allocation as ring */
@@ -82,6 +84,8 @@ static inline void tcp_sndq_commit(struct tcp_sndq *q, uint32_t len) { q->uncomm
 static inline void tcp_sndq_drop(struct tcp_sndq *q, struct buf_pool *pool, uint32_t acked, tcp_seq una)
 {
 	q->bytes -= acked;
+	/* The cursor's buffer starts acked bytes earlier, unless it was dropped or is the (trimmed) head now. */
+	q->cur_off -= acked;
 	while (acked) {
 		struct tcp_sndseg *s = &q->ring[q->head & (TCP_SNDQ_LEN - 1)];
 		if (acked < s->len) {
@@ -92,6 +96,10 @@ static inline void tcp_sndq_drop(struct tcp_sndq *q, struct buf_pool *pool, uint
 		acked -= s->len;
 		buf_unref(pool, s->buf);
 		q->head++;
+	}
+	if ((int32_t)(q->cur_idx - q->head) <= 0) {
+		q->cur_idx = q->head;
+		q->cur_off = 0;
 	}
 	while (q->sent_head != q->sent_tail && SEQ_LEQ(q->sent[q->sent_head & (TCP_SENT_LEN - 1)].end, una))
 		q->sent_head++;
