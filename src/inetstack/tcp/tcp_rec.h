@@ -53,7 +53,7 @@ extern const struct tcp_rec_ops tcp_rec_newreno;
 
 /* A duplicate ACK outside recovery (tp->dupacks counted): the algorithm's test, limited transmit, entering recovery. */
 void tcp_rec_dupack(struct tcb *tp);
-/* New data acknowledged in recovery (SND.UNA advanced to ack): leaves at the recovery point, else a partial ACK. */
+/* New data acknowledged in recovery (SND.UNA advanced to ack): leave at the recovery point, else a partial ACK. */
 void tcp_rec_ack(struct tcb *tp, uint32_t ack, uint64_t now);
 /* A retransmission timeout: recovery is over, fast retransmit barred for what was in flight (RFC 6582 section 3.2 step 4). */
 void tcp_rec_rto(struct tcb *tp);
@@ -62,7 +62,10 @@ void tcp_rec_rto(struct tcb *tp);
 uint32_t tcp_rec_dupthresh(const struct tcb *tp);
 /* Retransmits the first unacknowledged segment (at most one MSS); its length when it left, 0 when it could not. */
 uint32_t tcp_rec_retransmit_first(struct tcb *tp);
-/* RFC 6675 NextSeg rule 2 (and RFC 6582): one segment of new data if the peer's window has room. 1: it left; 0: none may; -1: it could not leave. */
+/*
+ * RFC 6675 NextSeg rule 2 (and RFC 6582): one segment of new data if the
+ * peer's window has room. 1: it left; 0: none may; -1: it could not leave.
+ */
 int tcp_rec_send_new(struct tcb *tp);
 
 #endif

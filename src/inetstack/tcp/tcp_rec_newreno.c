@@ -18,7 +18,10 @@ static void newreno_leave(struct tcb *tp) { (void)tp; }
 
 static void newreno_rto(struct tcb *tp) { (void)tp; }
 
-/* Without a scoreboard, pipe is the flight less a segment per duplicate ACK (RFC 5681 section 3.2 step 4's inflation); only new data goes. */
+/*
+ * Without a scoreboard, pipe is the flight less a segment per duplicate ACK
+ * (RFC 5681 section 3.2 step 4's inflation); only new data goes.
+ */
 static bool newreno_output(struct tcb *tp)
 {
 	bool sent = false;
