@@ -18,7 +18,7 @@
 #include "inet.h"
 #include "ipv4/ipv4.h"
 #include "netdev.h"
-#include "tcp/tcp_priv.h"
+#include "tcp/tcp.h"
 #include "udp/udp.h"
 
 #define INET_TXQ 1024  /* frames waiting for the device (power of two) */

@@ -432,10 +432,10 @@ static void dump(const struct tcb *tp)
 {
 	fprintf(stderr, "fuzz_tcp: tcb %u->%u state %d flags %#x iss %u snd_una %u snd_nxt %u snd_max %u sq_bytes %u "
 		"irs %u rcv_nxt %u rcv_adv %u rq_bytes %u ooo.n %u ooo.bytes %u\n", ntohs(tp->fport), ntohs(tp->lport),
-		tp->state, tp->flags, tp->iss, tp->snd_una, tp->snd_nxt, tp->snd_max, tp->sq_bytes, tp->irs, tp->rcv_nxt,
-		tp->rcv_adv, tp->rq_bytes, tp->ooo.n, tp->ooo.bytes);
-	for (uint32_t i = 0; i < tp->ooo.n; i++)
-		fprintf(stderr, "  ooo[%u] seq %u len %u\n", i, tp->ooo.seg[i].seq, tp->ooo.seg[i].pkt.len);
+		tp->state, tp->flags, tp->iss, tp->snd_una, tp->snd_nxt, tp->snd_max, tp->sq.bytes, tp->irs, tp->rcv_nxt,
+		tp->rcv_adv, tp->rq.bytes, tp->rq.ooo ? tp->rq.ooo->n : 0, tp->rq.ooo ? tp->rq.ooo->bytes : 0);
+	for (uint32_t i = 0; tp->rq.ooo && i < tp->rq.ooo->n; i++)
+		fprintf(stderr, "  ooo[%u] seq %u len %u\n", i, tp->rq.ooo->seg[i].seq, tp->rq.ooo->seg[i].pkt.len);
 }
 
 static void check_tp(int ok, const struct tcb *tp, const char *what)
@@ -454,37 +454,53 @@ static void check_conns(void)
 	for (ln = t->conns.next; ln != &t->conns; ln = ln->next) {
 		struct tcb *tp = container_of(ln, struct tcb, link);
 		n++;
-		check_tp(tp->sq_tail - tp->sq_head <= TCP_SNDQ_LEN, tp, "send queue overfull");
-		check_tp(tp->rq_tail - tp->rq_head <= TCP_RCVQ_LEN, tp, "receive queue overfull");
-		check_tp(tp->ooo.n <= TCP_OOO_MAX, tp, "out-of-order queue overfull");
+		/* Rings only for connections (a listener, a socket never connected: none, and nothing queued). */
+		check_tp(tp->sq.ring || (!tp->sq.bytes && tp->state <= TCPS_LISTEN), tp, "a connection without rings");
+		check_tp(!tp->sq.ring == !tp->rq.ring, tp, "one queue's rings without the other's");
+		if (!tp->sq.ring || !tp->rq.ring)
+			continue;
+		const struct tcp_ooo *oq = tp->rq.ooo;
+		check_tp(tp->sq.tail - tp->sq.head <= TCP_SNDQ_LEN, tp, "send queue overfull");
+		check_tp(tp->rq.tail - tp->rq.head <= TCP_RCVQ_LEN, tp, "receive queue overfull");
+		check_tp(oq->n <= TCP_OOO_MAX, tp, "out-of-order queue overfull");
 		uint64_t sq = 0, rq = 0, ooo = 0;
-		for (uint32_t i = tp->sq_head; i != tp->sq_tail; i++)
-			sq += tp->sq[i & (TCP_SNDQ_LEN - 1)].len;
-		for (uint32_t i = tp->rq_head; i != tp->rq_tail; i++)
-			rq += tp->rq[i & (TCP_RCVQ_LEN - 1)].len;
-		for (uint32_t i = 0; i < tp->ooo.n; i++) {
-			ooo += tp->ooo.seg[i].pkt.len;
-			check_tp(i == 0 || SEQ_GEQ(tp->ooo.seg[i].seq, tp->ooo.seg[i - 1].seq + tp->ooo.seg[i - 1].pkt.len),
+		for (uint32_t i = tp->sq.head; i != tp->sq.tail; i++) {
+			if (i == tp->sq.cur_idx)
+				check_tp(sq == tp->sq.cur_off, tp, "the send queue's cursor is off its buffer");
+			sq += tp->sq.ring[i & (TCP_SNDQ_LEN - 1)].len;
+		}
+		check_tp(tp->sq.cur_idx - tp->sq.head <= tp->sq.tail - tp->sq.head, tp, "the send queue's cursor is outside it");
+		for (uint32_t i = tp->rq.head; i != tp->rq.tail; i++)
+			rq += tp->rq.ring[i & (TCP_RCVQ_LEN - 1)].len;
+		for (uint32_t i = 0; i < oq->n; i++) {
+			ooo += oq->seg[i].pkt.len;
+			check_tp(i == 0 || SEQ_GEQ(oq->seg[i].seq, oq->seg[i - 1].seq + oq->seg[i - 1].pkt.len),
 				 tp, "out-of-order segments overlap or unsorted");
 		}
-		check_tp(sq == tp->sq_bytes, tp, "sq_bytes differs from the send queue");
-		check_tp(rq == tp->rq_bytes, tp, "rq_bytes differs from the receive queue");
-		check_tp(ooo == tp->ooo.bytes, tp, "ooo.bytes differs from the out-of-order queue");
+		check_tp(sq == tp->sq.bytes, tp, "sq_bytes differs from the send queue");
+		check_tp(rq == tp->rq.bytes, tp, "rq_bytes differs from the receive queue");
+		check_tp(ooo == oq->bytes, tp, "ooo.bytes differs from the out-of-order queue");
+		/* The sent ranges: ascending, above SND.UNA, within what was sent (data only: SND.MAX less SYN and FIN). */
+		for (uint32_t i = tp->sq.sent_head; i != tp->sq.sent_tail; i++) {
+			tcp_seq e = tp->sq.sent[i & (TCP_SENT_LEN - 1)].end;
+			tcp_seq prev = i == tp->sq.sent_head ? tp->snd_una : tp->sq.sent[(i - 1) & (TCP_SENT_LEN - 1)].end;
+			check_tp(SEQ_GT(e, prev) && SEQ_LEQ(e, tp->snd_una + tp->sq.bytes), tp, "sent ranges out of order");
+		}
 		if (tp->state >= TCPS_SYN_SENT) {
 			check_tp(SEQ_LEQ(tp->snd_una, tp->snd_nxt) && SEQ_LEQ(tp->snd_nxt, tp->snd_max), tp,
 				 "snd_una <= snd_nxt <= snd_max");
 			/* Only queued data, a SYN and a FIN occupy sequence space. */
-			check_tp(tp->snd_max - tp->snd_una <= tp->sq_bytes + 2, tp, "more in flight than queued");
+			check_tp(tp->snd_max - tp->snd_una <= tp->sq.bytes + 2, tp, "more in flight than queued");
 		}
 		/* Known and reported, checked only with FUZZ_TCP_STRICT=fin: data held beyond an accepted FIN. */
-		if (tcps_synchronized(tp->state) && tp->ooo.n && (strict("fin") || !(tp->flags & TF_RCVD_FIN)))
-			check_tp(SEQ_GT(tp->ooo.seg[0].seq, tp->rcv_nxt) && !(tp->flags & TF_RCVD_FIN), tp,
+		if (tcps_synchronized(tp->state) && oq->n && (strict("fin") || !(tp->flags & TF_RCVD_FIN)))
+			check_tp(SEQ_GT(oq->seg[0].seq, tp->rcv_nxt) && !(tp->flags & TF_RCVD_FIN), tp,
 				 "out-of-order data at or below rcv_nxt, or after the peer's FIN");
 		/* RFC 6582 section 3.2: recover starts at the ISS (it once started at 0, disabling fast retransmit). */
 		if (tcps_synchronized(tp->state))
 			check_tp(SEQ_GEQ(tp->recover, tp->iss) && SEQ_LEQ(tp->recover, tp->snd_max), tp,
 				 "recover outside [iss, snd_max]");
-		held += (tp->sq_tail - tp->sq_head) + (tp->rq_tail - tp->rq_head) + tp->ooo.n;
+		held += (tp->sq.tail - tp->sq.head) + (tp->rq.tail - tp->rq.head) + oq->n;
 	}
 	/*
 	 * Known and reported, FUZZ_TCP_STRICT=persist: zero-window probes to a

@@ -1,17 +1,41 @@
-/* TCP (RFC 9293 and the RFCs doc/tcp.md lists): the stack's entry points. */
+/* TCP (RFC 9293 and the RFCs doc/tcp.md lists) as the stack sees it: its state in struct inet and its entry points. */
 #ifndef DEMI_INETSTACK_TCP_H
 #define DEMI_INETSTACK_TCP_H
 
 #include <stdbool.h>
+#include <stdint.h>
 
+#include "../../runtime/list.h"
 #include "../netdev.h"
 #include "../prot/ipv4.h"
+#include "tcp_isn.h"
 
 struct inet;
 struct queue;
 struct queue_ops;
 struct demi_config;
-struct tcp;
+struct tcb;
+struct tcp_cc_ops;
+
+/* Stack-wide TCP state, one per struct inet. */
+struct tcp {
+	struct tcb **conn_hash;  /* TCP_CONN_HASH buckets: synchronized and SYN-RECEIVED connections by 4-tuple */
+	struct tcb **port_hash;  /* TCP_PORT_HASH buckets: bound sockets and listeners by local port */
+	struct list_node conns;  /* every tcb */
+	uint32_t nconns;
+	uint32_t next_ephemeral;
+	struct tcp_isn_secret secret;
+	const struct tcp_cc_ops *cc;
+	uint64_t challenge_window; /* clock_now() / 1 s of the current rate-limit window */
+	uint32_t challenge_count;
+	/* From the config, in clock_now() units where they are times. */
+	uint64_t rto_min, rto_max, rto_initial, delack, time_wait, fin_timeout;
+	uint64_t keep_idle, keep_intvl;
+	uint32_t keep_probes, retries, syn_retries, syn_backlog;
+	uint32_t rcvbuf, sndbuf;
+	bool wscale_ok, ts_ok, sack_ok, syncookies, nodelay, keepalive;
+	int linger_s;
+};
 
 /* Sets up the stack's TCP state from cfg. -errno (-EINVAL: unknown congestion control). */
 int tcp_init(struct inet *in, const struct demi_config *cfg);

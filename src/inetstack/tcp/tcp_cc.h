@@ -1,8 +1,8 @@
 /*
  * Congestion control behind an operations table (RFC 5681 section 3): the
- * connection's core (tcp_in.c) detects acknowledgements, loss and recovery
- * (RFC 6675 / RFC 6582 mechanics stay there) and tells the algorithm; the
- * algorithm owns cwnd and ssthresh. NewReno (RFC 5681, RFC 6582) and CUBIC
+ * connection's core (tcp_in.c, and loss recovery behind tcp_rec.h, which
+ * holds the RFC 6675 / RFC 6582 mechanics) detects acknowledgements, loss
+ * and recovery and tells the algorithm; the algorithm owns cwnd and ssthresh. NewReno (RFC 5681, RFC 6582) and CUBIC
  * (RFC 9438, the default) are provided; the config picks one by name.
  *
  * Units: bytes for windows, clock_now() nanoseconds for time. No allocation:

@@ -1,4 +1,4 @@
-/* NewReno congestion control (RFC 5681 section 3, RFC 6582); the core runs recovery itself (RFC 6675 pipe). */
+/* NewReno congestion control (RFC 5681 section 3, RFC 6582); loss recovery (tcp_rec.h) runs the pipe itself. */
 #include "tcp_cc.h"
 
 /* ssthresh before the first loss: "arbitrarily high" (RFC 5681 section 3.1). */

@@ -1,7 +1,8 @@
 /*
  * TCP input: SEGMENT ARRIVES (RFC 9293 section 3.10.7) with RFC 5961's
- * protections, RFC 7323's PAWS and RTT measurement, RFC 5681/6582/6675 loss
- * detection, delayed ACKs and the receive queues.
+ * protections, RFC 7323's PAWS and RTT measurement, duplicate ACKs for
+ * loss recovery (tcp_rec.h), delayed ACKs, data into the receive queue
+ * (tcp_rcvq.h).
  */
 #include <arpa/inet.h>
 #include <errno.h>
@@ -28,40 +29,50 @@ static inline uint32_t seg_seqlen(const struct seg *s)
 	return s->len + ((s->flags & TH_SYN) ? 1 : 0) + ((s->flags & TH_FIN) ? 1 : 0);
 }
 
+void tcp_syn_negotiate(const struct inet *in, const struct tcp_opts *o, uint32_t rcvbuf, struct tcp_syn_nego *n)
+{
+	const struct tcp *t = &in->tcp;
+	uint32_t mtu_mss = in->mtu - IPV4_HDR_LEN - TCP_HDR_LEN;
+	n->our_mss = (uint16_t)(in->rt->cfg.mss && in->rt->cfg.mss < mtu_mss ? in->rt->cfg.mss : mtu_mss);
+	/* RFC 9293 section 3.7.1 (MUST-15): 536 when the peer sent no MSS option. */
+	n->peer_mss = (o->flags & TCP_OPTF_MSS) && o->mss >= 64 ? o->mss : TCP_DEFAULT_MSS;
+	n->tf = 0;
+	n->snd_wscale = n->rcv_wscale = 0;
+	if ((o->flags & TCP_OPTF_WSCALE) && t->wscale_ok) {
+		n->tf |= TF_WSCALE;
+		n->snd_wscale = o->wscale;
+		n->rcv_wscale = tcp_wscale_for(rcvbuf);
+	}
+	if ((o->flags & TCP_OPTF_TIMESTAMP) && t->ts_ok)
+		n->tf |= TF_TS;
+	if ((o->flags & TCP_OPTF_SACK_PERMITTED) && t->sack_ok)
+		n->tf |= TF_SACK;
+	/* Eff.snd.MSS (RFC 9293 section 3.7.1) less the timestamp option every segment carries. */
+	uint32_t mss = n->peer_mss < mtu_mss ? n->peer_mss : mtu_mss;
+	if (n->tf & TF_TS)
+		mss -= 12;
+	n->mss = (uint16_t)mss;
+}
+
 void tcp_apply_syn_opts(struct tcb *tp, const struct tcp_opts *o)
 {
 	struct inet *in = tp->in;
 	struct tcp *t = &in->tcp;
-	uint32_t mtu_mss = in->mtu - IPV4_HDR_LEN - TCP_HDR_LEN;
-	tp->our_mss = (uint16_t)(in->rt->cfg.mss && in->rt->cfg.mss < mtu_mss ? in->rt->cfg.mss : mtu_mss);
-	/* RFC 9293 section 3.7.1 (MUST-15): 536 when the peer sent no MSS option. */
-	tp->peer_mss = (o->flags & TCP_OPTF_MSS) && o->mss >= 64 ? o->mss : TCP_DEFAULT_MSS;
-	if ((o->flags & TCP_OPTF_WSCALE) && t->wscale_ok) {
-		tp->flags |= TF_WSCALE;
-		tp->snd_wscale = o->wscale;
-		tp->rcv_wscale = tcp_wscale_for(tp->rcvbuf);
-	} else {
-		tp->flags &= ~(uint32_t)TF_WSCALE;
-		tp->snd_wscale = tp->rcv_wscale = 0;
-	}
-	if ((o->flags & TCP_OPTF_TIMESTAMP) && t->ts_ok) {
-		tp->flags |= TF_TS;
+	struct tcp_syn_nego n;
+	tcp_syn_negotiate(in, o, tp->rcvbuf, &n);
+	tp->our_mss = n.our_mss;
+	tp->peer_mss = n.peer_mss;
+	tp->flags = (tp->flags & ~(uint32_t)(TF_WSCALE | TF_TS | TF_SACK)) | n.tf;
+	tp->snd_wscale = n.snd_wscale;
+	tp->rcv_wscale = n.rcv_wscale;
+	if (n.tf & TF_TS) {
 		tp->ts_recent = o->ts_val;
 		tp->ts_recent_age = inet_now(tp->in);
-	} else {
-		tp->flags &= ~(uint32_t)TF_TS;
 	}
-	if ((o->flags & TCP_OPTF_SACK_PERMITTED) && t->sack_ok)
-		tp->flags |= TF_SACK;
-	else
-		tp->flags &= ~(uint32_t)TF_SACK;
-	/* Eff.snd.MSS (RFC 9293 section 3.7.1) less the timestamp option every segment carries. */
-	uint32_t mss = tp->peer_mss < mtu_mss ? tp->peer_mss : mtu_mss;
-	if (tp->flags & TF_TS)
-		mss -= 12;
-	tp->mss = (uint16_t)mss;
+	tp->mss = n.mss;
 	tp->cc.ops = t->cc;
-	t->cc->init(&tp->cc, mss, inet_now(tp->in));
+	t->cc->init(&tp->cc, n.mss, inet_now(tp->in));
+	tp->rec = (tp->flags & TF_SACK) ? &tcp_rec_sack : &tcp_rec_newreno;
 }
 
 /* An RTT sample from the echoed timestamp (RFC 7323 section 4.1) or the timed segment (RFC 6298, Karn). */
@@ -87,32 +98,7 @@ static void enter_time_wait(struct tcb *tp)
 /* Our FIN was acknowledged: the FIN-WAIT-1, CLOSING and LAST-ACK transitions (RFC 9293 section 3.10.7.4, fifth). */
 static bool our_fin_acked(const struct tcb *tp)
 {
-	return (tp->flags & TF_FIN_SENT) && tp->snd_una == tp->snd_max && tp->sq_bytes == 0;
-}
-
-/* Appends in-order data to the receive queue; false when it has no room (the segment is not acknowledged). */
-static bool rq_append(struct tcb *tp, struct pkt *p)
-{
-	struct inet *in = tp->in;
-	if (tp->rq_head != tp->rq_tail && p->len <= TCP_COALESCE_MAX) {
-		/* Small segments join the previous one when its buffer has room and is ours alone: bounded memory. */
-		struct pkt *last = &tp->rq[(tp->rq_tail - 1) & (TCP_RCVQ_LEN - 1)];
-		struct buf *b = last->buf;
-		uint8_t *end = last->data + last->len;
-		if (b->refcnt == 1 && !b->owner && end + p->len <= buf_data(b) + b->cap) {
-			memcpy(end, p->data, p->len);
-			last->len += p->len;
-			tp->rq_bytes += p->len;
-			in->st.tcp.rx_coalesced++;
-			pkt_free(in, p);
-			return true;
-		}
-	}
-	if (tp->rq_tail - tp->rq_head == TCP_RCVQ_LEN)
-		return false;
-	tp->rq[tp->rq_tail++ & (TCP_RCVQ_LEN - 1)] = *p;
-	tp->rq_bytes += p->len;
-	return true;
+	return (tp->flags & TF_FIN_SENT) && tp->snd_una == tp->snd_max && tcp_sndq_bytes(&tp->sq) == 0;
 }
 
 /* Step seven of RFC 9293 section 3.10.7.4: segment text. Consumes p. */
@@ -120,28 +106,17 @@ static void process_text(struct tcb *tp, struct seg *s, struct pkt *p)
 {
 	struct inet *in = tp->in;
 	if (s->seq == tp->rcv_nxt) {
-		if (!rq_append(tp, p)) {
+		tcp_seq before = tp->rcv_nxt;
+		enum tcp_rcvq_took took = tcp_rcvq_in_order(&tp->rq, in, p, &tp->rcv_nxt);
+		if (took == TCP_RCVQ_NOROOM) {
 			in->st.tcp.drop_no_room++;
 			pkt_free(in, p);
 			s->flags &= (uint8_t)~TH_FIN; /* not acknowledged: the FIN comes again */
 			tp->flags |= TF_ACKNOW;
 			return;
 		}
-		tp->rcv_nxt += s->len;
-		in->st.tcp.rx_bytes += s->len;
-		bool filled = false;
-		struct pkt q;
-		while (tp->ooo.n && tcp_ooo_pull(&tp->ooo, in->pool, &tp->rcv_nxt, &q)) {
-			filled = true;
-			in->st.tcp.rx_bytes += q.len;
-			if (!rq_append(tp, &q)) {
-				/* No room after all: put it back and stop (the window accounted for it, so rare). */
-				tp->rcv_nxt -= q.len;
-				in->st.tcp.rx_bytes -= q.len;
-				tcp_ooo_insert(&tp->ooo, in->pool, tp->rcv_nxt, &q);
-				break;
-			}
-		}
+		in->st.tcp.rx_bytes += tp->rcv_nxt - before;
+		bool filled = took == TCP_RCVQ_FILLED;
 		/*
 		 * RFC 9293 section 3.8.6.3 and RFC 5681 section 4.2: ACK at least
 		 * every second segment, at once after a hole fills; otherwise the
@@ -156,7 +131,7 @@ static void process_text(struct tcb *tp, struct seg *s, struct pkt *p)
 	}
 	/* Out of order (above rcv_nxt, trimmed to the window): keep it, ACK at once with SACK (RFC 5681 section 4.2). */
 	in->st.tcp.ooo_segments++;
-	if (!tcp_ooo_insert(&tp->ooo, in->pool, s->seq, p))
+	if (!tcp_rcvq_ooo_insert(&tp->rq, in->pool, s->seq, p))
 		in->st.tcp.drop_no_room++;
 	s->flags &= (uint8_t)~TH_FIN; /* a FIN beyond a hole is taken when retransmitted */
 	tp->flags |= TF_ACKNOW;
@@ -169,24 +144,17 @@ static void process_new_ack(struct tcb *tp, struct seg *s)
 	uint32_t acked = s->ack - tp->snd_una;
 	uint32_t flight = tp->snd_max - tp->snd_una;
 	rtt_update(tp, s);
-	uint32_t data = acked < tp->sq_bytes ? acked : tp->sq_bytes;
+	uint32_t queued = tcp_sndq_bytes(&tp->sq);
+	uint32_t data = acked < queued ? acked : queued;
 	bool app_limited = tcp_unsent(tp) == 0;
-	tcp_sndq_drop(tp, data);
+	tcp_sndq_drop(&tp->sq, in->pool, data, s->ack);
 	tp->snd_una = s->ack;
 	if (SEQ_LT(tp->snd_nxt, tp->snd_una))
 		tp->snd_nxt = tp->snd_una;
 	tcp_sb_ack(&tp->sb, tp->snd_una);
 	uint64_t now = inet_now(tp->in);
 	if (tp->flags & TF_INRECOVERY) {
-		if (SEQ_GEQ(s->ack, tp->recover)) {
-			tp->flags &= ~(uint32_t)TF_INRECOVERY;
-			tp->cc.ops->on_recovery_exit(&tp->cc, now);
-		} else if (!(tp->flags & TF_SACK) && tp->sq_bytes) {
-			/* RFC 6582 section 3.2 step 5: a partial ACK retransmits the next unacknowledged segment. */
-			uint32_t len = tp->sq_bytes < tp->mss ? tp->sq_bytes : tp->mss;
-			if (tcp_send_seg(tp, TH_ACK, tp->snd_una, len) == 0)
-				in->st.tcp.retransmits++;
-		}
+		tcp_rec_ack(tp, s->ack, now);
 	} else {
 		tp->cc.ops->on_ack(&tp->cc, acked, flight, tp->srtt_ns, app_limited, now);
 	}
@@ -204,11 +172,10 @@ static void process_new_ack(struct tcb *tp, struct seg *s)
 /* The same ACK again (RFC 5681 section 2 "duplicate acknowledgment", or new SACK information, RFC 6675 section 2). */
 static void process_dup_ack(struct tcb *tp, struct seg *s, uint32_t newly_sacked)
 {
-	struct inet *in = tp->in;
-	bool dup = tp->snd_max != tp->snd_una && s->len == 0 && !(s->flags & (TH_SYN | TH_FIN)) &&
-		   (s->win << tp->snd_wscale) == tp->snd_wnd;
-	if ((tp->flags & TF_SACK) && newly_sacked)
-		dup = true;
+	/* newly_sacked is never set without SACK (only then is the scoreboard fed). */
+	bool dup = (tp->snd_max != tp->snd_una && s->len == 0 && !(s->flags & (TH_SYN | TH_FIN)) &&
+		    (s->win << tp->snd_wscale) == tp->snd_wnd) ||
+		   newly_sacked;
 	if (!dup) {
 		tp->dupacks = 0;
 		return;
@@ -218,35 +185,7 @@ static void process_dup_ack(struct tcb *tp, struct seg *s, uint32_t newly_sacked
 		tp->flags |= TF_NEEDOUT; /* pipe shrank: recovery may send more */
 		return;
 	}
-	/*
-	 * RFC 5827 (early retransmit): with fewer than four segments out and
-	 * nothing new to send, three duplicates can never come; the threshold
-	 * is one less than the segments outstanding.
-	 */
-	uint32_t thresh = TCP_DUPTHRESH;
-	uint32_t oseg = (tp->snd_max - tp->snd_una + tp->mss - 1) / tp->mss;
-	if (oseg < 4 && tcp_unsent(tp) == 0)
-		thresh = oseg > 1 ? oseg - 1 : 1;
-	bool lost = tp->dupacks >= thresh ||
-		    ((tp->flags & TF_SACK) && tcp_sb_is_lost(&tp->sb, tp->snd_una, tp->mss));
-	if (!lost && tp->dupacks < TCP_DUPTHRESH)
-		tp->flags |= TF_NEEDOUT; /* RFC 3042 limited transmit: tcp_output lets one new segment out per duplicate */
-	/* RFC 6582 section 3.2 step 2: not again for data sent before the last recovery or timeout. */
-	if (!lost || SEQ_LT(tp->snd_una, tp->recover))
-		return;
-	tp->recover = tp->snd_max;
-	tp->flags |= TF_INRECOVERY;
-	in->st.tcp.fast_recoveries++;
-	tp->cc.ops->on_loss(&tp->cc, tp->snd_max - tp->snd_una, inet_now(tp->in));
-	tp->rtt_start = 0;
-	/* Fast retransmit (RFC 5681 section 3.2 step 3, RFC 6675 section 5 step 4.3). */
-	uint32_t len = tp->sq_bytes < tp->mss ? tp->sq_bytes : tp->mss;
-	if (len && tcp_send_seg(tp, TH_ACK, tp->snd_una, len) == 0) {
-		in->st.tcp.retransmits++;
-		tp->sb.high_rxt = tp->snd_una + len;
-	}
-	tcp_timer_rexmt_arm(tp);
-	tp->flags |= TF_NEEDOUT;
+	tcp_rec_dupack(tp);
 }
 
 /* RFC 9293 section 3.10.7.4 first: is the segment acceptable for the receive window? */
@@ -550,7 +489,7 @@ static void established(struct tcb *tp, struct seg *s, struct pkt *p)
 		tp->rcv_nxt++;
 		tp->flags |= TF_RCVD_FIN | TF_ACKNOW;
 		/* Nothing follows a FIN: out-of-order data above it was never part of the stream (as Linux's tcp_fin). */
-		tcp_ooo_purge(&tp->ooo, in->pool);
+		tcp_rcvq_drop_ooo(&tp->rq, in->pool);
 		switch (tp->state) {
 		case TCPS_ESTABLISHED:
 			tcb_set_state(tp, TCPS_CLOSE_WAIT);

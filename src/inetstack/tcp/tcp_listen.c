@@ -18,6 +18,10 @@ static struct tcb *child_new(struct tcb *lp, const struct ipv4_hdr *ih, const st
 	struct tcb *tp = tcb_new(lp->in);
 	if (!tp)
 		return NULL;
+	if (tcb_alloc_rings(tp) < 0) {
+		tcb_free(tp);
+		return NULL;
+	}
 	tp->laddr = ih->dst;
 	tp->lport = th->dport;
 	tp->faddr = ih->src;
@@ -49,24 +53,21 @@ void tcp_listen_syn(struct tcb *lp, const struct ipv4_hdr *ih, const struct tcp_
 			in->st.tcp.drop_listen_overflow++;
 			return;
 		}
-		/* Stateless SYN-ACK: everything rides in our ISN and timestamp; a stand-in tcb builds it. */
-		struct tcb *tmp = tcp_standin(in, ih, th);
-		tmp->rcvbuf = lp->rcvbuf;
-		tmp->rcv_nxt = ntohl(th->seq) + 1;
-		tcp_apply_syn_opts(tmp, o);
+		/* Stateless SYN-ACK: everything rides in our ISN and timestamp, built from the SYN alone. */
+		struct tcp_syn_nego n;
+		tcp_syn_negotiate(in, o, lp->rcvbuf, &n);
 		struct tcp_cookie_syn cs = {
-			.mss = tmp->peer_mss,
-			.sack_ok = tmp->flags & TF_SACK,
-			.has_ts = tmp->flags & TF_TS,
-			.wscale = (tmp->flags & TF_WSCALE) ? (int8_t)tmp->snd_wscale : -1,
+			.mss = n.peer_mss,
+			.sack_ok = n.tf & TF_SACK,
+			.has_ts = n.tf & TF_TS,
+			.wscale = (n.tf & TF_WSCALE) ? (int8_t)n.snd_wscale : -1,
 		};
 		uint32_t cookie = tcp_cookie_make(&t->secret, ih->dst, th->dport, ih->src, th->sport, ntohl(th->seq),
-						  tmp->peer_mss, inet_now(in));
-		if (tmp->flags & TF_TS)
-			tmp->ts_offset = tcp_cookie_ts(tcp_ts_now(tmp), &cs) - tcp_ts_now(tmp);
-		tmp->iss = tmp->snd_nxt = cookie;
+						  n.peer_mss, inet_now(in));
+		/* Our clock as a connection with no offset reads it (RFC 7323 section 5.4), the cookie's bits in it. */
+		uint32_t ts_val = (n.tf & TF_TS) ? tcp_cookie_ts((uint32_t)(inet_now(in) / NSEC_PER_MSEC), &cs) : 0;
 		in->st.tcp.syncookies_sent++;
-		tcp_send_raw(tmp, TH_SYN | TH_ACK, cookie, tmp->rcv_nxt, true);
+		tcp_reply_synack(in, ih, th, cookie, &n, ts_val, o->ts_val, lp->rcvbuf);
 		return;
 	}
 	struct tcb *tp = child_new(lp, ih, th);

@@ -1,10 +1,17 @@
 /*
  * TCP's private state: the connection (its transmission control block,
- * fields named after RFC 9293 section 3.3.1), the stack-wide tables, and the
- * functions the files of src/inetstack/tcp share:
- *   tcp_subr.c    creation, lookup, ports, freeing, state changes
+ * fields named after RFC 9293 section 3.3.1) and the functions the files of
+ * src/inetstack/tcp share (the stack-wide state, struct tcp, is in tcp.h):
+ *   tcp_stack.c   the stack-wide state: init, fini, draining at exit
+ *   tcp_tcb.c     the control block's lifetime: creation, its rings, state changes, close, drop, free
+ *   tcp_hash.c    the connection table (4-tuple lookup)
+ *   tcp_port.c    the port table: bind, ephemeral ports, listener lookup
+ *   tcp_wake.c    completing waiting pops, pushes and accepts
  *   tcp_in.c      segment arrival (RFC 9293 section 3.10.7) and ACK processing
- *   tcp_out.c     what to send and building segments, RSTs, ACKs
+ *   tcp_out.c     what to send and building a connection's segments, ACKs
+ *   tcp_reply.c   segments without a connection: RSTs to closed ports, cookie SYN-ACKs
+ *   tcp_sndq.c    the send queue (tcp_sndq.h), tcp_rcvq.c the receive queue (tcp_rcvq.h)
+ *   tcp_rec*.c    loss recovery behind struct tcp_rec_ops (tcp_rec.h)
  *   tcp_timer.c   retransmission (RFC 6298), persist, delayed ACK, keepalive, 2MSL
  *   tcp_socket.c  the PDPIX queue operations
  *   tcp_listen.c  listeners: SYN queue, SYN cookies, the accept queue
@@ -14,13 +21,17 @@
 #ifndef DEMI_INETSTACK_TCP_PRIV_H
 #define DEMI_INETSTACK_TCP_PRIV_H
 
+#include <arpa/inet.h>
 #include <stdbool.h>
 #include <stdint.h>
+#include <string.h>
 #include <sys/socket.h>
 
 #include "../../runtime/list.h"
 #include "../../runtime/queue.h"
 #include "../../runtime/timer.h"
+#include "../inet_cksum.h"
+#include "../inet_priv.h"
 #include "../netdev.h"
 #include "../prot/ipv4.h"
 #include "../prot/tcp.h"
@@ -28,8 +39,11 @@
 #include "tcp_cc.h"
 #include "tcp_isn.h"
 #include "tcp_opt.h"
+#include "tcp_rcvq.h"
+#include "tcp_rec.h"
 #include "tcp_sack.h"
 #include "tcp_seq.h"
+#include "tcp_sndq.h"
 
 struct inet;
 struct op;
@@ -58,9 +72,6 @@ static inline bool tcps_can_recv(enum tcp_state s)
 	return s == TCPS_ESTABLISHED || s == TCPS_FIN_WAIT_1 || s == TCPS_FIN_WAIT_2 || s == TCPS_SYN_RECEIVED;
 }
 
-#define TCP_SNDQ_LEN 512   /* pushed buffers queued per connection (power of two) */
-#define TCP_RCVQ_LEN 1024  /* in-order segments waiting for pops (power of two): 1 MiB of full segments */
-#define TCP_COALESCE_MAX 512 /* in-order segments up to this size are copied onto the previous one */
 #define TCP_CONN_HASH 4096 /* connection buckets (power of two) */
 #define TCP_PORT_HASH 256  /* bound-port buckets (power of two) */
 #define TCP_EPHEMERAL_FIRST 49152 /* RFC 6335 section 6 */
@@ -68,13 +79,6 @@ static inline bool tcps_can_recv(enum tcp_state s)
 #define TCP_MSL_TS_NS (24ull * 24 * 3600 * 1000000000ull) /* RFC 7323 section 5.5: PAWS idle limit, 24 days */
 #define TCP_CHALLENGE_ACKS_PER_S 1000 /* RFC 5961 section 7: rate limit, per stack */
 #define TCP_EXIT_DRAIN_NS (2ull * 1000000000ull) /* teardown waits this long at most for unacknowledged FINs */
-
-/* A pushed buffer in the send queue: bytes [data, data + len) of buf, one reference. */
-struct tcp_sndseg {
-	struct buf *buf;
-	uint8_t *data;
-	uint32_t len;
-};
 
 /* Flags of struct tcb.flags. */
 enum {
@@ -151,6 +155,7 @@ struct tcb {
 	tcp_seq recover;         /* RFC 6582 / RFC 6675 RecoveryPoint */
 	struct tcp_scoreboard sb;
 	struct tcp_cc cc;
+	const struct tcp_rec_ops *rec; /* loss recovery: SACK-based or NewReno (tcp_rec.h), from TF_SACK */
 	uint64_t last_send;      /* clock_now() of the last data sent (idle restart) */
 	uint64_t last_recv;      /* clock_now() of the last segment received (keepalive) */
 	uint32_t keep_probes;    /* keepalive probes unanswered */
@@ -164,18 +169,10 @@ struct tcb {
 	struct timer t_keep;     /* keepalive, and the connection-establishment limit of SYN-RECEIVED */
 	struct timer t_2msl;     /* TIME-WAIT and the FIN-WAIT-2 limit */
 
-	/* Send queue: pushed buffers from snd_una on (SYN and FIN are not in it). */
-	uint32_t sq_head, sq_tail;
-	uint32_t sq_bytes;       /* bytes queued, acknowledged ones excluded */
-	uint32_t sq_uncommitted; /* bytes of queued pushes not yet completed */
+	/* The queues; their rings are allocated apart, only for connections (tcb_alloc_rings). */
+	struct tcp_sndq sq;      /* pushed buffers from snd_una on (SYN and FIN are not in it), sent ranges */
 	uint32_t wq_queued;      /* ops at the head of writers whose bytes are queued */
-	struct tcp_sndseg sq[TCP_SNDQ_LEN];
-
-	/* Receive queue: in-order data not yet popped (zero copy: the received buffers). */
-	uint32_t rq_head, rq_tail;
-	uint32_t rq_bytes;
-	struct pkt rq[TCP_RCVQ_LEN];
-	struct tcp_ooo ooo;
+	struct tcp_rcvq rq;      /* in-order data not yet popped, out-of-order data */
 
 	/* Waiting operations (op->wnode), oldest first. */
 	struct list_node readers;   /* pops */
@@ -195,27 +192,6 @@ struct tcb {
 	struct linger linger;
 };
 
-/* Stack-wide TCP state, one per struct inet. */
-struct tcp {
-	struct tcb **conn_hash;  /* TCP_CONN_HASH buckets: synchronized and SYN-RECEIVED connections by 4-tuple */
-	struct tcb **port_hash;  /* TCP_PORT_HASH buckets: bound sockets and listeners by local port */
-	struct list_node conns;  /* every tcb */
-	uint32_t nconns;
-	uint32_t next_ephemeral;
-	struct tcp_isn_secret secret;
-	const struct tcp_cc_ops *cc;
-	uint64_t challenge_window; /* clock_now() / 1 s of the current rate-limit window */
-	uint32_t challenge_count;
-	/* From the config, in clock_now() units where they are times. */
-	uint64_t rto_min, rto_max, rto_initial, delack, time_wait, fin_timeout;
-	uint64_t keep_idle, keep_intvl;
-	uint32_t keep_probes, retries, syn_retries, syn_backlog;
-	uint32_t rcvbuf, sndbuf;
-	bool wscale_ok, ts_ok, sack_ok, syncookies, nodelay, keepalive;
-	int linger_s;
-	struct tcb *standin;     /* addresses for segments sent without a connection (RSTs, cookie SYN-ACKs) */
-};
-
 static inline struct tcb *tcb_of(struct queue *q) { return container_of(q, struct tcb, q); }
 
 /* The window shift a receive buffer of buf bytes needs (RFC 7323 section 2.3): the least s with buf >> s <= 65535. */
@@ -233,16 +209,27 @@ static inline uint32_t tcp_adv_window(const struct tcb *tp)
 	return SEQ_GT(tp->rcv_adv, tp->rcv_nxt) ? tp->rcv_adv - tp->rcv_nxt : 0;
 }
 
-/* ---- tcp_subr.c ---- */
+/* Our timestamp clock (RFC 7323 section 5.4), milliseconds: at time now (clock_now() units), or at the current time. */
+static inline uint32_t tcp_ts_at(const struct tcb *tp, uint64_t now)
+{
+	return (uint32_t)(now / NSEC_PER_MSEC) + tp->ts_offset;
+}
+static inline uint32_t tcp_ts_now(const struct tcb *tp) { return tcp_ts_at(tp, inet_now(tp->in)); }
 
-/*
- * The stack's stand-in tcb, reset to the addresses of the segment ih/th
- * (reversed: ours local) and the stack's defaults: for segments that belong
- * to no connection. A tcb is too large for a coroutine's stack.
- */
-struct tcb *tcp_standin(struct inet *in, const struct ipv4_hdr *ih, const struct tcp_hdr *th);
-/* A new tcb in CLOSED with the stack's defaults. NULL: -ENOMEM. */
+/* The room to offer now (bytes, before scaling; tcp_out.c keeps the right edge from moving left). */
+static inline uint32_t tcp_rcv_window(const struct tcb *tp)
+{
+	uint32_t win = tcp_rcvq_space(&tp->rq, tp->rcvbuf, tp->mss);
+	uint32_t max = 65535u << tp->rcv_wscale;
+	return win < max ? win : max;
+}
+
+/* ---- tcp_tcb.c ---- */
+
+/* A new tcb in CLOSED with the stack's defaults, without rings. NULL: -ENOMEM. */
 struct tcb *tcb_new(struct inet *in);
+/* Gives tp its send and receive rings, once it is to carry data (connect, a child of a listener). 0 or -ENOMEM. */
+int tcb_alloc_rings(struct tcb *tp);
 /* Frees a tcb that is in no table and has no queue: drops every buffer, disarms every timer. */
 void tcb_free(struct tcb *tp);
 /* Moves tp to state s (counting and timers that depend only on the state). */
@@ -256,21 +243,25 @@ void tcb_set_state(struct tcb *tp, enum tcp_state s);
 void tcb_close(struct tcb *tp, int err);
 /* Sends RST (if synchronized) and closes with err. */
 void tcb_drop(struct tcb *tp, int err);
+/* Sets the variables that follow the ISS (recover, the timed segment, the scoreboard) once tp->iss is chosen. */
+void tcp_seq_init(struct tcb *tp);
+
+/* ---- tcp_hash.c ---- */
 
 uint32_t tcp_conn_bucket(uint32_t faddr, uint16_t lport, uint16_t fport);
 struct tcb *tcp_conn_lookup(struct inet *in, uint32_t laddr, uint16_t lport, uint32_t faddr, uint16_t fport);
 void tcp_conn_insert(struct inet *in, struct tcb *tp);
 void tcp_conn_remove(struct inet *in, struct tcb *tp);
+
+/* ---- tcp_port.c ---- */
+
 /* The listener on lport (accepting laddr), or NULL. */
 struct tcb *tcp_listener_lookup(struct inet *in, uint32_t laddr, uint16_t lport);
 /* Binds tp to laddr:lport (lport 0: ephemeral). -EADDRINUSE, -EADDRNOTAVAIL. */
 int tcp_bind(struct tcb *tp, uint32_t laddr, uint16_t lport);
 void tcp_port_remove(struct inet *in, struct tcb *tp);
 
-/* Sets the variables that follow the ISS (recover, the timed segment, the scoreboard) once tp->iss is chosen. */
-void tcp_seq_init(struct tcb *tp);
-/* Our timestamp clock (RFC 7323 section 5.4): milliseconds. */
-uint32_t tcp_ts_now(const struct tcb *tp);
+/* ---- tcp_wake.c ---- */
 
 /* Wakes or completes the operations waiting on tp now that something changed. */
 void tcp_wake_readers(struct tcb *tp);
@@ -280,14 +271,53 @@ void tcp_fail_ops(struct tcb *tp, int err);
 /* Completes a pop from the receive queue, or with the end of the stream or the error; false: nothing yet. */
 bool tcp_pop_one(struct tcb *tp, struct op *op);
 /* Drops the queued bytes of pushes that never completed and never left (their ops were cancelled). */
-void tcp_sndq_uncommit(struct tcb *tp);
+void tcp_writes_cancelled(struct tcb *tp);
 
 /* ---- tcp_in.c ---- */
+
+/* What a SYN's options and our config agree on (RFC 9293 section 3.7.1, RFC 7323, RFC 2018). */
+struct tcp_syn_nego {
+	uint32_t tf;          /* TF_WSCALE, TF_TS, TF_SACK: in use */
+	uint16_t our_mss;     /* the MSS we advertise */
+	uint16_t peer_mss;    /* the peer's (TCP_DEFAULT_MSS when none) */
+	uint16_t mss;         /* Eff.snd.MSS less the timestamp option every segment carries */
+	uint8_t snd_wscale;   /* the peer's shift */
+	uint8_t rcv_wscale;   /* ours, for a receive buffer of the rcvbuf given */
+};
+/* Negotiates the options of a SYN (o) for a receive buffer of rcvbuf bytes; no connection needed. */
+void tcp_syn_negotiate(const struct inet *in, const struct tcp_opts *o, uint32_t rcvbuf, struct tcp_syn_nego *n);
 
 /* Handles a segment (p at the TCP header) for our address; consumes p. */
 void tcp_input(struct inet *in, struct pkt *p, const struct ipv4_hdr *ih, bool trusted);
 
 /* ---- tcp_out.c ---- */
+
+/*
+ * Fills in the TCP header in front of p's payload (p->data at the header,
+ * TCP_HDR_LEN + olen bytes of it, then the payload) and its checksum, or
+ * the pseudo-header sum for a device that completes it. win: the window
+ * field as sent (network order).
+ */
+static inline void tcp_hdr_fill(const struct inet *in, struct pkt *p, uint16_t sport, uint16_t dport, uint32_t faddr,
+				tcp_seq seq, tcp_seq ack, uint8_t flags, uint16_t win, const uint8_t *opts, uint32_t olen)
+{
+	struct tcp_hdr *th = (struct tcp_hdr *)p->data;
+	th->sport = sport;
+	th->dport = dport;
+	th->seq = htonl(seq);
+	th->ack = (flags & TH_ACK) ? htonl(ack) : 0;
+	th->off = tcp_off(TCP_HDR_LEN + olen);
+	th->flags = flags;
+	th->win = win;
+	th->sum = 0;
+	th->urp = 0;
+	memcpy(th + 1, opts, olen);
+	uint64_t pseudo = cksum_pseudo(in->addr, faddr, IPV4_PROTO_TCP, (uint16_t)p->len);
+	if ((in->caps & NETDEV_TX_TCP_CSUM) && faddr != in->addr)
+		th->sum = cksum_fold(pseudo); /* the device completes it (see udp_out.c) */
+	else
+		th->sum = cksum_finish(cksum_add(pseudo, p->data, p->len));
+}
 
 /* Sends whatever the state, windows and queues allow (SYN, data, FIN, an ACK that is due). 0 or -errno. */
 int tcp_output(struct tcb *tp);
@@ -297,25 +327,33 @@ int tcp_send_seg(struct tcb *tp, uint8_t flags, tcp_seq seq, uint32_t len);
 void tcp_send_ack(struct tcb *tp);
 /* A challenge ACK (RFC 5961), rate limited. */
 void tcp_send_challenge_ack(struct tcb *tp);
+/* A bare segment from tp's addresses with explicit numbers (RSTs, keepalive probes). */
+int tcp_send_raw(struct tcb *tp, uint8_t flags, tcp_seq seq, tcp_seq ack, bool with_opts);
+/* Bytes of queued data at or beyond snd_nxt not yet sent. */
+uint32_t tcp_unsent(const struct tcb *tp);
+
+/* ---- tcp_reply.c: segments sent without a connection, built from the segment they answer ---- */
+
 /*
  * A RST answering a segment that has no connection or hit a bad state
  * (RFC 9293 section 3.10.7.1): seq/ack chosen from the offending segment.
- * Never in answer to a RST.
+ * Never in answer to a RST, a broadcast or a multicast.
  */
 void tcp_respond_rst(struct inet *in, const struct ipv4_hdr *ih, const struct tcp_hdr *th, uint32_t seglen);
-/* A bare segment from tp's addresses with explicit numbers (RSTs, keepalive probes). */
-int tcp_send_raw(struct tcb *tp, uint8_t flags, tcp_seq seq, tcp_seq ack, bool with_opts);
-/* The window to advertise now (bytes, before scaling), never moving the right edge left. */
-uint32_t tcp_rcv_window(struct tcb *tp);
-/* Bytes of queued data at or beyond snd_nxt not yet sent. */
-uint32_t tcp_unsent(const struct tcb *tp);
-/* Drops acknowledged bytes from the send queue (snd_una advanced by acked bytes of data). */
-void tcp_sndq_drop(struct tcb *tp, uint32_t acked);
+/*
+ * A SYN cookie's SYN-ACK to the SYN ih/th (RFC 4987 section 3.6): ISN
+ * cookie, the options n agreed (ts_val our timestamp, echoing the SYN's),
+ * the window a receive buffer of rcvbuf bytes offers. 0 or -errno.
+ */
+int tcp_reply_synack(struct inet *in, const struct ipv4_hdr *ih, const struct tcp_hdr *th, tcp_seq cookie,
+		     const struct tcp_syn_nego *n, uint32_t ts_val, uint32_t ts_ecr, uint32_t rcvbuf);
 
 /* ---- tcp_timer.c ---- */
 
 /* Arms the retransmission timer with the current RTO (backed off) if data or SYN/FIN is outstanding. */
 void tcp_timer_rexmt_arm(struct tcb *tp);
+/* The same, counting from now (the time a segment just left). */
+void tcp_timer_rexmt_arm_at(struct tcb *tp, uint64_t now);
 void tcp_timer_rexmt_stop(struct tcb *tp);
 static inline bool tcp_timer_rexmt_running(const struct tcb *tp) { return tp->rexmt_at != 0; }
 /* Starts the persist timer (zero window with data waiting). */

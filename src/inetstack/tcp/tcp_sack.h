@@ -3,7 +3,7 @@
  *
  * Sender: the scoreboard of RFC 6675 section 3: which bytes above SND.UNA
  * the peer has selectively acknowledged, and the RFC 6675 functions the
- * loss recovery in tcp_in.c/tcp_out.c needs (IsLost, SetPipe, NextSeg).
+ * SACK-based loss recovery (tcp_rec_sack.c) needs (IsLost, SetPipe, NextSeg).
  * Pure sequence-number bookkeeping; it never touches buffers.
  *
  * Receiver: the out-of-order queue: segments that arrived above RCV.NXT,

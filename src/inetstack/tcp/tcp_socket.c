@@ -83,6 +83,8 @@ static int ts_connect(struct queue *q, struct op *op)
 	}
 	if (op->addr.sin_port == 0)
 		return -EINVAL;
+	if (tcb_alloc_rings(tp) < 0) /* a connection carries data: its queues' rings */
+		return -ENOMEM;
 	uint32_t faddr = op->addr.sin_addr.s_addr ? op->addr.sin_addr.s_addr : in->addr; /* RFC 1122 3.2.1.3 */
 	uint16_t fport = op->addr.sin_port;
 	int err;
@@ -178,7 +180,7 @@ static int ts_close(struct queue *q)
 	list_init(&tp->writers);
 	list_init(&tp->acceptors);
 	tp->conn_op = NULL;
-	tcp_sndq_uncommit(tp);
+	tcp_writes_cancelled(tp);
 	tp->flags |= TF_ORPHAN;
 	if (tp->flags & TF_BOUND)
 		tcp_port_remove(in, tp); /* the port is free at once; the connection keeps its 4-tuple */
@@ -200,7 +202,7 @@ static int ts_close(struct queue *q)
 		 * received data was never read (RFC 2525 section 2.17): RST.
 		 * Otherwise the FIN follows what is queued (RFC 9293 section 3.10.4).
 		 */
-		if ((tp->linger.l_onoff && tp->linger.l_linger == 0) || tp->rq_bytes || tp->ooo.n) {
+		if ((tp->linger.l_onoff && tp->linger.l_linger == 0) || tcp_rcvq_holds(&tp->rq)) {
 			tcb_drop(tp, ECONNABORTED);
 			break;
 		}

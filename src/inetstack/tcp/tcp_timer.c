@@ -128,10 +128,7 @@ static void rexmt_fire(struct timer *t, void *arg)
 	/* RFC 6298 section 5.4-5.6, RFC 5681 section 3.1: go back to snd_una with one segment's window. */
 	uint32_t flight = tp->snd_max - tp->snd_una;
 	tp->cc.ops->on_rto(&tp->cc, flight, clock_now());
-	tp->flags &= ~(uint32_t)TF_INRECOVERY;
-	tp->dupacks = 0;
-	tp->recover = tp->snd_max; /* RFC 6582 section 3.2 step 4: no fast retransmit for what was in flight */
-	tcp_sb_reset(&tp->sb, tp->snd_una);
+	tcp_rec_rto(tp);
 	tp->snd_nxt = tp->snd_una;
 	tp->rtt_start = 0; /* Karn: nothing retransmitted is timed */
 	/* A FIN already sent goes again with the data (tcp_output). */
@@ -141,11 +138,13 @@ static void rexmt_fire(struct timer *t, void *arg)
 	finish(in);
 }
 
-void tcp_timer_rexmt_arm(struct tcb *tp)
+void tcp_timer_rexmt_arm_at(struct tcb *tp, uint64_t now)
 {
 	tp->flags &= ~(uint32_t)TF_PERSIST;
-	rexmt_set(tp, inet_now(tp->in) + tcp_rto(tp));
+	rexmt_set(tp, now + tcp_rto(tp));
 }
+
+void tcp_timer_rexmt_arm(struct tcb *tp) { tcp_timer_rexmt_arm_at(tp, inet_now(tp->in)); }
 
 void tcp_timer_rexmt_stop(struct tcb *tp)
 {

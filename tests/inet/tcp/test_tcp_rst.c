@@ -357,7 +357,7 @@ Test(tcp_rst, out_of_window_data_acked_and_dropped)
 	cr_assert_eq(s.seq, c.rcv_nxt);
 	cr_assert_eq(s.ack, c.snd_nxt);
 	cr_assert_eq(tnet_stats(NA)->tcp.drop_out_of_window, 1);
-	cr_assert_eq(tp->ooo.n, 0, "data beyond the window was kept");
+	cr_assert_eq(tp->rq.ooo->n, 0, "data beyond the window was kept");
 	/* Old data, wholly below RCV.NXT: ACKed, not delivered again. */
 	rconn_send(&c, TH_ACK | TH_PSH, "0123456789", 10);
 	expect_pop(pq, "0123456789", 10, 10 * MS);
@@ -545,7 +545,7 @@ Test(tcp_rst, close_with_unread_data_sends_rst)
 	demi_qtoken_t wq = push_bytes(c.sqd, "unread by A", 11);
 	expect_push_ok(wq, MS);
 	tnet_run(MS);
-	cr_assert_eq(tcb_qd(c.cqd)->rq_bytes, 11);
+	cr_assert_eq(tcb_qd(c.cqd)->rq.bytes, 11);
 	demi_qtoken_t pq = pop_qt(c.sqd);
 	cr_assert_eq(demi_close(c.cqd), 0);
 	/* RFC 2525 section 2.17: data lost on close is signalled with a RST, not a FIN. */

@@ -1,0 +1,116 @@
+/*
+ * The receive queue: in-order data not yet popped (zero copy: the received
+ * buffers, small segments coalesced), and the out-of-order queue above
+ * RCV.NXT (tcp_ooo.c). Only tcp_rcvq.c and the inline functions below touch
+ * the fields.
+ *
+ * The rings live apart from the tcb (tcp_rcvq_alloc), only for connections
+ * that carry data; a listener or a socket never connected has none (ring
+ * and ooo NULL, bytes 0) and must not be asked for a window.
+ */
+#ifndef DEMI_INETSTACK_TCP_RCVQ_H
+#define DEMI_INETSTACK_TCP_RCVQ_H
+
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "../inet_priv.h"
+#include "tcp_sack.h"
+#include "tcp_seq.h"
+
+#define TCP_RCVQ_LEN 1024    /* in-order segments waiting for pops (power of two): 1 MiB of full segments */
+#define TCP_COALESCE_MAX 512 /* in-order segments up to this size are copied onto the previous one */
+
+struct tcp_rcvq {
+	uint32_t head, tail;  /* ring indices, free running */
+	uint32_t bytes;       /* bytes in the ring */
+	struct pkt *ring;     /* TCP_RCVQ_LEN entries, NULL when the tcb carries no data */
+	struct tcp_ooo *ooo;  /* segments above RCV.NXT, in the same allocation as ring */
+};
+
+/* Gives q its rings (empty). 0 or -ENOMEM. */
+int tcp_rcvq_alloc(struct tcp_rcvq *q);
+/* Drops every held buffer and frees the rings (none: nothing to do). */
+void tcp_rcvq_free(struct tcp_rcvq *q, struct buf_pool *pool);
+
+/* Bytes held in order (what pops will return). */
+static inline uint32_t tcp_rcvq_bytes(const struct tcp_rcvq *q) { return q->bytes; }
+/* True when segments wait above a hole. */
+static inline bool tcp_rcvq_has_ooo(const struct tcp_rcvq *q) { return q->ooo->n != 0; }
+/* True when anything received is still held, in order or not (RFC 2525 section 2.17: close resets). */
+static inline bool tcp_rcvq_holds(const struct tcp_rcvq *q) { return q->bytes || (q->ooo && q->ooo->n); }
+
+/*
+ * The room to offer (before scaling): the free part of a buffer of rcvbuf
+ * bytes, no more than the ring's free slots take in full segments of mss
+ * (never offer what would be dropped).
+ */
+static inline uint32_t tcp_rcvq_space(const struct tcp_rcvq *q, uint32_t rcvbuf, uint32_t mss)
+{
+	uint32_t used = q->bytes + q->ooo->bytes;
+	uint32_t win = used < rcvbuf ? rcvbuf - used : 0;
+	uint32_t taken = q->tail - q->head + q->ooo->n;
+	uint32_t slots = taken < TCP_RCVQ_LEN ? TCP_RCVQ_LEN - taken : 0;
+	if ((uint64_t)slots * mss < win)
+		win = slots * mss;
+	return win;
+}
+
+/*
+ * Takes the oldest in-order segment into *p (the reference passes to the
+ * caller); false when there is none. Its slot is free at once, its bytes
+ * stay counted until tcp_rcvq_popped (the window before a pop is measured
+ * in between).
+ */
+static inline bool tcp_rcvq_pop(struct tcp_rcvq *q, struct pkt *p)
+{
+	if (q->head == q->tail)
+		return false;
+	*p = q->ring[q->head++ & (TCP_RCVQ_LEN - 1)];
+	return true;
+}
+
+static inline void tcp_rcvq_popped(struct tcp_rcvq *q, const struct pkt *p) { q->bytes -= p->len; }
+
+enum tcp_rcvq_took {
+	TCP_RCVQ_NOROOM = -1, /* nothing taken (p untouched): the ring is full */
+	TCP_RCVQ_APPENDED = 0,
+	TCP_RCVQ_FILLED = 1,  /* appended, and it filled a hole: held segments followed */
+};
+
+/*
+ * In-order data at *rcv_nxt (p: its payload): appended (consuming p), then
+ * what the out-of-order queue holds from there on. Advances *rcv_nxt past
+ * all of it.
+ */
+enum tcp_rcvq_took tcp_rcvq_in_order_slow(struct tcp_rcvq *q, struct inet *in, struct pkt *p, tcp_seq *rcv_nxt);
+
+static inline enum tcp_rcvq_took tcp_rcvq_in_order(struct tcp_rcvq *q, struct inet *in, struct pkt *p, tcp_seq *rcv_nxt)
+{
+	/* The common case inline: an empty queue (nothing to coalesce with) and no hole. */
+	if (q->head == q->tail && !q->ooo->n) {
+		q->ring[q->tail++ & (TCP_RCVQ_LEN - 1)] = *p;
+		q->bytes += p->len;
+		*rcv_nxt += p->len;
+		return TCP_RCVQ_APPENDED;
+	}
+	return tcp_rcvq_in_order_slow(q, in, p, rcv_nxt);
+}
+
+/* Data above RCV.NXT (seq, trimmed to the window): kept in the out-of-order queue; consumes p. False: nothing new kept. */
+static inline bool tcp_rcvq_ooo_insert(struct tcp_rcvq *q, struct buf_pool *pool, tcp_seq seq, struct pkt *p)
+{
+	return tcp_ooo_insert(q->ooo, pool, seq, p) != 0;
+}
+
+/* Drops the out-of-order data (nothing follows the peer's FIN). */
+static inline void tcp_rcvq_drop_ooo(struct tcp_rcvq *q, struct buf_pool *pool) { tcp_ooo_purge(q->ooo, pool); }
+
+/* The SACK blocks to report (RFC 2018 section 4), at most max. */
+static inline uint32_t tcp_rcvq_sack_blocks(const struct tcp_rcvq *q, tcp_seq rcv_nxt, struct tcp_sack_block *out,
+					    uint32_t max)
+{
+	return tcp_ooo_sack_blocks(q->ooo, rcv_nxt, out, max);
+}
+
+#endif

@@ -1,0 +1,164 @@
+/* The send queue's buffer code: its rings, building a segment's payload, forgetting cancelled pushes, the sent ranges. */
+#include "tcp_sndq.h"
+
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+
+#define SENT_MASK (TCP_SENT_LEN - 1)
+
+/* One allocation for both rings, made when the connection is (connect, or a SYN or cookie to a listener). */
+struct sndq_rings {
+	struct tcp_sndseg ring[TCP_SNDQ_LEN];
+	struct tcp_sent sent[TCP_SENT_LEN];
+};
+
+int tcp_sndq_alloc(struct tcp_sndq *q)
+{
+	if (q->ring)
+		return 0;
+	struct sndq_rings *r = malloc(sizeof(*r));
+	if (!r)
+		return -ENOMEM;
+	q->ring = r->ring;
+	q->sent = r->sent;
+	q->head = q->tail = q->bytes = q->uncommitted = 0;
+	q->cur_idx = q->cur_off = 0;
+	q->sent_head = q->sent_tail = 0;
+	return 0;
+}
+
+void tcp_sndq_free(struct tcp_sndq *q, struct buf_pool *pool)
+{
+	if (!q->ring)
+		return;
+	while (q->head != q->tail)
+		buf_unref(pool, q->ring[q->head++ & (TCP_SNDQ_LEN - 1)].buf);
+	free(container_of(q->ring, struct sndq_rings, ring[0]));
+	q->ring = NULL;
+	q->sent = NULL;
+	q->bytes = q->uncommitted = 0;
+}
+
+void tcp_sndq_uncommit(struct tcp_sndq *q, struct buf_pool *pool, uint32_t unsent)
+{
+	/* Bytes of cancelled pushes that never left: dropped from the tail; what was sent stays in the stream. */
+	uint32_t n = q->uncommitted < unsent ? q->uncommitted : unsent;
+	q->bytes -= n;
+	while (n) {
+		struct tcp_sndseg *s = &q->ring[(q->tail - 1) & (TCP_SNDQ_LEN - 1)];
+		if (n < s->len) {
+			s->len -= n;
+			break;
+		}
+		n -= s->len;
+		buf_unref(pool, s->buf);
+		q->tail--;
+	}
+	if ((int32_t)(q->tail - q->cur_idx) < 0) {
+		q->cur_idx = q->head;
+		q->cur_off = 0;
+	}
+	q->uncommitted = 0;
+}
+
+int tcp_sndq_payload_slow(struct tcp_sndq *q, struct inet *in, uint32_t off, uint32_t len, struct pkt *p)
+{
+	/* Walk from where the last walk ended when that lies below off: a bulk send finds its place in O(1). */
+	uint32_t i = q->head, start = 0;
+	if (off >= q->cur_off) {
+		i = q->cur_idx;
+		start = q->cur_off;
+	}
+	off -= start;
+	while (off >= q->ring[i & (TCP_SNDQ_LEN - 1)].len) {
+		off -= q->ring[i & (TCP_SNDQ_LEN - 1)].len;
+		start += q->ring[i & (TCP_SNDQ_LEN - 1)].len;
+		i++;
+	}
+	q->cur_idx = i;
+	q->cur_off = start;
+	struct tcp_sndseg *s = &q->ring[i & (TCP_SNDQ_LEN - 1)];
+	struct buf *b = s->buf;
+	if (off == 0 && tcp_sndq_in_place(s, len)) {
+		buf_ref(b);
+		*p = (struct pkt){ .buf = b, .data = s->data, .len = len };
+		in->st.tcp.tx_in_place++;
+		return 0;
+	}
+	if (inet_pkt_alloc(in, len, p) < 0)
+		return -ENOMEM;
+	uint8_t *dst = p->data;
+	uint32_t left = len;
+	while (left) {
+		s = &q->ring[i++ & (TCP_SNDQ_LEN - 1)];
+		uint32_t n = s->len - off;
+		if (n > left)
+			n = left;
+		memcpy(dst, s->data + off, n);
+		dst += n;
+		left -= n;
+		off = 0;
+	}
+	in->st.tcp.tx_copies++;
+	return 0;
+}
+
+/* ---- sent ranges ---- */
+
+static inline tcp_seq sent_start(const struct tcp_sndq *q, uint32_t i, tcp_seq una)
+{
+	return i == q->sent_head ? una : q->sent[(i - 1) & SENT_MASK].end;
+}
+
+/* Splits the range holding seq strictly inside it in two at seq; a full record keeps it whole. */
+static void sent_split(struct tcp_sndq *q, tcp_seq una, tcp_seq seq)
+{
+	if (q->sent_tail - q->sent_head == TCP_SENT_LEN)
+		return;
+	for (uint32_t i = q->sent_head; i != q->sent_tail; i++) {
+		struct tcp_sent *e = &q->sent[i & SENT_MASK];
+		if (SEQ_LEQ(e->end, seq))
+			continue;
+		if (SEQ_LT(sent_start(q, i, una), seq)) {
+			for (uint32_t j = q->sent_tail; j != i; j--)
+				q->sent[j & SENT_MASK] = q->sent[(j - 1) & SENT_MASK];
+			q->sent_tail++;
+			q->sent[i & SENT_MASK].end = seq; /* the lower half; the copy above keeps the upper */
+		}
+		return;
+	}
+}
+
+void tcp_sndq_sent_slow(struct tcp_sndq *q, tcp_seq una, tcp_seq seq, uint32_t len, uint64_t now)
+{
+	bool empty = q->sent_head == q->sent_tail;
+	tcp_seq end = empty ? una : q->sent[(q->sent_tail - 1) & SENT_MASK].end;
+	tcp_seq stop = seq + len;
+	if (SEQ_LT(seq, end)) {
+		/* Sent before: split off the range at both ends, then mark what lies inside. */
+		tcp_seq rend = SEQ_LT(stop, end) ? stop : end;
+		sent_split(q, una, seq);
+		sent_split(q, una, rend);
+		for (uint32_t i = q->sent_head; i != q->sent_tail; i++) {
+			struct tcp_sent *e = &q->sent[i & SENT_MASK];
+			if (SEQ_LEQ(e->end, seq))
+				continue;
+			if (SEQ_GEQ(sent_start(q, i, una), rend))
+				break;
+			e->flags |= TCP_SENT_RXT;
+			e->xmit_ns = now;
+		}
+		if (SEQ_LEQ(stop, end))
+			return;
+	}
+	/* New data (a segment that could not leave earlier counts as sent now). */
+	if (q->sent_tail - q->sent_head == TCP_SENT_LEN) {
+		/* Full: the last range grows and takes the later time, which only ever makes a loss look later. */
+		struct tcp_sent *last = &q->sent[(q->sent_tail - 1) & SENT_MASK];
+		last->end = stop;
+		last->xmit_ns = now;
+		return;
+	}
+	q->sent[q->sent_tail++ & SENT_MASK] = (struct tcp_sent){ .end = stop, .flags = 0, .xmit_ns = now };
+}

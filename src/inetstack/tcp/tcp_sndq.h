@@ -1,0 +1,177 @@
+/*
+ * The send queue: the pushed buffers from SND.UNA on, by reference (zero
+ * copy; SYN and FIN are not in it), and the record of when each sent range
+ * last left and whether it was sent more than once (what RACK, RFC 8985,
+ * needs; recorded, not yet read by loss detection). Only tcp_sndq.c and the
+ * inline functions below touch the fields.
+ *
+ * The rings live apart from the tcb (tcp_sndq_alloc), only for connections
+ * that carry data; a listener or a socket never connected has none (ring
+ * NULL, every count 0). No allocation after that: a full ring refuses.
+ */
+#ifndef DEMI_INETSTACK_TCP_SNDQ_H
+#define DEMI_INETSTACK_TCP_SNDQ_H
+
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "../inet_priv.h"
+#include "tcp_seq.h"
+
+#define TCP_SNDQ_LEN 512 /* pushed buffers queued per connection (power of two) */
+#define TCP_SENT_LEN 512 /* sent ranges remembered per connection (power of two) */
+
+/* A pushed buffer in the send queue: bytes [data, data + len) of buf, one reference. */
+struct tcp_sndseg {
+	struct buf *buf;
+	uint8_t *data;
+	uint32_t len;
+};
+
+enum {
+	TCP_SENT_RXT = 1u << 0, /* sent more than once */
+};
+
+/*
+ * A range of sent data: it starts where the entry before it ends (the first
+ * at SND.UNA) and ends at end. Ranges sent in the same instant, never
+ * retransmitted, share an entry; a retransmission splits them.
+ */
+struct tcp_sent {
+	tcp_seq end;
+	uint32_t flags;   /* TCP_SENT_* */
+	uint64_t xmit_ns; /* inet_now() of its last transmission */
+};
+
+struct tcp_sndq {
+	uint32_t head, tail;      /* ring indices, free running */
+	uint32_t bytes;           /* bytes queued from SND.UNA on */
+	uint32_t uncommitted;     /* bytes of queued pushes not yet completed */
+	/* Where the last payload walk ended: ring index cur_idx starts cur_off bytes past SND.UNA (head <= cur_idx <= tail). */
+	uint32_t cur_idx, cur_off;
+	struct tcp_sndseg *ring;  /* TCP_SNDQ_LEN entries, NULL when the tcb carries no data */
+	uint32_t sent_head, sent_tail;
+	struct tcp_sent *sent;    /* TCP_SENT_LEN entries, in the same allocation as ring */
+};
+
+/* Gives q its rings (empty). 0 or -ENOMEM. */
+int tcp_sndq_alloc(struct tcp_sndq *q);
+/* Drops every queued buffer and frees the rings (none: nothing to do). */
+void tcp_sndq_free(struct tcp_sndq *q, struct buf_pool *pool);
+
+static inline uint32_t tcp_sndq_bytes(const struct tcp_sndq *q) { return q->bytes; }
+static inline bool tcp_sndq_full(const struct tcp_sndq *q) { return q->tail - q->head == TCP_SNDQ_LEN; }
+
+/* Appends bytes [data, data + len) of buf, taking a reference of the queue's own; the caller checked room. */
+static inline void tcp_sndq_append(struct tcp_sndq *q, struct buf *buf, uint8_t *data, uint32_t len)
+{
+	struct tcp_sndseg *s = &q->ring[q->tail++ & (TCP_SNDQ_LEN - 1)];
+	s->buf = buf;
+	buf_ref(buf);
+	s->data = data;
+	s->len = len;
+	q->bytes += len;
+	q->uncommitted += len;
+}
+
+/* A queued push completed: its len bytes are the application's no more. */
+static inline void tcp_sndq_commit(struct tcp_sndq *q, uint32_t len) { q->uncommitted -= len; }
+
+/*
+ * Drops acked bytes from the head (SND.UNA advanced past them, to una) and
+ * the sent ranges below una.
+ */
+static inline void tcp_sndq_drop(struct tcp_sndq *q, struct buf_pool *pool, uint32_t acked, tcp_seq una)
+{
+	q->bytes -= acked;
+	/* The cursor's buffer starts acked bytes earlier, unless it was dropped or is the (trimmed) head now. */
+	q->cur_off -= acked;
+	while (acked) {
+		struct tcp_sndseg *s = &q->ring[q->head & (TCP_SNDQ_LEN - 1)];
+		if (acked < s->len) {
+			s->data += acked;
+			s->len -= acked;
+			break;
+		}
+		acked -= s->len;
+		buf_unref(pool, s->buf);
+		q->head++;
+	}
+	if ((int32_t)(q->cur_idx - q->head) <= 0) {
+		q->cur_idx = q->head;
+		q->cur_off = 0;
+	}
+	while (q->sent_head != q->sent_tail && SEQ_LEQ(q->sent[q->sent_head & (TCP_SENT_LEN - 1)].end, una))
+		q->sent_head++;
+}
+
+/*
+ * Forgets the bytes of pushes that never completed and never left: at most
+ * unsent bytes (those past SND.MAX) from the tail. Every remaining byte is
+ * committed afterwards.
+ */
+void tcp_sndq_uncommit(struct tcp_sndq *q, struct buf_pool *pool, uint32_t unsent);
+
+/*
+ * The payload of a segment: len bytes from offset off (bytes past SND.UNA).
+ * In place when they are the head of a pushed buffer nobody else is sending
+ * from (headers go in its headroom; a reference for p); else copied into a
+ * new frame. 0 or -ENOMEM.
+ */
+int tcp_sndq_payload_slow(struct tcp_sndq *q, struct inet *in, uint32_t off, uint32_t len, struct pkt *p);
+
+/* True when len bytes at the start of s can go in place: its buffer's head, held by the application and the queue only. */
+static inline bool tcp_sndq_in_place(const struct tcp_sndseg *s, uint32_t len)
+{
+	const struct buf *b = s->buf;
+	return len <= s->len && !b->owner && s->data == buf_data(b) && b->refcnt == b->app_refs + 1;
+}
+
+static inline int tcp_sndq_payload(struct tcp_sndq *q, struct inet *in, uint32_t off, uint32_t len, struct pkt *p)
+{
+	/* The common case inline: the head of the oldest queued buffer. */
+	struct tcp_sndseg *s = &q->ring[q->head & (TCP_SNDQ_LEN - 1)];
+	if (off == 0 && tcp_sndq_in_place(s, len)) {
+		buf_ref(s->buf);
+		*p = (struct pkt){ .buf = s->buf, .data = s->data, .len = len };
+		in->st.tcp.tx_in_place++;
+		return 0;
+	}
+	return tcp_sndq_payload_slow(q, in, off, len, p);
+}
+
+/* Records out of line what tcp_sndq_sent does not inline (a retransmission, a gap, a full record). */
+void tcp_sndq_sent_slow(struct tcp_sndq *q, tcp_seq una, tcp_seq seq, uint32_t len, uint64_t now);
+
+/*
+ * Records that [seq, seq + len) of data (una = SND.UNA) left at now: new
+ * data extends the record, data sent before is marked retransmitted.
+ */
+static inline void tcp_sndq_sent(struct tcp_sndq *q, tcp_seq una, tcp_seq seq, uint32_t len, uint64_t now)
+{
+	uint32_t n = q->sent_tail - q->sent_head;
+	if (n) {
+		struct tcp_sent *last = &q->sent[(q->sent_tail - 1) & (TCP_SENT_LEN - 1)];
+		if (last->end != seq)
+			goto slow;
+		/* New data in the same instant as the last range, never retransmitted: one range. */
+		if (last->xmit_ns == now && !last->flags) {
+			last->end = seq + len;
+			return;
+		}
+	} else if (seq != una) {
+		goto slow;
+	}
+	if (n == TCP_SENT_LEN)
+		goto slow;
+	/* New data right after what was sent: a range of its own. */
+	struct tcp_sent *e = &q->sent[q->sent_tail++ & (TCP_SENT_LEN - 1)];
+	e->end = seq + len;
+	e->flags = 0;
+	e->xmit_ns = now;
+	return;
+slow:
+	tcp_sndq_sent_slow(q, una, seq, len, now);
+}
+
+#endif

@@ -1,0 +1,105 @@
+/* The control block's lifetime: creation with the stack's defaults, state changes, closing, dropping, freeing. */
+#include <errno.h>
+#include <stdlib.h>
+
+#include "../../runtime/clock.h"
+#include "../inet_priv.h"
+#include "tcp_priv.h"
+
+struct tcb *tcb_new(struct inet *in)
+{
+	struct tcb *tp = calloc(1, sizeof(*tp));
+	if (!tp)
+		return NULL;
+	struct tcp *t = &in->tcp;
+	tp->in = in;
+	tp->q.qd = -1;
+	list_init(&tp->q.pending);
+	list_init(&tp->readers);
+	list_init(&tp->writers);
+	list_init(&tp->synq);
+	list_init(&tp->acceptq);
+	list_init(&tp->acceptors);
+	list_node_init(&tp->lnode);
+	tp->state = TCPS_CLOSED;
+	tp->rcvbuf = t->rcvbuf;
+	tp->sndbuf = t->sndbuf;
+	if (t->nodelay)
+		tp->flags |= TF_NODELAY;
+	if (t->keepalive)
+		tp->flags |= TF_KEEPALIVE;
+	if (t->linger_s >= 0)
+		tp->linger = (struct linger){ .l_onoff = 1, .l_linger = t->linger_s };
+	tp->rto_ns = t->rto_initial;
+	tp->peer_mss = TCP_DEFAULT_MSS;
+	tp->mss = TCP_DEFAULT_MSS;
+	tp->rec = &tcp_rec_newreno;
+	list_push_back(&t->conns, &tp->link);
+	t->nconns++;
+	return tp;
+}
+
+int tcb_alloc_rings(struct tcb *tp)
+{
+	if (tcp_sndq_alloc(&tp->sq) < 0)
+		return -ENOMEM;
+	if (tcp_rcvq_alloc(&tp->rq) < 0) {
+		tcp_sndq_free(&tp->sq, tp->in->pool);
+		return -ENOMEM;
+	}
+	return 0;
+}
+
+void tcb_free(struct tcb *tp)
+{
+	struct inet *in = tp->in;
+	tcp_timers_stop(tp);
+	tcp_sndq_free(&tp->sq, in->pool);
+	tcp_rcvq_free(&tp->rq, in->pool);
+	list_del(&tp->link);
+	in->tcp.nconns--;
+	free(tp);
+}
+
+void tcb_set_state(struct tcb *tp, enum tcp_state s)
+{
+	tp->state = s;
+}
+
+void tcb_close(struct tcb *tp, int err)
+{
+	struct inet *in = tp->in;
+	if (err && tp->state != TCPS_CLOSED && !tp->so_error)
+		tp->so_error = err;
+	tcb_set_state(tp, TCPS_CLOSED);
+	tcp_timers_stop(tp);
+	if (tp->flags & TF_HASHED)
+		tcp_conn_remove(in, tp);
+	if (tp->listener)
+		tcp_listen_unlink(tp);
+	tcp_fail_ops(tp, tp->so_error ? tp->so_error : ECONNRESET);
+	if (tp->flags & TF_ORPHAN) {
+		if (tp->flags & TF_BOUND)
+			tcp_port_remove(in, tp);
+		tcb_free(tp);
+	}
+}
+
+void tcb_drop(struct tcb *tp, int err)
+{
+	if (tcps_synchronized(tp->state) || tp->state == TCPS_SYN_RECEIVED) {
+		tcp_send_raw(tp, TH_RST | TH_ACK, tp->snd_max, tp->rcv_nxt, false);
+		tp->in->st.tcp.rst_tx++;
+	}
+	if (err && err != ECONNABORTED)
+		tp->in->st.tcp.conn_failed++;
+	tcb_close(tp, err);
+}
+
+void tcp_seq_init(struct tcb *tp)
+{
+	/* Every sequence variable starts at the ISS: comparisons against a zero would fail for half of all ISNs. */
+	tp->recover = tp->iss; /* RFC 6582 section 3.2 step 1 */
+	tp->rtt_seq = tp->iss;
+	tcp_sb_reset(&tp->sb, tp->iss);
+}
