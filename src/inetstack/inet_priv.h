@@ -17,7 +17,7 @@
 #include "icmp/icmp.h"
 #include "inet.h"
 #include "ipv4/ipv4.h"
-#include "netdev.h"
+#include "../net/netdev.h"
 #include "tcp/tcp_priv.h"
 #include "udp/udp.h"
 

@@ -21,7 +21,7 @@
 #include "../../runtime/list.h"
 #include "../../runtime/queue.h"
 #include "../../runtime/timer.h"
-#include "../netdev.h"
+#include "../../net/netdev.h"
 #include "../prot/ipv4.h"
 #include "../prot/tcp.h"
 #include "tcp.h"

@@ -5,8 +5,8 @@
  * that a run is reproducible, and under clock_now() (the virtual clock in
  * tests). Frames are copied on the way, as a real link would.
  */
-#ifndef DEMI_INETSTACK_MEMWIRE_H
-#define DEMI_INETSTACK_MEMWIRE_H
+#ifndef DEMI_NET_MEMWIRE_H
+#define DEMI_NET_MEMWIRE_H
 
 #include <stdbool.h>
 #include <stdint.h>

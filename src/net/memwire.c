@@ -6,7 +6,7 @@
 #include <string.h>
 
 #include "../runtime/clock.h"
-#include "prot/ethernet.h"
+#include "../inetstack/prot/ethernet.h"
 
 struct mw_frame {
 	uint64_t at, seq; /* arrival time, then order of sending */

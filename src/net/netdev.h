@@ -5,8 +5,8 @@
  * headroom so that each layer prepends its header in place and strips it on
  * receive, so a popped payload can be pushed straight back.
  */
-#ifndef DEMI_INETSTACK_NETDEV_H
-#define DEMI_INETSTACK_NETDEV_H
+#ifndef DEMI_NET_NETDEV_H
+#define DEMI_NET_NETDEV_H
 
 #include <stdbool.h>
 #include <stdint.h>
