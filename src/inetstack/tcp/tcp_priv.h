@@ -67,7 +67,6 @@ static inline bool tcps_can_recv(enum tcp_state s)
 #define TCP_EPHEMERAL_LAST 65535
 #define TCP_MSL_TS_NS (24ull * 24 * 3600 * 1000000000ull) /* RFC 7323 section 5.5: PAWS idle limit, 24 days */
 #define TCP_CHALLENGE_ACKS_PER_S 1000 /* RFC 5961 section 7: rate limit, per stack */
-#define TCP_EXIT_DRAIN_NS (2ull * 1000000000ull) /* teardown waits this long at most for unacknowledged FINs */
 
 /* A pushed buffer in the send queue: bytes [data, data + len) of buf, one reference. */
 struct tcp_sndseg {

@@ -11,7 +11,7 @@
 
 #include "../../runtime/clock.h"
 #include "../../runtime/sockopt.h"
-#include "../inet_priv.h"
+#include "../inet_tx.h"
 #include "tcp_priv.h"
 
 int tcp_socket(struct inet *in, struct queue **out, const struct queue_ops **ops)
@@ -141,7 +141,7 @@ static int ts_push(struct queue *q, struct op *op)
 	 * what arrived first (a reset, a window update).
 	 */
 	if (!in->in_poll && in->npolls == in->push_mark)
-		inet_poll(in);
+		in->poll(in);
 	in->push_mark = in->npolls;
 	list_push_back(&tp->writers, &op->wnode);
 	tcp_wake_writers(tp);

@@ -10,7 +10,7 @@
 #include <string.h>
 
 #include "../../runtime/sockopt.h"
-#include "../inet_priv.h"
+#include "../inet_tx.h"
 #include "../prot/udp.h"
 #include "udp_sock.h"
 
