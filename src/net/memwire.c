@@ -1,12 +1,14 @@
-/* The in-memory test wire: a switch between netdev ports with seeded impairments, under clock_now(). */
+/* The in-memory test wire: a switch between netdev ports (each with one or more queues) with seeded impairments. */
 #include "memwire.h"
 
+#include <arpa/inet.h>
 #include <errno.h>
 #include <stdlib.h>
 #include <string.h>
 
-#include "../runtime/clock.h"
 #include "../inetstack/prot/ethernet.h"
+#include "../inetstack/prot/ipv4.h"
+#include "../runtime/clock.h"
 
 struct mw_frame {
 	uint64_t at, seq; /* arrival time, then order of sending */
@@ -14,12 +16,17 @@ struct mw_frame {
 	uint32_t len;
 };
 
+/* A receive queue of a port: queue 0 is the port itself (in memwire.ports), the others hang off it. */
 struct mw_port {
 	struct netdev dev; /* first: a struct netdev * is a struct mw_port * */
 	struct memwire *w;
-	int idx;
+	int idx;               /* the port's index, the same on each of its queues */
 	uint32_t n;
 	struct mw_frame *heap; /* min-heap on (at, seq) */
+	struct mw_port *port0; /* queue 0 of this port */
+	struct mw_port *more;  /* on queue 0: queues 1 .. nqueues - 1 */
+	memwire_steer_fn steer;
+	void *steer_arg;
 };
 
 struct memwire {
@@ -132,6 +139,27 @@ static void carry(struct memwire *w, int from, struct mw_port *to, const uint8_t
 	}
 }
 
+static struct mw_port *queue_of(struct mw_port *port0, uint16_t q)
+{
+	return q == 0 ? port0 : &port0->more[q - 1];
+}
+
+/* One frame to port `to` (queue 0), on the queue its steering picks. */
+static void deliver(struct memwire *w, int from, struct mw_port *to, const uint8_t *data, uint32_t len)
+{
+	if (__builtin_expect(to->dev.nqueues <= 1, 1)) {
+		carry(w, from, to, data, len);
+		return;
+	}
+	int q = to->steer(to->steer_arg, data, len, to->dev.nqueues);
+	if (q != MEMWIRE_QUEUE_ALL) {
+		carry(w, from, queue_of(to, (uint16_t)((unsigned)q % to->dev.nqueues)), data, len);
+		return;
+	}
+	for (uint16_t i = 0; i < to->dev.nqueues; i++)
+		carry(w, from, queue_of(to, i), data, len);
+}
+
 static int mw_tx_burst(struct netdev *d, struct pkt *pkts, int n)
 {
 	struct mw_port *p = (struct mw_port *)d;
@@ -146,8 +174,8 @@ static int mw_tx_burst(struct netdev *d, struct pkt *pkts, int n)
 			/* A switch: to the port that owns the destination, or to all for a group address. */
 			for (int j = 0; j < w->nports; j++) {
 				struct mw_port *to = &w->ports[j];
-				if (to != p && (eth_is_group(f) || memcmp(f, to->dev.mac, ETH_ADDR_LEN) == 0))
-					carry(w, p->idx, to, f, len);
+				if (j != p->idx && (eth_is_group(f) || memcmp(f, to->dev.mac, ETH_ADDR_LEN) == 0))
+					deliver(w, p->idx, to, f, len);
 			}
 		}
 		buf_unref(w->pool, pkts[i].buf); /* copied: the sender's buffer is free at once */
@@ -220,33 +248,93 @@ void memwire_destroy(struct memwire *w)
 	if (!w)
 		return;
 	for (int i = 0; i < w->nports; i++) {
-		drain(&w->ports[i]);
-		free(w->ports[i].heap);
+		struct mw_port *p0 = &w->ports[i];
+		for (uint16_t q = 0; q < p0->dev.nqueues; q++) {
+			drain(queue_of(p0, q));
+			free(queue_of(p0, q)->heap);
+		}
+		free(p0->more);
 	}
 	free(w);
 }
 
 struct netdev *memwire_attach(struct memwire *w, const uint8_t *mac, uint32_t mtu, uint32_t caps)
 {
-	if (w->nports == MEMWIRE_PORTS)
+	return memwire_attach_mq(w, mac, mtu, caps, 1, NULL, NULL);
+}
+
+struct netdev *memwire_attach_mq(struct memwire *w, const uint8_t *mac, uint32_t mtu, uint32_t caps,
+				 uint16_t nqueues, memwire_steer_fn steer, void *arg)
+{
+	if (w->nports == MEMWIRE_PORTS || nqueues == 0)
 		return NULL;
-	struct mw_port *p = &w->ports[w->nports];
-	p->heap = malloc(MEMWIRE_QLEN * sizeof(*p->heap));
-	if (!p->heap)
+	struct mw_port *p0 = &w->ports[w->nports];
+	if (nqueues > 1 && !(p0->more = calloc(nqueues - 1u, sizeof(*p0->more))))
 		return NULL;
-	p->w = w;
-	p->idx = w->nports++;
-	p->dev.ops = &mw_ops;
-	memcpy(p->dev.mac, mac, 6);
-	p->dev.mtu = mtu;
-	p->dev.caps = caps;
-	p->dev.pool = w->pool;
-	return &p->dev;
+	for (uint16_t q = 0; q < nqueues; q++) {
+		struct mw_port *p = queue_of(p0, q);
+		p->heap = malloc(MEMWIRE_QLEN * sizeof(*p->heap));
+		if (!p->heap) {
+			while (q--)
+				free(queue_of(p0, q)->heap);
+			free(p0->more);
+			memset(p0, 0, sizeof(*p0));
+			return NULL;
+		}
+		p->w = w;
+		p->idx = w->nports;
+		p->port0 = p0;
+		p->dev.ops = &mw_ops;
+		memcpy(p->dev.mac, mac, 6);
+		p->dev.mtu = mtu;
+		p->dev.caps = caps;
+		p->dev.pool = w->pool;
+		p->dev.queue_id = q;
+		p->dev.nqueues = nqueues;
+	}
+	p0->steer = steer ? steer : memwire_steer_flow;
+	p0->steer_arg = arg;
+	w->nports++;
+	return &p0->dev;
+}
+
+struct netdev *memwire_queue(struct netdev *dev, uint16_t q)
+{
+	struct mw_port *p0 = ((struct mw_port *)dev)->port0;
+	return q < p0->dev.nqueues ? &queue_of(p0, q)->dev : NULL;
 }
 
 int memwire_port_index(const struct netdev *port)
 {
 	return ((const struct mw_port *)port)->idx;
+}
+
+uint16_t memwire_flow_queue(uint32_t laddr, uint16_t lport, uint32_t raddr, uint16_t rport, uint16_t nqueues)
+{
+	/* A multiplicative mix of the 4-tuple: spreads consecutive ports over the queues, as Toeplitz does. */
+	uint32_t h = (laddr ^ raddr) * 0x9e3779b1u;
+	h ^= (uint32_t)rport << 16 | lport;
+	h *= 0x85ebca6bu;
+	h ^= h >> 15;
+	return (uint16_t)(h % nqueues);
+}
+
+int memwire_steer_flow(void *arg, const uint8_t *frame, uint32_t len, uint16_t nqueues)
+{
+	(void)arg;
+	if (len < ETH_HDR_LEN || (frame[12] << 8 | frame[13]) != ETH_TYPE_IPV4)
+		return MEMWIRE_QUEUE_ALL;
+	struct ipv4_hdr ih;
+	if (len < ETH_HDR_LEN + IPV4_HDR_LEN)
+		return 0;
+	memcpy(&ih, frame + ETH_HDR_LEN, sizeof(ih));
+	uint32_t hlen = (ih.vhl & 0x0fu) * 4u;
+	uint16_t ports[2]; /* source, destination: the first four bytes of TCP's and UDP's headers */
+	if ((ih.proto != IPV4_PROTO_TCP && ih.proto != IPV4_PROTO_UDP) || (ntohs(ih.off) & (IPV4_MF | IPV4_OFFMASK)) ||
+	    hlen < IPV4_HDR_LEN || len < ETH_HDR_LEN + hlen + sizeof(ports))
+		return 0;
+	memcpy(ports, frame + ETH_HDR_LEN + hlen, sizeof(ports));
+	return memwire_flow_queue(ih.dst, ports[1], ih.src, ports[0], nqueues);
 }
 
 int memwire_inject(struct netdev *port, const void *frame, uint32_t len)
@@ -261,7 +349,8 @@ uint32_t memwire_in_flight(const struct memwire *w)
 {
 	uint32_t n = 0;
 	for (int i = 0; i < w->nports; i++)
-		n += w->ports[i].n;
+		for (uint16_t q = 0; q < w->ports[i].dev.nqueues; q++)
+			n += queue_of((struct mw_port *)&w->ports[i], q)->n;
 	return n;
 }
 
@@ -273,10 +362,12 @@ uint64_t memwire_next_arrival(const struct memwire *w)
 uint64_t memwire_next_arrival_except(const struct memwire *w, const struct netdev *skip)
 {
 	uint64_t t = UINT64_MAX;
-	int skip_idx = skip ? memwire_port_index(skip) : -1;
 	for (int i = 0; i < w->nports; i++)
-		if (i != skip_idx && w->ports[i].n && w->ports[i].heap[0].at < t)
-			t = w->ports[i].heap[0].at;
+		for (uint16_t q = 0; q < w->ports[i].dev.nqueues; q++) {
+			const struct mw_port *p = queue_of((struct mw_port *)&w->ports[i], q);
+			if (&p->dev != skip && p->n && p->heap[0].at < t)
+				t = p->heap[0].at;
+		}
 	return t;
 }
 

@@ -45,7 +45,7 @@ int dpdk_rx_burst(struct netdev *d, struct pkt *pkts, int n)
 	struct rte_mbuf *ms[DPDK_DEV_BURST];
 	if (n > DPDK_DEV_BURST)
 		n = DPDK_DEV_BURST;
-	uint16_t got = rte_eth_rx_burst(dd->port, 0, ms, (uint16_t)n);
+	uint16_t got = rte_eth_rx_burst(dd->port, dd->nd.queue_id, ms, (uint16_t)n);
 	int out = 0;
 	for (uint16_t i = 0; i < got; i++) {
 		struct rte_mbuf *m = ms[i];
@@ -222,7 +222,7 @@ static int tx_chunk(struct dpdk_dev *dd, struct pkt *pkts, int n)
 		from[k] = i;
 		k++;
 	}
-	uint16_t sent = k ? rte_eth_tx_burst(dd->port, 0, ms, k) : 0;
+	uint16_t sent = k ? rte_eth_tx_burst(dd->port, dd->nd.queue_id, ms, k) : 0;
 	int accepted = i;
 	if (sent < k) {
 		/* The ring is full: take back the frames it did not take, and the stack keeps their buffers. */

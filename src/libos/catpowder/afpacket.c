@@ -207,6 +207,8 @@ int afp_open(const char *ifname, const struct demi_config *cfg, struct buf_pool 
 	a->nd.ops = &afp_ops;
 	a->nd.pool = pool;
 	a->nd.caps = 0; /* no offloads: checksums are computed by the stack, received ones verified by it */
+	a->nd.queue_id = 0; /* the whole interface: no PACKET_FANOUT yet */
+	a->nd.nqueues = 1;
 	/* Protocol 0: receives nothing until bound, after the rings are set up. */
 	a->fd = socket(AF_PACKET, SOCK_RAW | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
 	if (a->fd < 0) {
