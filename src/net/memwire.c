@@ -111,8 +111,8 @@ static int enqueue(struct mw_port *to, const uint8_t *data, uint32_t len, uint64
 	return 0;
 }
 
-/* One frame from `from` to port `to`, through the impairments. */
-static void carry(struct memwire *w, int from, struct mw_port *to, const uint8_t *data, uint32_t len)
+/* One frame from `from` to queue `to`, through the impairments (inline: once per frame and port). */
+static inline __attribute__((always_inline)) void carry(struct memwire *w, int from, struct mw_port *to, const uint8_t *data, uint32_t len)
 {
 	if (w->filter && w->filter(w->filter_arg, from, to->idx, data, len)) {
 		w->st.filtered++;
@@ -144,13 +144,10 @@ static struct mw_port *queue_of(struct mw_port *port0, uint16_t q)
 	return q == 0 ? port0 : &port0->more[q - 1];
 }
 
-/* One frame to port `to` (queue 0), on the queue its steering picks. */
-static void deliver(struct memwire *w, int from, struct mw_port *to, const uint8_t *data, uint32_t len)
+/* One frame to a port of several queues, on the queue (or queues) its steering picks. */
+static __attribute__((noinline)) void deliver_mq(struct memwire *w, int from, struct mw_port *to, const uint8_t *data,
+						 uint32_t len)
 {
-	if (__builtin_expect(to->dev.nqueues <= 1, 1)) {
-		carry(w, from, to, data, len);
-		return;
-	}
 	int q = to->steer(to->steer_arg, data, len, to->dev.nqueues);
 	if (q != MEMWIRE_QUEUE_ALL) {
 		carry(w, from, queue_of(to, (uint16_t)((unsigned)q % to->dev.nqueues)), data, len);
@@ -163,6 +160,7 @@ static void deliver(struct memwire *w, int from, struct mw_port *to, const uint8
 static int mw_tx_burst(struct netdev *d, struct pkt *pkts, int n)
 {
 	struct mw_port *p = (struct mw_port *)d;
+	struct mw_port *self = p->port0; /* the sending port: every queue of it sends as it */
 	struct memwire *w = p->w;
 	for (int i = 0; i < n; i++) {
 		const uint8_t *f = pkts[i].data;
@@ -174,8 +172,12 @@ static int mw_tx_burst(struct netdev *d, struct pkt *pkts, int n)
 			/* A switch: to the port that owns the destination, or to all for a group address. */
 			for (int j = 0; j < w->nports; j++) {
 				struct mw_port *to = &w->ports[j];
-				if (j != p->idx && (eth_is_group(f) || memcmp(f, to->dev.mac, ETH_ADDR_LEN) == 0))
-					deliver(w, p->idx, to, f, len);
+				if (to == self || !(eth_is_group(f) || memcmp(f, to->dev.mac, ETH_ADDR_LEN) == 0))
+					continue;
+				if (__builtin_expect(to->dev.nqueues > 1, 0))
+					deliver_mq(w, p->idx, to, f, len);
+				else
+					carry(w, p->idx, to, f, len);
 			}
 		}
 		buf_unref(w->pool, pkts[i].buf); /* copied: the sender's buffer is free at once */
