@@ -48,6 +48,7 @@ int inet_create(struct rt *rt, struct netdev *dev, const struct demi_config *cfg
 	if (!cfg->tcp_checksum_offload)
 		in->caps &= ~(uint32_t)NETDEV_TX_TCP_CSUM;
 	in->ip_id = (uint16_t)(rt->ops.completions ^ (uintptr_t)in >> 4);
+	inet_set_ports(in, &(struct inet_ports){ 0 }); /* the whole range until the libOS narrows it */
 	arp_init(in, cfg);
 	icmp_init(in);
 	udp_init(in);

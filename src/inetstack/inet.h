@@ -11,6 +11,8 @@
 
 #include <stdint.h>
 
+#include "inet_port.h" /* struct inet_ports, inet_set_ports: set by the libOS after inet_create */
+
 struct rt;
 struct netdev;
 struct queue;

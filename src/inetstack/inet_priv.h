@@ -15,6 +15,7 @@
 #include "../runtime/rt.h"
 #include "arp/arp.h"
 #include "icmp/icmp.h"
+#include "inet_port.h"
 #include "ipv4/ipv4.h"
 #include "../net/netdev.h"
 #include "tcp/tcp_priv.h"
@@ -42,6 +43,7 @@ struct inet {
 	uint32_t loop_head, loop_tail;
 	struct pkt txq[INET_TXQ];
 	struct pkt loopq[INET_LOOPQ];
+	struct inet_ports ports; /* the ephemeral ports TCP and UDP may pick (inet_port.h) */
 	struct demi_netstats st;
 	struct arp arp;
 	struct ipv4_reass reass;

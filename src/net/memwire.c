@@ -313,11 +313,14 @@ int memwire_port_index(const struct netdev *port)
 
 uint16_t memwire_flow_queue(uint32_t laddr, uint16_t lport, uint32_t raddr, uint16_t rport, uint16_t nqueues)
 {
-	/* A multiplicative mix of the 4-tuple: spreads consecutive ports over the queues, as Toeplitz does. */
-	uint32_t h = (laddr ^ raddr) * 0x9e3779b1u;
-	h ^= (uint32_t)rport << 16 | lport;
+	/* The 4-tuple through MurmurHash3's finaliser: every input bit moves the queue, as Toeplitz does. */
+	uint32_t h = laddr * 0x9e3779b1u ^ raddr;
+	h ^= (uint32_t)lport << 16 | rport;
+	h ^= h >> 16;
 	h *= 0x85ebca6bu;
-	h ^= h >> 15;
+	h ^= h >> 13;
+	h *= 0xc2b2ae35u;
+	h ^= h >> 16;
 	return (uint16_t)(h % nqueues);
 }
 

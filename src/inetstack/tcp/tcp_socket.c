@@ -86,6 +86,8 @@ static int ts_connect(struct queue *q, struct op *op)
 	uint32_t faddr = op->addr.sin_addr.s_addr ? op->addr.sin_addr.s_addr : in->addr; /* RFC 1122 3.2.1.3 */
 	uint16_t fport = op->addr.sin_port;
 	int err;
+	tp->faddr = faddr; /* before the bind: an ephemeral port is picked for this flow (inet_port_pick) */
+	tp->fport = fport;
 	if (!(tp->flags & TF_BOUND) && (err = tcp_bind(tp, htonl(INADDR_ANY), 0)) < 0)
 		return err;
 	/* The 4-tuple must be free; a connection in TIME-WAIT on it gives way (RFC 6191: our ISNs only grow). */
@@ -96,8 +98,6 @@ static int ts_connect(struct queue *q, struct op *op)
 		tcb_close(old, 0);
 	}
 	tp->laddr = in->addr;
-	tp->faddr = faddr;
-	tp->fport = fport;
 	struct tcp_opts none;
 	memset(&none, 0, sizeof(none));
 	tcp_apply_syn_opts(tp, &none); /* our MSS, a provisional cc; the SYN-ACK's options redo it */
