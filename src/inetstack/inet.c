@@ -17,12 +17,20 @@
 
 __thread struct inet *inet_current;
 
-int inet_create(struct rt *rt, struct netdev *dev, const struct demi_config *cfg, struct inet **out)
+int inet_config_check(const struct demi_config *cfg, const char *who)
 {
 	if (!cfg->has_local_ipv4_addr || cfg->local_ipv4_addr.s_addr == 0) {
-		log_error("inetstack: local_ipv4_addr (LOCAL_IPV4_ADDR) is required");
+		log_error("%s: no local address: set demikernel.local_ipv4_addr or LOCAL_IPV4_ADDR", who);
 		return -EINVAL;
 	}
+	return 0;
+}
+
+int inet_create(struct rt *rt, struct netdev *dev, const struct demi_config *cfg, struct inet **out)
+{
+	int cerr = inet_config_check(cfg, "inetstack");
+	if (cerr)
+		return cerr;
 	if (dev->pool && dev->pool != &rt->pool) {
 		/* Popped payloads are handed to the application as they arrived: one pool. */
 		log_error("inetstack: the device must receive into the runtime's buffer pool");

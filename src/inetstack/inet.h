@@ -21,9 +21,14 @@ struct demi_config;
 struct inet;
 
 /*
+ * Whether cfg can run a stack: it names our address (local_ipv4_addr, not
+ * 0.0.0.0). 0, or -EINVAL and a log line that starts with `who`. A device
+ * libOS asks before it opens its device; inet_create asks too.
+ */
+int inet_config_check(const struct demi_config *cfg, const char *who);
+/*
  * Creates a stack on dev for the runtime rt, with our address, MAC, ARP and
- * MTU settings from cfg (local_ipv4_addr is required: -EINVAL and a log line
- * without it). Sends a gratuitous ARP. -errno.
+ * MTU settings from cfg (inet_config_check). Sends a gratuitous ARP. -errno.
  */
 int inet_create(struct rt *rt, struct netdev *dev, const struct demi_config *cfg, struct inet **out);
 /* Closes every socket the stack owns and frees it; the device is the caller's. */
