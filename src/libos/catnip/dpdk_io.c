@@ -11,11 +11,8 @@
 #include <rte_ethdev.h>
 #include <rte_prefetch.h>
 
+#include "../../inetstack/prot/ipv4.h"
 #include "../../runtime/log.h"
-
-#define ETH_TYPE_IPV4 0x0800
-#define IPV4_PROTO_TCP 6
-#define IPV4_PROTO_UDP 17
 
 /* How a frame went into its mbuf, which says what to undo when the port refuses it. */
 enum tx_how {

@@ -167,7 +167,7 @@ static int afp_setup(struct afp *a, const struct demi_config *cfg)
 		a->nd.mtu = cfg->mtu;
 	else if (cfg->mtu > ifmtu)
 		log_warn("catpowder: MTU %u exceeds %s's %u; using %u", cfg->mtu, a->ifname, ifmtu, ifmtu);
-	a->tx_max = a->nd.mtu + AFP_ETH_HDR;
+	a->tx_max = a->nd.mtu + ETH_HDR_LEN;
 	memcpy(a->nd.mac, cfg->has_local_link_addr ? cfg->local_link_addr : ifmac, 6);
 	tune(a);
 	err = rings_setup(a);
