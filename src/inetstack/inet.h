@@ -1,10 +1,10 @@
 /*
- * The inetstack: Ethernet, ARP, IPv4, ICMP and UDP (TCP in its own issue) in
- * user space, one instance per libOS instance (per thread), driven over a
- * struct netdev. A device libOS creates one with inet_create, calls
- * inet_poll from its fast-path coroutine, and hands socket creation to
- * inet_socket. All state lives in struct inet: no file-scope statics, so each
- * thread runs its own stack.
+ * The inetstack: Ethernet, ARP, IPv4, ICMP, UDP and TCP in user space, one
+ * instance per libOS instance (per thread), driven over a struct netdev
+ * (src/net/netdev.h). A device libOS (through src/libos/inet_libos.c)
+ * creates one with inet_create, calls inet_poll from its fast-path poller,
+ * and hands socket creation to inet_socket. All state lives in struct inet:
+ * no file-scope statics, so each thread runs its own stack.
  */
 #ifndef DEMI_INETSTACK_INET_H
 #define DEMI_INETSTACK_INET_H
@@ -36,7 +36,7 @@ void inet_destroy(struct inet *in);
 
 /*
  * Receives a burst from the device and runs it through the stack, then
- * transmits what is queued. Called by the libOS's fast-path coroutine every
+ * transmits what is queued. Called by the libOS's fast-path poller every
  * round. Returns how many frames were handled (0: idle).
  */
 int inet_poll(struct inet *in);
@@ -51,7 +51,7 @@ int inet_poll_rx(struct inet *in);
 /* Hands queued frames to the device. */
 void inet_tx_flush(struct inet *in);
 
-/* Creates a socket queue: SOCK_DGRAM now; SOCK_STREAM answers -ENOTSUP until TCP lands. */
+/* Creates a socket queue: SOCK_STREAM (TCP) or SOCK_DGRAM (UDP); another type: -ENOTSUP. */
 int inet_socket(struct inet *in, int type, struct queue **out, const struct queue_ops **ops);
 
 /* Writes the counters to the log at info level (inet_destroy does; a libOS may at process exit too). */
