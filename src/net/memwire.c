@@ -36,6 +36,7 @@ struct memwire {
 	int nports;
 	memwire_filter_fn filter;
 	void *filter_arg;
+	bool slow; /* a filter, or a port of several queues: carry takes its rare path */
 	struct memwire_stats st;
 	struct mw_port ports[MEMWIRE_PORTS];
 };
@@ -111,13 +112,10 @@ static int enqueue(struct mw_port *to, const uint8_t *data, uint32_t len, uint64
 	return 0;
 }
 
-/* One frame from `from` to queue `to`, through the impairments (inline: once per frame and port). */
-static inline __attribute__((always_inline)) void carry(struct memwire *w, int from, struct mw_port *to, const uint8_t *data, uint32_t len)
+/* One frame to queue `to`, through the impairments. */
+static inline __attribute__((always_inline)) void impair(struct memwire *w, struct mw_port *to, const uint8_t *data,
+							 uint32_t len)
 {
-	if (w->filter && w->filter(w->filter_arg, from, to->idx, data, len)) {
-		w->st.filtered++;
-		return;
-	}
 	if (chance(w, w->o.loss_ppm)) {
 		w->st.lost++;
 		return;
@@ -144,23 +142,40 @@ static struct mw_port *queue_of(struct mw_port *port0, uint16_t q)
 	return q == 0 ? port0 : &port0->more[q - 1];
 }
 
-/* One frame to a port of several queues, on the queue (or queues) its steering picks. */
-static __attribute__((noinline)) void deliver_mq(struct memwire *w, int from, struct mw_port *to, const uint8_t *data,
+/* carry's rare part (w->slow): the filter, and the steering of a port of several queues. */
+static __attribute__((noinline)) void carry_slow(struct memwire *w, int from, struct mw_port *to, const uint8_t *data,
 						 uint32_t len)
 {
+	if (w->filter && w->filter(w->filter_arg, from, to->idx, data, len)) {
+		w->st.filtered++;
+		return;
+	}
+	if (to->dev.nqueues <= 1) {
+		impair(w, to, data, len);
+		return;
+	}
 	int q = to->steer(to->steer_arg, data, len, to->dev.nqueues);
 	if (q != MEMWIRE_QUEUE_ALL) {
-		carry(w, from, queue_of(to, (uint16_t)((unsigned)q % to->dev.nqueues)), data, len);
+		impair(w, queue_of(to, (uint16_t)((unsigned)q % to->dev.nqueues)), data, len);
 		return;
 	}
 	for (uint16_t i = 0; i < to->dev.nqueues; i++)
-		carry(w, from, queue_of(to, i), data, len);
+		impair(w, queue_of(to, i), data, len);
+}
+
+/* One frame from port `from` to port `to` (its queue 0). */
+static inline __attribute__((always_inline)) void carry(struct memwire *w, int from, struct mw_port *to,
+							const uint8_t *data, uint32_t len)
+{
+	if (__builtin_expect(w->slow, 0))
+		carry_slow(w, from, to, data, len);
+	else
+		impair(w, to, data, len);
 }
 
 static int mw_tx_burst(struct netdev *d, struct pkt *pkts, int n)
 {
-	struct mw_port *p = (struct mw_port *)d;
-	struct mw_port *self = p->port0; /* the sending port: every queue of it sends as it */
+	struct mw_port *p = (struct mw_port *)d; /* queue 0: the port (mw_q_tx_burst sends the other queues' here) */
 	struct memwire *w = p->w;
 	for (int i = 0; i < n; i++) {
 		const uint8_t *f = pkts[i].data;
@@ -172,17 +187,19 @@ static int mw_tx_burst(struct netdev *d, struct pkt *pkts, int n)
 			/* A switch: to the port that owns the destination, or to all for a group address. */
 			for (int j = 0; j < w->nports; j++) {
 				struct mw_port *to = &w->ports[j];
-				if (to == self || !(eth_is_group(f) || memcmp(f, to->dev.mac, ETH_ADDR_LEN) == 0))
-					continue;
-				if (__builtin_expect(to->dev.nqueues > 1, 0))
-					deliver_mq(w, p->idx, to, f, len);
-				else
+				if (to != p && (eth_is_group(f) || memcmp(f, to->dev.mac, ETH_ADDR_LEN) == 0))
 					carry(w, p->idx, to, f, len);
 			}
 		}
 		buf_unref(w->pool, pkts[i].buf); /* copied: the sender's buffer is free at once */
 	}
 	return n;
+}
+
+/* A queue other than 0 transmits as its port. */
+static int mw_q_tx_burst(struct netdev *d, struct pkt *pkts, int n)
+{
+	return mw_tx_burst(&((struct mw_port *)d)->port0->dev, pkts, n);
 }
 
 static int mw_rx_burst(struct netdev *d, struct pkt *pkts, int n)
@@ -222,6 +239,13 @@ static const struct netdev_ops mw_ops = {
 	.close = mw_close,
 };
 
+static const struct netdev_ops mw_q_ops = {
+	.rx_burst = mw_rx_burst,
+	.tx_burst = mw_q_tx_burst,
+	.wait_fd = mw_wait_fd,
+	.close = mw_close,
+};
+
 struct memwire *memwire_create(struct buf_pool *pool, const struct memwire_opts *o)
 {
 	struct memwire *w = calloc(1, sizeof(*w));
@@ -243,6 +267,10 @@ void memwire_set_filter(struct memwire *w, memwire_filter_fn fn, void *arg)
 {
 	w->filter = fn;
 	w->filter_arg = arg;
+	w->slow = false;
+	for (int i = 0; i < w->nports; i++)
+		w->slow |= w->ports[i].dev.nqueues > 1;
+	w->slow |= fn != NULL;
 }
 
 void memwire_destroy(struct memwire *w)
@@ -286,7 +314,7 @@ struct netdev *memwire_attach_mq(struct memwire *w, const uint8_t *mac, uint32_t
 		p->w = w;
 		p->idx = w->nports;
 		p->port0 = p0;
-		p->dev.ops = &mw_ops;
+		p->dev.ops = q == 0 ? &mw_ops : &mw_q_ops;
 		memcpy(p->dev.mac, mac, 6);
 		p->dev.mtu = mtu;
 		p->dev.caps = caps;
@@ -296,6 +324,7 @@ struct netdev *memwire_attach_mq(struct memwire *w, const uint8_t *mac, uint32_t
 	}
 	p0->steer = steer ? steer : memwire_steer_flow;
 	p0->steer_arg = arg;
+	w->slow |= nqueues > 1;
 	w->nports++;
 	return &p0->dev;
 }
