@@ -22,7 +22,7 @@
 
 struct memwire;
 
-/* Impairments: probabilities in parts per million, per frame and receiving port. */
+/* Impairments: probabilities in parts per million, per frame and receiving queue. */
 struct memwire_opts {
 	uint64_t seed;
 	uint32_t loss_ppm;
