@@ -24,7 +24,7 @@
 
 #include "inetstack/inet.h"
 #include "inetstack/inet_priv.h"
-#include "inetstack/memwire.h"
+#include "net/memwire.h"
 #include "runtime/rt.h"
 
 static struct rt *rt;

@@ -36,7 +36,7 @@
 
 #include "inetstack/inet.h"
 #include "inetstack/inet_priv.h"
-#include "inetstack/memwire.h"
+#include "net/memwire.h"
 #include "runtime/clock.h"
 #include "runtime/rt.h"
 #include "runtime/sched.h"

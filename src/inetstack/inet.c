@@ -1,4 +1,4 @@
-/* The stack's entry points: creation, the poll loop, the transmit and loopback queues. */
+/* The stack's top: creation, the poll loop and socket creation; it calls down into every protocol. */
 #include "inet.h"
 
 #include <errno.h>
@@ -11,15 +11,26 @@
 #include "eth/eth.h"
 #include "tcp/tcp.h"
 #include "inet_priv.h"
+#include "inet_tx.h"
+
+#define INET_EXIT_DRAIN_NS (2ull * NSEC_PER_SEC) /* teardown waits this long at most for unacknowledged FINs */
 
 __thread struct inet *inet_current;
 
-int inet_create(struct rt *rt, struct netdev *dev, const struct demi_config *cfg, struct inet **out)
+int inet_config_check(const struct demi_config *cfg, const char *who)
 {
 	if (!cfg->has_local_ipv4_addr || cfg->local_ipv4_addr.s_addr == 0) {
-		log_error("inetstack: local_ipv4_addr (LOCAL_IPV4_ADDR) is required");
+		log_error("%s: no local address: set demikernel.local_ipv4_addr or LOCAL_IPV4_ADDR", who);
 		return -EINVAL;
 	}
+	return 0;
+}
+
+int inet_create(struct rt *rt, struct netdev *dev, const struct demi_config *cfg, struct inet **out)
+{
+	int cerr = inet_config_check(cfg, "inetstack");
+	if (cerr)
+		return cerr;
 	if (dev->pool && dev->pool != &rt->pool) {
 		/* Popped payloads are handed to the application as they arrived: one pool. */
 		log_error("inetstack: the device must receive into the runtime's buffer pool");
@@ -31,6 +42,7 @@ int inet_create(struct rt *rt, struct netdev *dev, const struct demi_config *cfg
 	in->rt = rt;
 	in->dev = dev;
 	in->pool = &rt->pool;
+	in->poll = inet_poll; /* the protocols below reach the top only through this */
 	in->addr = cfg->local_ipv4_addr.s_addr;
 	memcpy(in->mac, cfg->has_local_link_addr ? cfg->local_link_addr : dev->mac, 6);
 	in->mtu = dev->mtu ? dev->mtu : cfg->mtu;
@@ -44,6 +56,7 @@ int inet_create(struct rt *rt, struct netdev *dev, const struct demi_config *cfg
 	if (!cfg->tcp_checksum_offload)
 		in->caps &= ~(uint32_t)NETDEV_TX_TCP_CSUM;
 	in->ip_id = (uint16_t)(rt->ops.completions ^ (uintptr_t)in >> 4);
+	inet_set_ports(in, &(struct inet_ports){ 0 }); /* the whole range until the libOS narrows it */
 	arp_init(in, cfg);
 	icmp_init(in);
 	udp_init(in);
@@ -62,21 +75,38 @@ int inet_create(struct rt *rt, struct netdev *dev, const struct demi_config *cfg
 	return 0;
 }
 
+/*
+ * A process that exits right after closing would take its unacknowledged
+ * data and FINs with it, where the kernel would go on retransmitting: the
+ * stack keeps polling (device, timers) until every connection's bytes and
+ * FIN are acknowledged, for INET_EXIT_DRAIN_NS at most. Not under the
+ * virtual clock, which only tests advance.
+ */
+static void exit_drain(struct inet *in)
+{
+	if (clock_is_virtual())
+		return;
+	uint64_t end = clock_now() + INET_EXIT_DRAIN_NS;
+	while (tcp_unfinished(in) && clock_now() < end) {
+		inet_poll(in);
+		timer_run(&in->rt->timers, clock_now());
+		inet_tx_flush(in);
+	}
+}
+
 void inet_destroy(struct inet *in)
 {
 	if (!in)
 		return;
 	udp_fini(in);
+	tcp_close_all(in);
+	exit_drain(in);
 	tcp_fini(in);
 	inet_tx_flush(in); /* the RSTs of connections still open */
 	inet_stats_log(in);
 	arp_fini(in);
 	ipv4_reass_fini(in);
-	/* What the device did not take by now never leaves. */
-	while (in->tx_head != in->tx_tail)
-		pkt_free(in, &in->txq[in->tx_head++ & (INET_TXQ - 1)]);
-	while (in->loop_head != in->loop_tail)
-		pkt_free(in, &in->loopq[in->loop_head++ & (INET_LOOPQ - 1)]);
+	inet_tx_drop_all(in); /* what the device did not take by now never leaves */
 	if (inet_current == in)
 		inet_current = NULL;
 	free(in);
@@ -118,84 +148,4 @@ int inet_socket(struct inet *in, int type, struct queue **out, const struct queu
 	if (type != SOCK_DGRAM)
 		return -ENOTSUP;
 	return udp_socket(in, out, ops);
-}
-
-int inet_tx_enqueue(struct inet *in, struct pkt *p)
-{
-	if (in->tx_tail - in->tx_head == INET_TXQ) {
-		inet_tx_flush(in);
-		if (in->tx_tail - in->tx_head == INET_TXQ) {
-			in->st.eth.drop_tx_full++;
-			pkt_free(in, p);
-			return -ENOBUFS;
-		}
-	}
-	in->txq[in->tx_tail++ & (INET_TXQ - 1)] = *p;
-	return 0;
-}
-
-void inet_tx_flush(struct inet *in)
-{
-	while (in->tx_head != in->tx_tail) {
-		uint32_t at = in->tx_head & (INET_TXQ - 1);
-		uint32_t n = in->tx_tail - in->tx_head;
-		if (n > INET_TXQ - at)
-			n = INET_TXQ - at; /* up to the end of the ring */
-		int sent = in->dev->ops->tx_burst(in->dev, &in->txq[at], (int)n);
-		if (sent <= 0)
-			break;
-		in->tx_head += (uint32_t)sent;
-		in->st.eth.tx_frames += (uint64_t)sent;
-		if ((uint32_t)sent < n)
-			break;
-	}
-	/*
-	 * Frames the device refused stay queued past their push's completion:
-	 * the application may reuse its buffer from then on, so they move to
-	 * copies of their own.
-	 */
-	for (uint32_t i = in->tx_head; i != in->tx_tail; i++) {
-		struct pkt *p = &in->txq[i & (INET_TXQ - 1)];
-		if (p->buf->app_refs && inet_pkt_own(in, p) == 0)
-			in->st.eth.tx_copies++;
-	}
-}
-
-int inet_loop_enqueue(struct inet *in, struct pkt *p)
-{
-	if (in->loop_tail - in->loop_head == INET_LOOPQ || inet_pkt_own(in, p) < 0) {
-		in->st.ipv4.drop_no_buffer++;
-		pkt_free(in, p);
-		return -ENOBUFS;
-	}
-	in->loopq[in->loop_tail++ & (INET_LOOPQ - 1)] = *p;
-	in->st.ipv4.loopback++;
-	return 0;
-}
-
-int inet_pkt_alloc(struct inet *in, uint32_t len, struct pkt *out)
-{
-	struct buf *b = buf_alloc(in->pool, len ? len : 1);
-	if (!b)
-		return -ENOMEM;
-	*out = (struct pkt){ .buf = b, .data = buf_data(b), .len = len };
-	return 0;
-}
-
-int inet_pkt_own(struct inet *in, struct pkt *p)
-{
-	if (!p->buf->app_refs && !p->buf->owner)
-		return 0;
-	/* Same offset from buf_data as before, so the headroom left in front is the same. */
-	uint32_t front = (uint32_t)(p->data - p->buf->base);
-	uint32_t room = front > BUF_HEADROOM ? front - BUF_HEADROOM : 0;
-	struct pkt c;
-	if (inet_pkt_alloc(in, room + p->len, &c) < 0)
-		return -ENOMEM;
-	c.data += room;
-	c.len = p->len;
-	memcpy(c.data, p->data, p->len);
-	pkt_free(in, p);
-	*p = c;
-	return 0;
 }

@@ -1,15 +1,17 @@
 /*
- * The inetstack: Ethernet, ARP, IPv4, ICMP and UDP (TCP in its own issue) in
- * user space, one instance per libOS instance (per thread), driven over a
- * struct netdev. A device libOS creates one with inet_create, calls
- * inet_poll from its fast-path coroutine, and hands socket creation to
- * inet_socket. All state lives in struct inet: no file-scope statics, so each
- * thread runs its own stack.
+ * The inetstack: Ethernet, ARP, IPv4, ICMP, UDP and TCP in user space, one
+ * instance per libOS instance (per thread), driven over a struct netdev
+ * (src/net/netdev.h). A device libOS (through src/libos/inet_libos.c)
+ * creates one with inet_create, calls inet_poll from its fast-path poller,
+ * and hands socket creation to inet_socket. All state lives in struct inet:
+ * no file-scope statics, so each thread runs its own stack.
  */
 #ifndef DEMI_INETSTACK_INET_H
 #define DEMI_INETSTACK_INET_H
 
 #include <stdint.h>
+
+#include "inet_port.h" /* struct inet_ports, inet_set_ports: set by the libOS after inet_create */
 
 struct rt;
 struct netdev;
@@ -19,9 +21,14 @@ struct demi_config;
 struct inet;
 
 /*
+ * Whether cfg can run a stack: it names our address (local_ipv4_addr, not
+ * 0.0.0.0). 0, or -EINVAL and a log line that starts with `who`. A device
+ * libOS asks before it opens its device; inet_create asks too.
+ */
+int inet_config_check(const struct demi_config *cfg, const char *who);
+/*
  * Creates a stack on dev for the runtime rt, with our address, MAC, ARP and
- * MTU settings from cfg (local_ipv4_addr is required: -EINVAL and a log line
- * without it). Sends a gratuitous ARP. -errno.
+ * MTU settings from cfg (inet_config_check). Sends a gratuitous ARP. -errno.
  */
 int inet_create(struct rt *rt, struct netdev *dev, const struct demi_config *cfg, struct inet **out);
 /* Closes every socket the stack owns and frees it; the device is the caller's. */
@@ -29,7 +36,7 @@ void inet_destroy(struct inet *in);
 
 /*
  * Receives a burst from the device and runs it through the stack, then
- * transmits what is queued. Called by the libOS's fast-path coroutine every
+ * transmits what is queued. Called by the libOS's fast-path poller every
  * round. Returns how many frames were handled (0: idle).
  */
 int inet_poll(struct inet *in);
@@ -44,7 +51,7 @@ int inet_poll_rx(struct inet *in);
 /* Hands queued frames to the device. */
 void inet_tx_flush(struct inet *in);
 
-/* Creates a socket queue: SOCK_DGRAM now; SOCK_STREAM answers -ENOTSUP until TCP lands. */
+/* Creates a socket queue: SOCK_STREAM (TCP) or SOCK_DGRAM (UDP); another type: -ENOTSUP. */
 int inet_socket(struct inet *in, int type, struct queue **out, const struct queue_ops **ops);
 
 /* Writes the counters to the log at info level (inet_destroy does; a libOS may at process exit too). */

@@ -15,9 +15,9 @@
 #include "../runtime/rt.h"
 #include "arp/arp.h"
 #include "icmp/icmp.h"
-#include "inet.h"
+#include "inet_port.h"
 #include "ipv4/ipv4.h"
-#include "netdev.h"
+#include "../net/netdev.h"
 #include "tcp/tcp.h"
 #include "udp/udp.h"
 
@@ -38,10 +38,12 @@ struct inet {
 	uint64_t now;          /* clock_now() at the start of this poll: one clock read per burst */
 	uint64_t npolls;       /* inet_poll calls so far */
 	uint64_t push_mark;    /* npolls at the last TCP push (see ts_push) */
+	int (*poll)(struct inet *in); /* inet_poll, for a socket op that must take in what arrived first (ts_push) */
 	uint32_t tx_head, tx_tail;
 	uint32_t loop_head, loop_tail;
 	struct pkt txq[INET_TXQ];
 	struct pkt loopq[INET_LOOPQ];
+	struct inet_ports ports; /* the ephemeral ports TCP and UDP may pick (inet_port.h) */
 	struct demi_netstats st;
 	struct arp arp;
 	struct ipv4_reass reass;
@@ -61,23 +63,5 @@ static inline struct sockaddr_in inet_sockaddr(uint32_t addr, uint16_t port)
 
 /* The stack this thread created last (demi_netstats reads it); NULL when none. */
 extern __thread struct inet *inet_current;
-
-/* Queues a finished frame for the device; consumes p. 0 or -ENOBUFS (queue full: dropped, counted). */
-int inet_tx_enqueue(struct inet *in, struct pkt *p);
-/* Queues an IPv4 packet to our own address for the next poll; consumes p. 0 or -ENOBUFS. */
-int inet_loop_enqueue(struct inet *in, struct pkt *p);
-
-/* A fresh buffer for len bytes at buf_data, with the full headroom in front. -ENOMEM. */
-int inet_pkt_alloc(struct inet *in, uint32_t len, struct pkt *out);
-
-/*
- * Makes p's bytes the stack's own before it keeps them past the push that
- * sent them (ARP queue, loopback, a device that refused them): when the
- * application still holds the buffer, or it wraps memory without headroom,
- * the packet moves to a copy. 0, or -ENOMEM (p untouched).
- */
-int inet_pkt_own(struct inet *in, struct pkt *p);
-
-static inline void pkt_free(struct inet *in, struct pkt *p) { buf_unref(in->pool, p->buf); }
 
 #endif

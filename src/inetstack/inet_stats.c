@@ -3,6 +3,7 @@
 
 #include "../api/api.h"
 #include "../runtime/log.h"
+#include "inet.h"
 #include "inet_priv.h"
 
 DEMI_EXPORT int demi_netstats(struct demi_netstats *out)

@@ -6,7 +6,7 @@
 #ifndef DEMI_NET_PCAP_DEV_H
 #define DEMI_NET_PCAP_DEV_H
 
-#include "../inetstack/netdev.h"
+#include "netdev.h"
 
 /*
  * Opens `path` for writing (pcap, Ethernet, nanosecond timestamps) and

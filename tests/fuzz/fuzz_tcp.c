@@ -69,7 +69,7 @@
 #include "replay.h"
 #include "inetstack/inet.h"
 #include "inetstack/inet_priv.h"
-#include "inetstack/memwire.h"
+#include "net/memwire.h"
 #include "inetstack/tcp/tcp_priv.h"
 #include "runtime/clock.h"
 #include "runtime/rt.h"

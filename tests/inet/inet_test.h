@@ -19,8 +19,8 @@
 
 #include "inetstack/inet.h"
 #include "inetstack/inet_priv.h"
-#include "inetstack/memwire.h"
 #include "inetstack/tcp/tcp_priv.h"
+#include "net/memwire.h"
 #include "runtime/clock.h"
 #include "runtime/rt.h"
 

@@ -10,7 +10,7 @@
 #include <stdint.h>
 
 #include "../../runtime/timer.h"
-#include "../netdev.h"
+#include "../../net/netdev.h"
 
 struct inet;
 struct demi_config;

@@ -5,7 +5,7 @@
 #include "../../runtime/clock.h"
 #include "../../runtime/log.h"
 #include "../eth/eth.h"
-#include "../inet_priv.h"
+#include "../inet_tx.h"
 #include "../prot/arp.h"
 #include "../prot/ethernet.h"
 #include "arp_priv.h"

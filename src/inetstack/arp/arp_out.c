@@ -4,7 +4,7 @@
 #include <string.h>
 
 #include "../eth/eth.h"
-#include "../inet_priv.h"
+#include "../inet_tx.h"
 #include "../prot/arp.h"
 #include "../prot/ethernet.h"
 #include "arp_priv.h"

@@ -4,7 +4,7 @@
 
 #include <stdint.h>
 
-#include "../netdev.h"
+#include "../../net/netdev.h"
 
 struct inet;
 

@@ -2,7 +2,7 @@
 #include <arpa/inet.h>
 #include <string.h>
 
-#include "../inet_priv.h"
+#include "../inet_tx.h"
 #include "../prot/ethernet.h"
 #include "eth.h"
 

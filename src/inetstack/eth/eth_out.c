@@ -3,7 +3,7 @@
 #include <errno.h>
 #include <string.h>
 
-#include "../inet_priv.h"
+#include "../inet_tx.h"
 #include "../prot/ethernet.h"
 #include "eth.h"
 

@@ -3,7 +3,7 @@
 #include <string.h>
 
 #include "../inet_cksum.h"
-#include "../inet_priv.h"
+#include "../inet_tx.h"
 #include "../prot/icmp.h"
 #include "icmp.h"
 

@@ -4,7 +4,7 @@
 
 #include "../../runtime/clock.h"
 #include "../inet_cksum.h"
-#include "../inet_priv.h"
+#include "../inet_tx.h"
 #include "../prot/icmp.h"
 #include "icmp.h"
 

@@ -11,7 +11,7 @@
 #include <stdint.h>
 
 #include "../../runtime/timer.h"
-#include "../netdev.h"
+#include "../../net/netdev.h"
 #include "../prot/ipv4.h"
 
 struct inet;

@@ -2,7 +2,7 @@
 #include <errno.h>
 #include <string.h>
 
-#include "../inet_priv.h"
+#include "../inet_tx.h"
 #include "ipv4.h"
 
 int ipv4_fragment(struct inet *in, struct pkt *p, uint8_t proto, uint32_t dst)

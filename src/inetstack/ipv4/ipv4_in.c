@@ -2,7 +2,7 @@
 #include <arpa/inet.h>
 
 #include "../inet_cksum.h"
-#include "../inet_priv.h"
+#include "../inet_tx.h"
 #include "../prot/icmp.h"
 #include "ipv4.h"
 

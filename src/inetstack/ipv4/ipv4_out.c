@@ -4,7 +4,7 @@
 
 #include "../eth/eth.h"
 #include "../inet_cksum.h"
-#include "../inet_priv.h"
+#include "../inet_tx.h"
 #include "../prot/ethernet.h"
 #include "ipv4.h"
 

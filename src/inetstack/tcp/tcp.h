@@ -5,8 +5,8 @@
 #include <stdbool.h>
 #include <stdint.h>
 
+#include "../../net/netdev.h"
 #include "../../runtime/list.h"
-#include "../netdev.h"
 #include "../prot/ipv4.h"
 #include "tcp_isn.h"
 
@@ -39,7 +39,11 @@ struct tcp {
 
 /* Sets up the stack's TCP state from cfg. -errno (-EINVAL: unknown congestion control). */
 int tcp_init(struct inet *in, const struct demi_config *cfg);
-/* Resets every connection (RST to synchronized peers) and frees all TCP state. */
+/* Closes every socket queue still open, through the runtime (pending ops cancelled; FINs go out). */
+void tcp_close_all(struct inet *in);
+/* Whether a connection still has data or a FIN the peer has not acknowledged (teardown polls until none). */
+bool tcp_unfinished(struct inet *in);
+/* Resets every connection left (RST to synchronized peers) and frees all TCP state. */
 void tcp_fini(struct inet *in);
 /* Handles a received segment (p at the TCP header, ih its IPv4 header); consumes p. */
 void tcp_input(struct inet *in, struct pkt *p, const struct ipv4_hdr *ih, bool trusted);

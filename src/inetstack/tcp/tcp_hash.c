@@ -1,5 +1,5 @@
 /* The connection table: synchronized and SYN-RECEIVED connections by 4-tuple (one local address per stack). */
-#include "../inet_priv.h"
+#include "../inet_tx.h"
 #include "tcp_priv.h"
 
 uint32_t tcp_conn_bucket(uint32_t faddr, uint16_t lport, uint16_t fport)

@@ -8,7 +8,7 @@
 #include <string.h>
 
 #include "../../runtime/clock.h"
-#include "../inet_priv.h"
+#include "../inet_tx.h"
 #include "tcp_cookie.h"
 #include "tcp_priv.h"
 

@@ -9,7 +9,8 @@
 #include <string.h>
 
 #include "../../runtime/clock.h"
-#include "../inet_priv.h"
+#include "../inet_cksum.h"
+#include "../inet_tx.h"
 #include "tcp_priv.h"
 
 uint32_t tcp_unsent(const struct tcb *tp)

@@ -2,7 +2,7 @@
 #include <arpa/inet.h>
 #include <errno.h>
 
-#include "../inet_priv.h"
+#include "../inet_tx.h"
 #include "tcp_priv.h"
 
 static inline uint32_t port_bucket(uint16_t port) { return (uint32_t)(port ^ (port >> 8)) & (TCP_PORT_HASH - 1); }
@@ -48,19 +48,10 @@ int tcp_bind(struct tcb *tp, uint32_t laddr, uint16_t lport)
 	if (laddr != htonl(INADDR_ANY) && laddr != in->addr)
 		return -EADDRNOTAVAIL;
 	if (lport == 0) {
-		const uint32_t span = TCP_EPHEMERAL_LAST - TCP_EPHEMERAL_FIRST + 1;
-		uint32_t i;
-		for (i = 0; i < span; i++) {
-			uint16_t p = htons((uint16_t)in->tcp.next_ephemeral);
-			if (++in->tcp.next_ephemeral > TCP_EPHEMERAL_LAST)
-				in->tcp.next_ephemeral = TCP_EPHEMERAL_FIRST;
-			if (!port_in_use(in, p)) {
-				lport = p;
-				break;
-			}
-		}
-		if (i == span)
-			return -EADDRINUSE;
+		/* For the flow to faddr:fport when connecting (ts_connect sets them first), so that it comes back here. */
+		int err = inet_port_pick(in, &in->tcp.next_ephemeral, tp->faddr, tp->fport, port_in_use, &lport);
+		if (err)
+			return err;
 	} else if (port_in_use(in, lport)) {
 		/* One socket per port; connections in TIME-WAIT hold none, so a restarted server binds at once. */
 		return -EADDRINUSE;

@@ -30,9 +30,9 @@
 #include "../../runtime/list.h"
 #include "../../runtime/queue.h"
 #include "../../runtime/timer.h"
+#include "../../net/netdev.h"
 #include "../inet_cksum.h"
-#include "../inet_priv.h"
-#include "../netdev.h"
+#include "../inet_tx.h"
 #include "../prot/ipv4.h"
 #include "../prot/tcp.h"
 #include "tcp.h"
@@ -78,7 +78,6 @@ static inline bool tcps_can_recv(enum tcp_state s)
 #define TCP_EPHEMERAL_LAST 65535
 #define TCP_MSL_TS_NS (24ull * 24 * 3600 * 1000000000ull) /* RFC 7323 section 5.5: PAWS idle limit, 24 days */
 #define TCP_CHALLENGE_ACKS_PER_S 1000 /* RFC 5961 section 7: rate limit, per stack */
-#define TCP_EXIT_DRAIN_NS (2ull * 1000000000ull) /* teardown waits this long at most for unacknowledged FINs */
 
 /* Flags of struct tcb.flags. */
 enum {

@@ -14,7 +14,7 @@
 #include <stdbool.h>
 #include <stdint.h>
 
-#include "../inet_priv.h"
+#include "../inet_tx.h"
 #include "tcp_sack.h"
 #include "tcp_seq.h"
 

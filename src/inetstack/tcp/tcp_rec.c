@@ -1,7 +1,7 @@
 /* Loss recovery's core side (entering and leaving an episode, timeouts) and what both algorithms share. */
 #include "tcp_rec.h"
 
-#include "../inet_priv.h"
+#include "../inet_tx.h"
 #include "tcp_priv.h"
 
 void tcp_rec_dupack(struct tcb *tp)

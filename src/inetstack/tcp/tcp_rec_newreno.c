@@ -1,7 +1,7 @@
 /* NewReno loss recovery (RFC 6582, RFC 5681 section 3.2) for connections without SACK, with limited and early retransmit. */
 #include "tcp_rec.h"
 
-#include "../inet_priv.h"
+#include "../inet_tx.h"
 #include "tcp_priv.h"
 
 static bool newreno_dupack(struct tcb *tp) { return tp->dupacks >= tcp_rec_dupthresh(tp); }

@@ -1,7 +1,7 @@
 /* SACK-based loss recovery (RFC 6675) on the scoreboard of tcp_sack.c, with limited transmit and early retransmit. */
 #include "tcp_rec.h"
 
-#include "../inet_priv.h"
+#include "../inet_tx.h"
 #include "tcp_priv.h"
 
 static bool sack_dupack(struct tcb *tp)

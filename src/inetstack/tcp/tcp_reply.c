@@ -6,7 +6,7 @@
 #include <arpa/inet.h>
 #include <errno.h>
 
-#include "../inet_priv.h"
+#include "../inet_tx.h"
 #include "tcp_priv.h"
 
 /* A bare segment back to the sender of ih/th (ports and addresses reversed), options o (NULL: none); window win. */

@@ -21,7 +21,7 @@
 #include <stdbool.h>
 #include <stdint.h>
 
-#include "../netdev.h"
+#include "../../net/netdev.h"
 #include "tcp_opt.h"
 #include "tcp_seq.h"
 

@@ -15,7 +15,7 @@
 #include <stdbool.h>
 #include <stdint.h>
 
-#include "../inet_priv.h"
+#include "../inet_tx.h"
 #include "tcp_seq.h"
 
 #define TCP_SNDQ_LEN 512 /* pushed buffers queued per connection (power of two) */

@@ -11,7 +11,7 @@
 
 #include "../../runtime/clock.h"
 #include "../../runtime/sockopt.h"
-#include "../inet_priv.h"
+#include "../inet_tx.h"
 #include "tcp_priv.h"
 
 int tcp_socket(struct inet *in, struct queue **out, const struct queue_ops **ops)
@@ -88,6 +88,8 @@ static int ts_connect(struct queue *q, struct op *op)
 	uint32_t faddr = op->addr.sin_addr.s_addr ? op->addr.sin_addr.s_addr : in->addr; /* RFC 1122 3.2.1.3 */
 	uint16_t fport = op->addr.sin_port;
 	int err;
+	tp->faddr = faddr; /* before the bind: an ephemeral port is picked for this flow (inet_port_pick) */
+	tp->fport = fport;
 	if (!(tp->flags & TF_BOUND) && (err = tcp_bind(tp, htonl(INADDR_ANY), 0)) < 0)
 		return err;
 	/* The 4-tuple must be free; a connection in TIME-WAIT on it gives way (RFC 6191: our ISNs only grow). */
@@ -98,8 +100,6 @@ static int ts_connect(struct queue *q, struct op *op)
 		tcb_close(old, 0);
 	}
 	tp->laddr = in->addr;
-	tp->faddr = faddr;
-	tp->fport = fport;
 	struct tcp_opts none;
 	memset(&none, 0, sizeof(none));
 	tcp_apply_syn_opts(tp, &none); /* our MSS, a provisional cc; the SYN-ACK's options redo it */
@@ -143,7 +143,7 @@ static int ts_push(struct queue *q, struct op *op)
 	 * what arrived first (a reset, a window update).
 	 */
 	if (!in->in_poll && in->npolls == in->push_mark)
-		inet_poll(in);
+		in->poll(in);
 	in->push_mark = in->npolls;
 	list_push_back(&tp->writers, &op->wnode);
 	tcp_wake_writers(tp);

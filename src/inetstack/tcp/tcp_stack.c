@@ -5,7 +5,7 @@
 
 #include "../../runtime/clock.h"
 #include "../../runtime/log.h"
-#include "../inet_priv.h"
+#include "../inet_tx.h"
 #include "tcp_priv.h"
 
 int tcp_init(struct inet *in, const struct demi_config *cfg)
@@ -70,31 +70,17 @@ static bool tcb_unfinished(const struct tcb *tp)
 	}
 }
 
-/*
- * A process that exits right after closing would take its unacknowledged
- * data and FINs with it, where the kernel would go on retransmitting: the
- * stack keeps polling (device, timers) until every connection's bytes and
- * FIN are acknowledged, for TCP_EXIT_DRAIN_NS at most. Not under the
- * virtual clock, which only tests advance.
- */
-static void tcp_exit_drain(struct inet *in)
+bool tcp_unfinished(struct inet *in)
 {
-	if (clock_is_virtual())
-		return;
-	uint64_t end = clock_now() + TCP_EXIT_DRAIN_NS;
-	for (;;) {
-		bool unfinished = false;
-		for (struct list_node *n = in->tcp.conns.next; n != &in->tcp.conns && !unfinished; n = n->next)
-			unfinished = tcb_unfinished(container_of(n, struct tcb, link));
-		if (!unfinished || clock_now() >= end)
-			return;
-		inet_poll(in);
-		timer_run(&in->rt->timers, clock_now());
-		inet_tx_flush(in);
-	}
+	if (!in->tcp.conn_hash)
+		return false;
+	for (struct list_node *n = in->tcp.conns.next; n != &in->tcp.conns; n = n->next)
+		if (tcb_unfinished(container_of(n, struct tcb, link)))
+			return true;
+	return false;
 }
 
-void tcp_fini(struct inet *in)
+void tcp_close_all(struct inet *in)
 {
 	struct tcp *t = &in->tcp;
 	if (!t->conn_hash)
@@ -115,7 +101,13 @@ void tcp_fini(struct inet *in)
 			}
 		}
 	}
-	tcp_exit_drain(in);
+}
+
+void tcp_fini(struct inet *in)
+{
+	struct tcp *t = &in->tcp;
+	if (!t->conn_hash)
+		return;
 	/* What is left is orphaned: reset the peers, free it all. */
 	while (!list_empty(&t->conns)) {
 		struct tcb *tp = container_of(t->conns.next, struct tcb, link);

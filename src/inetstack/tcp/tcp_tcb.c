@@ -3,7 +3,7 @@
 #include <stdlib.h>
 
 #include "../../runtime/clock.h"
-#include "../inet_priv.h"
+#include "../inet_tx.h"
 #include "tcp_priv.h"
 
 struct tcb *tcb_new(struct inet *in)

@@ -13,7 +13,7 @@
 #include <errno.h>
 
 #include "../../runtime/clock.h"
-#include "../inet_priv.h"
+#include "../inet_tx.h"
 #include "tcp_priv.h"
 
 #define RTO_G_NS 1000000ull /* RFC 6298 clock granularity G: 1 ms */

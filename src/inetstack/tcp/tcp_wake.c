@@ -1,7 +1,7 @@
 /* Completing the application's waiting operations: pops from the receive queue, pushes into the send queue, failures. */
 #include <errno.h>
 
-#include "../inet_priv.h"
+#include "../inet_tx.h"
 #include "tcp_priv.h"
 
 static void give_eof(struct tcb *tp, struct op *op)

@@ -6,7 +6,7 @@
 #include <stdint.h>
 
 #include "../../runtime/list.h"
-#include "../netdev.h"
+#include "../../net/netdev.h"
 #include "../prot/ipv4.h"
 
 struct inet;

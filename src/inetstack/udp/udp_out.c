@@ -3,7 +3,7 @@
 #include <errno.h>
 
 #include "../inet_cksum.h"
-#include "../inet_priv.h"
+#include "../inet_tx.h"
 #include "../prot/udp.h"
 #include "udp.h"
 

@@ -10,7 +10,7 @@
 #include <string.h>
 
 #include "../../runtime/sockopt.h"
-#include "../inet_priv.h"
+#include "../inet_tx.h"
 #include "../prot/udp.h"
 #include "udp_sock.h"
 
@@ -69,23 +69,13 @@ static void hash_remove(struct udp *u, struct udp_sock *s)
 	}
 }
 
-/* RFC 6335 section 6: an unused port from the dynamic range, searched round-robin. */
-static int ephemeral_port(struct udp *u, uint16_t *out)
+static bool port_in_use(struct inet *in, uint16_t port)
 {
-	const uint32_t span = UDP_EPHEMERAL_LAST - UDP_EPHEMERAL_FIRST + 1;
-	for (uint32_t i = 0; i < span; i++) {
-		uint32_t port = u->next_ephemeral++;
-		if (u->next_ephemeral > UDP_EPHEMERAL_LAST)
-			u->next_ephemeral = UDP_EPHEMERAL_FIRST;
-		if (!udp_lookup(u, htons((uint16_t)port))) {
-			*out = htons((uint16_t)port);
-			return 0;
-		}
-	}
-	return -EADDRINUSE;
+	return udp_lookup(&in->udp, port) != NULL;
 }
 
-static int do_bind(struct udp_sock *s, uint32_t addr, uint16_t port)
+/* Binds s to addr:port; port 0: an ephemeral port for datagrams to faddr:fport (0, 0: not known yet). */
+static int do_bind(struct udp_sock *s, uint32_t addr, uint16_t port, uint32_t faddr, uint16_t fport)
 {
 	struct inet *in = s->in;
 	if (s->bound)
@@ -93,7 +83,7 @@ static int do_bind(struct udp_sock *s, uint32_t addr, uint16_t port)
 	if (addr != htonl(INADDR_ANY) && addr != in->addr)
 		return -EADDRNOTAVAIL;
 	if (port == 0) {
-		int err = ephemeral_port(&in->udp, &port);
+		int err = inet_port_pick(in, &in->udp.next_ephemeral, faddr, fport, port_in_use, &port);
 		if (err)
 			return err;
 	} else if (udp_lookup(&in->udp, port)) {
@@ -109,13 +99,13 @@ static int do_bind(struct udp_sock *s, uint32_t addr, uint16_t port)
 
 static int us_bind(struct queue *q, const struct sockaddr_in *addr)
 {
-	return do_bind(sock_of(q), addr->sin_addr.s_addr, addr->sin_port);
+	return do_bind(sock_of(q), addr->sin_addr.s_addr, addr->sin_port, 0, 0);
 }
 
 /* Sending or connecting an unbound socket binds it to the wildcard address and an ephemeral port. */
-static int autobind(struct udp_sock *s)
+static int autobind(struct udp_sock *s, uint32_t faddr, uint16_t fport)
 {
-	return s->bound ? 0 : do_bind(s, htonl(INADDR_ANY), 0);
+	return s->bound ? 0 : do_bind(s, htonl(INADDR_ANY), 0, faddr, fport);
 }
 
 static int us_connect(struct queue *q, struct op *op)
@@ -123,11 +113,12 @@ static int us_connect(struct queue *q, struct op *op)
 	struct udp_sock *s = sock_of(q);
 	if (op->addr.sin_port == 0)
 		return -EINVAL;
-	int err = autobind(s);
+	/* RFC 1122 3.2.1.3: 0.0.0.0 names this host. */
+	uint32_t faddr = op->addr.sin_addr.s_addr ? op->addr.sin_addr.s_addr : s->in->addr;
+	int err = autobind(s, faddr, op->addr.sin_port);
 	if (err)
 		return err;
-	/* RFC 1122 3.2.1.3: 0.0.0.0 names this host. */
-	s->faddr = op->addr.sin_addr.s_addr ? op->addr.sin_addr.s_addr : s->in->addr;
+	s->faddr = faddr;
 	s->fport = op->addr.sin_port;
 	s->connected = true;
 	op_complete(&s->in->rt->ops, op);
@@ -149,7 +140,7 @@ static int send_dgram(struct udp_sock *s, struct op *op, uint32_t daddr, uint16_
 	uint32_t len = op->sga.sga_segs[0].sgaseg_len;
 	if (len > UDP_MAX_PAYLOAD)
 		return -EMSGSIZE;
-	int err = autobind(s);
+	int err = autobind(s, daddr, dport);
 	if (err)
 		return err;
 	struct buf *b = op->buf;

@@ -127,7 +127,7 @@ static int port_start(struct dpdk_dev *dd, const struct demi_config *cfg)
 	conf.txmode.offloads = pick_tx_offloads(dd, &info, cfg);
 	pick_zero_copy(dd, &info);
 	/* Receive checksums are verified in software: the flags DPDK sets are per frame, the stack's cap per device. */
-	if ((err = rte_eth_dev_configure(port, 1, 1, &conf)) != 0) {
+	if ((err = rte_eth_dev_configure(port, dd->nd.nqueues, dd->nd.nqueues, &conf)) != 0) {
 		log_error("catnip: port %u: configure failed (%s)", port, rte_strerror(-err));
 		return err;
 	}
@@ -137,8 +137,8 @@ static int port_start(struct dpdk_dev *dd, const struct demi_config *cfg)
 	int socket = rte_eth_dev_socket_id(port);
 	if (socket < 0)
 		socket = (int)rte_socket_id();
-	if ((err = rte_eth_rx_queue_setup(port, 0, nrx, (unsigned)socket, NULL, dd->mp)) != 0 ||
-		(err = rte_eth_tx_queue_setup(port, 0, ntx, (unsigned)socket, NULL)) != 0) {
+	if ((err = rte_eth_rx_queue_setup(port, dd->nd.queue_id, nrx, (unsigned)socket, NULL, dd->mp)) != 0 ||
+		(err = rte_eth_tx_queue_setup(port, dd->nd.queue_id, ntx, (unsigned)socket, NULL)) != 0) {
 		log_error("catnip: port %u: queue setup failed (%s)", port, rte_strerror(-err));
 		return err;
 	}
@@ -246,6 +246,13 @@ int dpdk_dev_open(const struct demi_config *cfg, struct buf_pool *pool, struct n
 	}
 	dd->nd.ops = &dpdk_ops;
 	dd->nd.pool = pool;
+	/*
+	 * The seam for sharing a port: one queue pair per port today, queue 0 of
+	 * 1. With RSS each instance would configure nqueues and drive its own
+	 * queue_id of one port (the bursts already name dd->nd.queue_id).
+	 */
+	dd->nd.queue_id = 0;
+	dd->nd.nqueues = 1;
 	dd->port = port;
 	if ((err = pools_create(dd)) != 0)
 		goto fail_free;

@@ -69,8 +69,8 @@ static uint64_t huge_free_bytes(void)
  * the array (getopt) but not the strings, which stay those of the runtime's
  * configuration (or static ones): they outlive the EAL, in case it keeps a
  * pointer to one. Without enough free hugepages, and unless the arguments
- * choose the memory themselves, --no-huge is added (issue 5: hugepages when
- * the machine has them, ordinary pages otherwise, and the log says which);
+ * choose the memory themselves, --no-huge is added (hugepages when the
+ * machine has them, ordinary pages otherwise, and the log says which);
  * --in-memory, refused with --no-huge by DPDK 22.11, becomes --no-shconf.
  */
 static int eal_start(const struct demi_config *cfg)

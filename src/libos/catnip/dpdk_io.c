@@ -11,11 +11,8 @@
 #include <rte_ethdev.h>
 #include <rte_prefetch.h>
 
+#include "../../inetstack/prot/ipv4.h"
 #include "../../runtime/log.h"
-
-#define ETH_TYPE_IPV4 0x0800
-#define IPV4_PROTO_TCP 6
-#define IPV4_PROTO_UDP 17
 
 /* How a frame went into its mbuf, which says what to undo when the port refuses it. */
 enum tx_how {
@@ -45,7 +42,7 @@ int dpdk_rx_burst(struct netdev *d, struct pkt *pkts, int n)
 	struct rte_mbuf *ms[DPDK_DEV_BURST];
 	if (n > DPDK_DEV_BURST)
 		n = DPDK_DEV_BURST;
-	uint16_t got = rte_eth_rx_burst(dd->port, 0, ms, (uint16_t)n);
+	uint16_t got = rte_eth_rx_burst(dd->port, dd->nd.queue_id, ms, (uint16_t)n);
 	int out = 0;
 	for (uint16_t i = 0; i < got; i++) {
 		struct rte_mbuf *m = ms[i];
@@ -222,7 +219,7 @@ static int tx_chunk(struct dpdk_dev *dd, struct pkt *pkts, int n)
 		from[k] = i;
 		k++;
 	}
-	uint16_t sent = k ? rte_eth_tx_burst(dd->port, 0, ms, k) : 0;
+	uint16_t sent = k ? rte_eth_tx_burst(dd->port, dd->nd.queue_id, ms, k) : 0;
 	int accepted = i;
 	if (sent < k) {
 		/* The ring is full: take back the frames it did not take, and the stack keeps their buffers. */

@@ -11,10 +11,8 @@
 
 #include <rte_mbuf.h>
 
+#include "../../inetstack/prot/ethernet.h"
 #include "dpdk_dev.h"
-
-#define ETH_HDR_LEN 14
-#define ETH_MIN_FRAME 60 /* without the FCS: shorter frames are padded */
 
 struct demi_config;
 struct dpdk_dev;

@@ -167,7 +167,7 @@ static int afp_setup(struct afp *a, const struct demi_config *cfg)
 		a->nd.mtu = cfg->mtu;
 	else if (cfg->mtu > ifmtu)
 		log_warn("catpowder: MTU %u exceeds %s's %u; using %u", cfg->mtu, a->ifname, ifmtu, ifmtu);
-	a->tx_max = a->nd.mtu + AFP_ETH_HDR;
+	a->tx_max = a->nd.mtu + ETH_HDR_LEN;
 	memcpy(a->nd.mac, cfg->has_local_link_addr ? cfg->local_link_addr : ifmac, 6);
 	tune(a);
 	err = rings_setup(a);
@@ -207,6 +207,8 @@ int afp_open(const char *ifname, const struct demi_config *cfg, struct buf_pool 
 	a->nd.ops = &afp_ops;
 	a->nd.pool = pool;
 	a->nd.caps = 0; /* no offloads: checksums are computed by the stack, received ones verified by it */
+	a->nd.queue_id = 0; /* the whole interface: no PACKET_FANOUT yet */
+	a->nd.nqueues = 1;
 	/* Protocol 0: receives nothing until bound, after the rings are set up. */
 	a->fd = socket(AF_PACKET, SOCK_RAW | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
 	if (a->fd < 0) {

@@ -8,7 +8,7 @@
 
 #include <stdint.h>
 
-#include "../../inetstack/netdev.h"
+#include "../../net/netdev.h"
 
 struct demi_config;
 

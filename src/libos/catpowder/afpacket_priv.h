@@ -5,10 +5,8 @@
 #include <linux/if_packet.h>
 #include <stddef.h>
 
+#include "../../inetstack/prot/ethernet.h"
 #include "afpacket.h"
-
-#define AFP_ETH_HDR 14
-#define AFP_ETH_MIN 60 /* shortest Ethernet frame without its FCS: shorter ones are padded on transmit */
 
 /* One mmap'd TPACKET_V2 ring: nframes slots of frame_size bytes, each starting with a struct tpacket2_hdr. */
 struct afp_ring {

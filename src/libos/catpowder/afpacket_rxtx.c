@@ -106,7 +106,7 @@ int afp_tx_burst(struct netdev *d, struct pkt *pkts, int n)
 	int i, queued = 0;
 	for (i = 0; i < n; i++) {
 		struct pkt *p = &pkts[i];
-		if (p->len > a->tx_max || p->len < AFP_ETH_HDR) {
+		if (p->len > a->tx_max || p->len < ETH_HDR_LEN) {
 			/* Accepted and dropped: refusing it would leave the stack retrying it forever. */
 			if (a->st.tx_oversize++ == 0)
 				log_warn("catpowder: dropping a %u-byte frame on %s (largest %u)", p->len, a->ifname, a->tx_max);
@@ -122,10 +122,10 @@ int afp_tx_burst(struct netdev *d, struct pkt *pkts, int n)
 		uint8_t *frame = (uint8_t *)h + AFP_TX_DATA_OFF;
 		uint32_t len = p->len;
 		memcpy(frame, p->data, len);
-		if (len < AFP_ETH_MIN) {
+		if (len < ETH_MIN_FRAME) {
 			/* Hardware pads short frames; veth and some drivers do not, so pad here. */
-			memset(frame + len, 0, AFP_ETH_MIN - len);
-			len = AFP_ETH_MIN;
+			memset(frame + len, 0, ETH_MIN_FRAME - len);
+			len = ETH_MIN_FRAME;
 		}
 		h->tp_len = len;
 		slot_give(h, TP_STATUS_SEND_REQUEST);

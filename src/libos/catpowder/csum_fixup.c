@@ -8,39 +8,24 @@
  */
 #include "afpacket.h"
 
-#include <arpa/inet.h>
 #include <netinet/in.h>
 #include <string.h>
 
-#define ETH_HDR 14
-#define ETHERTYPE_IPV4 0x0800
-
-static uint32_t sum16(const uint8_t *p, uint32_t len, uint32_t acc)
-{
-	for (; len >= 2; p += 2, len -= 2)
-		acc += (uint32_t)p[0] << 8 | p[1];
-	if (len)
-		acc += (uint32_t)p[0] << 8;
-	return acc;
-}
-
-static uint16_t fold(uint32_t acc)
-{
-	while (acc >> 16)
-		acc = (acc & 0xffff) + (acc >> 16);
-	return (uint16_t)~acc;
-}
+#include "../../inetstack/inet_cksum.h"
+#include "../../inetstack/prot/ethernet.h"
+#include "../../inetstack/prot/ipv4.h"
 
 int afp_csum_fixup(uint8_t *frame, uint32_t len)
 {
-	if (len < ETH_HDR + 20 || (frame[12] << 8 | frame[13]) != ETHERTYPE_IPV4)
+	if (len < ETH_HDR_LEN + IPV4_HDR_LEN || (frame[12] << 8 | frame[13]) != ETH_TYPE_IPV4)
 		return 0;
-	uint8_t *ip = frame + ETH_HDR;
+	uint8_t *ip = frame + ETH_HDR_LEN;
 	uint32_t ihl = (ip[0] & 0x0f) * 4u;
 	uint32_t tot = (uint32_t)ip[2] << 8 | ip[3];
 	uint16_t frag = (uint16_t)(ip[6] << 8 | ip[7]);
 	/* Offload never applies to a fragment: its checksum covers the whole datagram. */
-	if ((ip[0] >> 4) != 4 || ihl < 20 || tot < ihl || ETH_HDR + tot > len || (frag & 0x3fff))
+	if ((ip[0] >> 4) != 4 || ihl < IPV4_HDR_LEN || tot < ihl || ETH_HDR_LEN + tot > len ||
+	    (frag & (IPV4_MF | IPV4_OFFMASK)))
 		return 0;
 	uint8_t proto = ip[9];
 	uint32_t l4len = tot - ihl;
@@ -54,11 +39,12 @@ int afp_csum_fixup(uint8_t *frame, uint32_t len)
 	uint8_t *l4 = ip + ihl;
 	l4[off] = l4[off + 1] = 0;
 	/* RFC 768 / RFC 793 pseudo-header: source, destination, zero, protocol, length. */
-	uint32_t acc = sum16(ip + 12, 8, 0) + proto + l4len;
-	uint16_t c = fold(sum16(l4, l4len, acc));
+	uint32_t src, dst;
+	memcpy(&src, ip + 12, 4);
+	memcpy(&dst, ip + 16, 4);
+	uint16_t c = cksum_finish(cksum_add(cksum_pseudo(src, dst, proto, (uint16_t)l4len), l4, l4len));
 	if (proto == IPPROTO_UDP && c == 0)
 		c = 0xffff; /* RFC 768: a computed zero is sent as all ones */
-	l4[off] = (uint8_t)(c >> 8);
-	l4[off + 1] = (uint8_t)c;
+	memcpy(l4 + off, &c, 2); /* the sum is in memory order already (inet_cksum.h) */
 	return 1;
 }

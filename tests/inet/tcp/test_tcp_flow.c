@@ -64,7 +64,7 @@ Test(tcp_opts, zero_window_probes_and_recovers)
 	demi_qtoken_t qts[N];
 	push_stream(c.cqd, &tx, qts, N, SZ);
 	tnet_run(2 * SEC);
-	cr_assert_eq(b->rq_bytes, (uint32_t)rbuf, "B holds %u bytes", b->rq_bytes);
+	cr_assert_eq(b->rq.bytes, (uint32_t)rbuf, "B holds %u bytes", b->rq.bytes);
 	cr_assert_eq(a->snd_wnd, 0);
 	cr_assert_eq(a->snd_una, a->iss + 1 + (uint32_t)rbuf);
 	/* Pushes whose last byte lies within SO_SNDBUF of SND.UNA completed; the others wait. */
@@ -112,7 +112,7 @@ Test(tcp_opts, small_window_with_lost_update_recovers)
 	demi_qtoken_t qts[N];
 	push_stream(c.cqd, &tx, qts, N, SZ);
 	tnet_run(2 * SEC);
-	uint32_t held = b->rq_bytes;
+	uint32_t held = b->rq.bytes;
 	cr_assert_geq(held, (uint32_t)rbuf - 1448);
 	/* B reads what it holds while its window updates are lost. */
 	filter_on();
@@ -194,13 +194,13 @@ Test(tcp_opts, window_edge_trim_and_zero_window_allowances)
 	raw_drain(MS, &s);
 	cr_assert_eq(s.ack, c.snd_nxt + 588, "a segment past the window edge: ACK %+d, want +588", (int)(s.ack - c.snd_nxt));
 	cr_assert_eq(s.win, 0);
-	cr_assert_eq(tp->rq_bytes, 2048);
+	cr_assert_eq(tp->rq.bytes, 2048);
 	c.snd_nxt += 588;
 	/* Zero window: data is refused and ACKed... */
 	raw_tcp(NA, c.rport, c.lport, c.snd_nxt, c.rcv_nxt, TH_ACK, 65535, NULL, "more", 4);
 	raw_drain(MS, &s);
 	cr_assert_eq(s.ack, c.snd_nxt);
-	cr_assert_eq(tp->rq_bytes, 2048);
+	cr_assert_eq(tp->rq.bytes, 2048);
 	/* ...but an ACK for the stack's data is taken. */
 	expect_push_ok(push_bytes(c.qd, "reply", 5), MS);
 	cr_assert(raw_wait_tcp(&s, 10 * MS));

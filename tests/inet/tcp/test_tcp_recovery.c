@@ -151,7 +151,7 @@ Test(tcp_opts, receiver_sack_blocks_and_reordering)
 		got += n;
 		cr_assert_eq(demi_sgafree(&r.qr_value.sga), 0);
 	}
-	cr_assert_eq(tp->ooo.n, 0);
+	cr_assert_eq(tp->rq.ooo->n, 0);
 #undef SEG
 #undef EDGE
 	demi_close(c.qd);

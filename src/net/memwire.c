@@ -1,12 +1,14 @@
-/* The in-memory test wire: a switch between netdev ports with seeded impairments, under clock_now(). */
+/* The in-memory test wire: a switch between netdev ports (each with one or more queues) with seeded impairments. */
 #include "memwire.h"
 
+#include <arpa/inet.h>
 #include <errno.h>
 #include <stdlib.h>
 #include <string.h>
 
+#include "../inetstack/prot/ethernet.h"
+#include "../inetstack/prot/ipv4.h"
 #include "../runtime/clock.h"
-#include "prot/ethernet.h"
 
 struct mw_frame {
 	uint64_t at, seq; /* arrival time, then order of sending */
@@ -14,12 +16,17 @@ struct mw_frame {
 	uint32_t len;
 };
 
+/* A receive queue of a port: queue 0 is the port itself (in memwire.ports), the others hang off it. */
 struct mw_port {
 	struct netdev dev; /* first: a struct netdev * is a struct mw_port * */
 	struct memwire *w;
-	int idx;
+	int idx;               /* the port's index, the same on each of its queues */
 	uint32_t n;
 	struct mw_frame *heap; /* min-heap on (at, seq) */
+	struct mw_port *port0; /* queue 0 of this port */
+	struct mw_port *more;  /* on queue 0: queues 1 .. nqueues - 1 */
+	memwire_steer_fn steer;
+	void *steer_arg;
 };
 
 struct memwire {
@@ -29,6 +36,7 @@ struct memwire {
 	int nports;
 	memwire_filter_fn filter;
 	void *filter_arg;
+	bool slow; /* a filter, or a port of several queues: carry takes its rare path */
 	struct memwire_stats st;
 	struct mw_port ports[MEMWIRE_PORTS];
 };
@@ -104,13 +112,10 @@ static int enqueue(struct mw_port *to, const uint8_t *data, uint32_t len, uint64
 	return 0;
 }
 
-/* One frame from `from` to port `to`, through the impairments. */
-static void carry(struct memwire *w, int from, struct mw_port *to, const uint8_t *data, uint32_t len)
+/* One frame to queue `to`, through the impairments. */
+static inline __attribute__((always_inline)) void impair(struct memwire *w, struct mw_port *to, const uint8_t *data,
+							 uint32_t len)
 {
-	if (w->filter && w->filter(w->filter_arg, from, to->idx, data, len)) {
-		w->st.filtered++;
-		return;
-	}
 	if (chance(w, w->o.loss_ppm)) {
 		w->st.lost++;
 		return;
@@ -132,9 +137,45 @@ static void carry(struct memwire *w, int from, struct mw_port *to, const uint8_t
 	}
 }
 
+static struct mw_port *queue_of(struct mw_port *port0, uint16_t q)
+{
+	return q == 0 ? port0 : &port0->more[q - 1];
+}
+
+/* carry's rare part (w->slow): the filter, and the steering of a port of several queues. */
+static __attribute__((noinline)) void carry_slow(struct memwire *w, int from, struct mw_port *to, const uint8_t *data,
+						 uint32_t len)
+{
+	if (w->filter && w->filter(w->filter_arg, from, to->idx, data, len)) {
+		w->st.filtered++;
+		return;
+	}
+	if (to->dev.nqueues <= 1) {
+		impair(w, to, data, len);
+		return;
+	}
+	int q = to->steer(to->steer_arg, data, len, to->dev.nqueues);
+	if (q != MEMWIRE_QUEUE_ALL) {
+		impair(w, queue_of(to, (uint16_t)((unsigned)q % to->dev.nqueues)), data, len);
+		return;
+	}
+	for (uint16_t i = 0; i < to->dev.nqueues; i++)
+		impair(w, queue_of(to, i), data, len);
+}
+
+/* One frame from port `from` to port `to` (its queue 0). */
+static inline __attribute__((always_inline)) void carry(struct memwire *w, int from, struct mw_port *to,
+							const uint8_t *data, uint32_t len)
+{
+	if (__builtin_expect(w->slow, 0))
+		carry_slow(w, from, to, data, len);
+	else
+		impair(w, to, data, len);
+}
+
 static int mw_tx_burst(struct netdev *d, struct pkt *pkts, int n)
 {
-	struct mw_port *p = (struct mw_port *)d;
+	struct mw_port *p = (struct mw_port *)d; /* queue 0: the port (mw_q_tx_burst sends the other queues' here) */
 	struct memwire *w = p->w;
 	for (int i = 0; i < n; i++) {
 		const uint8_t *f = pkts[i].data;
@@ -153,6 +194,12 @@ static int mw_tx_burst(struct netdev *d, struct pkt *pkts, int n)
 		buf_unref(w->pool, pkts[i].buf); /* copied: the sender's buffer is free at once */
 	}
 	return n;
+}
+
+/* A queue other than 0 transmits as its port. */
+static int mw_q_tx_burst(struct netdev *d, struct pkt *pkts, int n)
+{
+	return mw_tx_burst(&((struct mw_port *)d)->port0->dev, pkts, n);
 }
 
 static int mw_rx_burst(struct netdev *d, struct pkt *pkts, int n)
@@ -192,6 +239,13 @@ static const struct netdev_ops mw_ops = {
 	.close = mw_close,
 };
 
+static const struct netdev_ops mw_q_ops = {
+	.rx_burst = mw_rx_burst,
+	.tx_burst = mw_q_tx_burst,
+	.wait_fd = mw_wait_fd,
+	.close = mw_close,
+};
+
 struct memwire *memwire_create(struct buf_pool *pool, const struct memwire_opts *o)
 {
 	struct memwire *w = calloc(1, sizeof(*w));
@@ -213,6 +267,10 @@ void memwire_set_filter(struct memwire *w, memwire_filter_fn fn, void *arg)
 {
 	w->filter = fn;
 	w->filter_arg = arg;
+	w->slow = false;
+	for (int i = 0; i < w->nports; i++)
+		w->slow |= w->ports[i].dev.nqueues > 1;
+	w->slow |= fn != NULL;
 }
 
 void memwire_destroy(struct memwire *w)
@@ -220,33 +278,97 @@ void memwire_destroy(struct memwire *w)
 	if (!w)
 		return;
 	for (int i = 0; i < w->nports; i++) {
-		drain(&w->ports[i]);
-		free(w->ports[i].heap);
+		struct mw_port *p0 = &w->ports[i];
+		for (uint16_t q = 0; q < p0->dev.nqueues; q++) {
+			drain(queue_of(p0, q));
+			free(queue_of(p0, q)->heap);
+		}
+		free(p0->more);
 	}
 	free(w);
 }
 
 struct netdev *memwire_attach(struct memwire *w, const uint8_t *mac, uint32_t mtu, uint32_t caps)
 {
-	if (w->nports == MEMWIRE_PORTS)
+	return memwire_attach_mq(w, mac, mtu, caps, 1, NULL, NULL);
+}
+
+struct netdev *memwire_attach_mq(struct memwire *w, const uint8_t *mac, uint32_t mtu, uint32_t caps,
+				 uint16_t nqueues, memwire_steer_fn steer, void *arg)
+{
+	if (w->nports == MEMWIRE_PORTS || nqueues == 0)
 		return NULL;
-	struct mw_port *p = &w->ports[w->nports];
-	p->heap = malloc(MEMWIRE_QLEN * sizeof(*p->heap));
-	if (!p->heap)
+	struct mw_port *p0 = &w->ports[w->nports];
+	if (nqueues > 1 && !(p0->more = calloc(nqueues - 1u, sizeof(*p0->more))))
 		return NULL;
-	p->w = w;
-	p->idx = w->nports++;
-	p->dev.ops = &mw_ops;
-	memcpy(p->dev.mac, mac, 6);
-	p->dev.mtu = mtu;
-	p->dev.caps = caps;
-	p->dev.pool = w->pool;
-	return &p->dev;
+	for (uint16_t q = 0; q < nqueues; q++) {
+		struct mw_port *p = queue_of(p0, q);
+		p->heap = malloc(MEMWIRE_QLEN * sizeof(*p->heap));
+		if (!p->heap) {
+			while (q--)
+				free(queue_of(p0, q)->heap);
+			free(p0->more);
+			memset(p0, 0, sizeof(*p0));
+			return NULL;
+		}
+		p->w = w;
+		p->idx = w->nports;
+		p->port0 = p0;
+		p->dev.ops = q == 0 ? &mw_ops : &mw_q_ops;
+		memcpy(p->dev.mac, mac, 6);
+		p->dev.mtu = mtu;
+		p->dev.caps = caps;
+		p->dev.pool = w->pool;
+		p->dev.queue_id = q;
+		p->dev.nqueues = nqueues;
+	}
+	p0->steer = steer ? steer : memwire_steer_flow;
+	p0->steer_arg = arg;
+	w->slow |= nqueues > 1;
+	w->nports++;
+	return &p0->dev;
+}
+
+struct netdev *memwire_queue(struct netdev *dev, uint16_t q)
+{
+	struct mw_port *p0 = ((struct mw_port *)dev)->port0;
+	return q < p0->dev.nqueues ? &queue_of(p0, q)->dev : NULL;
 }
 
 int memwire_port_index(const struct netdev *port)
 {
 	return ((const struct mw_port *)port)->idx;
+}
+
+uint16_t memwire_flow_queue(uint32_t laddr, uint16_t lport, uint32_t raddr, uint16_t rport, uint16_t nqueues)
+{
+	/* The 4-tuple through MurmurHash3's finaliser: every input bit moves the queue, as Toeplitz does. */
+	uint32_t h = laddr * 0x9e3779b1u ^ raddr;
+	h ^= (uint32_t)lport << 16 | rport;
+	h ^= h >> 16;
+	h *= 0x85ebca6bu;
+	h ^= h >> 13;
+	h *= 0xc2b2ae35u;
+	h ^= h >> 16;
+	return (uint16_t)(h % nqueues);
+}
+
+int memwire_steer_flow(void *arg, const uint8_t *frame, uint32_t len, uint16_t nqueues)
+{
+	(void)arg;
+	if (len < ETH_HDR_LEN || (frame[12] << 8 | frame[13]) != ETH_TYPE_IPV4)
+		return MEMWIRE_QUEUE_ALL;
+	struct ipv4_hdr ih;
+	if (len < ETH_HDR_LEN + IPV4_HDR_LEN)
+		return 0;
+	memcpy(&ih, frame + ETH_HDR_LEN, sizeof(ih));
+	uint32_t hlen = (ih.vhl & 0x0fu) * 4u;
+	uint16_t ports[2]; /* source, destination: the first four bytes of TCP's and UDP's headers */
+	if ((ih.proto != IPV4_PROTO_TCP && ih.proto != IPV4_PROTO_UDP) || (ntohs(ih.off) & (IPV4_MF | IPV4_OFFMASK)) ||
+	    hlen < IPV4_HDR_LEN || len < ETH_HDR_LEN + hlen + sizeof(ports))
+		return 0;
+	memcpy(ports, frame + ETH_HDR_LEN + hlen, sizeof(ports));
+	return memwire_flow_queue(ih.dst, ports[1], ih.src, ports[0], nqueues);
 }
 
 int memwire_inject(struct netdev *port, const void *frame, uint32_t len)
@@ -261,7 +383,8 @@ uint32_t memwire_in_flight(const struct memwire *w)
 {
 	uint32_t n = 0;
 	for (int i = 0; i < w->nports; i++)
-		n += w->ports[i].n;
+		for (uint16_t q = 0; q < w->ports[i].dev.nqueues; q++)
+			n += queue_of((struct mw_port *)&w->ports[i], q)->n;
 	return n;
 }
 
@@ -273,10 +396,12 @@ uint64_t memwire_next_arrival(const struct memwire *w)
 uint64_t memwire_next_arrival_except(const struct memwire *w, const struct netdev *skip)
 {
 	uint64_t t = UINT64_MAX;
-	int skip_idx = skip ? memwire_port_index(skip) : -1;
 	for (int i = 0; i < w->nports; i++)
-		if (i != skip_idx && w->ports[i].n && w->ports[i].heap[0].at < t)
-			t = w->ports[i].heap[0].at;
+		for (uint16_t q = 0; q < w->ports[i].dev.nqueues; q++) {
+			const struct mw_port *p = queue_of((struct mw_port *)&w->ports[i], q);
+			if (&p->dev != skip && p->n && p->heap[0].at < t)
+				t = p->heap[0].at;
+		}
 	return t;
 }
 

@@ -5,8 +5,8 @@
  * headroom so that each layer prepends its header in place and strips it on
  * receive, so a popped payload can be pushed straight back.
  */
-#ifndef DEMI_INETSTACK_NETDEV_H
-#define DEMI_INETSTACK_NETDEV_H
+#ifndef DEMI_NET_NETDEV_H
+#define DEMI_NET_NETDEV_H
 
 #include <stdbool.h>
 #include <stdint.h>
@@ -79,6 +79,16 @@ struct netdev {
 	uint32_t mtu;  /* IP MTU: the largest IPv4 packet, headers included */
 	uint32_t caps; /* enum netdev_caps */
 	struct buf_pool *pool; /* where received frames' buffers come from */
+	/*
+	 * The receive/transmit queue pair this netdev drives (an RSS queue, a
+	 * fanout member) out of the nqueues that share the interface, its MAC
+	 * and its address: the device steers each received flow to one queue,
+	 * so that several stacks (one per thread) can share one interface, each
+	 * picking ephemeral ports whose flows come back to it (inet_set_ports).
+	 * 0 of 1: the whole interface.
+	 */
+	uint16_t queue_id;
+	uint16_t nqueues;
 };
 
 #endif
