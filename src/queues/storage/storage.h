@@ -153,4 +153,20 @@ void squeue_io_done(struct sreq *r);
 /* Frees a closed queue whose last request came back. */
 void squeue_free(struct squeue *sq);
 
+/* ---- sctl.c: the calls beside push and pop, for the public layer (src/api/storage.c) ---- */
+
+struct demi_storage_stat;
+
+/* demi_open_file: opens path and installs it under a new qd. -errno (open(2)'s, -ENOSYS/-EPERM, -EMFILE, -ENOMEM). */
+int storage_open(struct rt *rt, const char *path, int flags, mode_t mode, int *qd_out);
+/* The storage queue qd names: 0, -EBADF (no queue) or -ENOTSUP (another kind). */
+int storage_queue_get(struct rt *rt, int qd, struct squeue **out);
+/* Moves the read position to offset; size (<= BUF_MAX_SIZE, checked by the caller) 0 keeps the pop size. */
+void squeue_seek(struct squeue *sq, uint64_t offset, uint32_t size);
+/* durability: a checked enum demi_storage_durability, for the later pushes. */
+void squeue_set_durability(struct squeue *sq, int durability);
+void squeue_stat(const struct squeue *sq, struct demi_storage_stat *out);
+/* A storage buffer of size bytes (1..BUF_MAX_SIZE, checked) handed to the application in out. -errno. */
+int storage_sgaalloc(struct rt *rt, size_t size, demi_sgarray_t *out);
+
 #endif
