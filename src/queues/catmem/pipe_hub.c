@@ -3,7 +3,8 @@
  * fast-path poller looks at the pipes that have waiting operations once per
  * scheduler round (a plain call, no coroutine); a timer checks that peers
  * are alive and, under libOSes that cannot sleep on a pipe, bounds how long
- * their sleep may hide a pipe message. catmem's block() sleeps here.
+ * their sleep may hide a pipe message. catmem's block() sleeps here. It
+ * reaches a pipe only through the member's callbacks (pipe_hub.h).
  */
 #include <errno.h>
 #include <linux/futex.h>
@@ -17,7 +18,7 @@
 
 #include "../../runtime/clock.h"
 #include "../../runtime/log.h"
-#include "pipe.h"
+#include "pipe_hub.h"
 
 #define TICK_MIN_NS (50 * NSEC_PER_USEC) /* other libOSes: first bound on their sleep */
 #define TICK_MAX_NS (1 * NSEC_PER_MSEC)  /* ... backing off to this while nothing arrives */
@@ -28,15 +29,15 @@
 
 static __thread struct pipe_hub *hub_tls;
 
-static inline struct pipe *active_pipe(struct list_node *n) { return container_of(n, struct pipe, hub_node); }
+static inline struct pipe_hub_member *member(struct list_node *n) { return container_of(n, struct pipe_hub_member, node); }
 
 static bool hub_poll(struct pipe_hub *h)
 {
 	bool done = false;
 	struct list_node *n, *tmp;
-	/* pipe_poll may take its own pipe off the list, never another. */
+	/* poll may take its own member off the list, never another. */
 	list_for_each_safe(n, tmp, &h->active)
-		done |= pipe_poll(active_pipe(n));
+		done |= member(n)->ops->poll(member(n));
 	if (done)
 		h->moved++;
 	return done;
@@ -49,21 +50,13 @@ static bool poller(void *arg)
 	return h->nactive && hub_poll(h);
 }
 
-/* The peer's pidfd turned readable: it exited, unless it closed its end first. */
-static void peer_exited(struct pipe *p)
-{
-	pipe_peer_refresh(p);
-	if (p->peer == PEER_OPEN)
-		p->peer = PEER_DEAD;
-}
-
-static void poll_pidfds(struct pollfd *fds, struct pipe **who, int n)
+static void poll_pidfds(struct pollfd *fds, struct pipe_hub_member **who, int n)
 {
 	if (n == 0 || poll(fds, (nfds_t)n, 0) <= 0)
 		return;
 	for (int i = 0; i < n; i++)
 		if (fds[i].revents)
-			peer_exited(who[i]);
+			who[i]->ops->peer_exited(who[i]);
 }
 
 /*
@@ -74,23 +67,16 @@ static void poll_pidfds(struct pollfd *fds, struct pipe **who, int n)
 static void check_peers(struct pipe_hub *h)
 {
 	struct pollfd fds[POLL_BATCH];
-	struct pipe *who[POLL_BATCH];
+	struct pipe_hub_member *who[POLL_BATCH];
 	int n = 0;
 	struct list_node *it, *tmp;
 	list_for_each(it, &h->active) {
-		struct pipe *p = active_pipe(it);
-		if (!p->broken && pipe_region_check(p) < 0)
-			p->broken = EPROTO;
-		pipe_peer_refresh(p);
-		if (p->peer != PEER_OPEN)
+		struct pipe_hub_member *m = member(it);
+		int fd = m->ops->check(m);
+		if (fd < 0)
 			continue;
-		if (p->peer_pidfd < 0) {
-			if (kill((pid_t)p->peer_pid, 0) < 0 && errno == ESRCH)
-				peer_exited(p);
-			continue;
-		}
-		fds[n] = (struct pollfd){ .fd = p->peer_pidfd, .events = POLLIN };
-		who[n++] = p;
+		fds[n] = (struct pollfd){ .fd = fd, .events = POLLIN };
+		who[n++] = m;
 		if (n == POLL_BATCH) {
 			poll_pidfds(fds, who, n);
 			n = 0;
@@ -99,8 +85,8 @@ static void check_peers(struct pipe_hub *h)
 	poll_pidfds(fds, who, n);
 	/* Fail now what a dead peer or a corrupt region left waiting, so that no sleep comes first. */
 	list_for_each_safe(it, tmp, &h->active)
-		if (active_pipe(it)->broken || active_pipe(it)->peer >= PEER_CLOSED)
-			if (pipe_poll(active_pipe(it)))
+		if (member(it)->ops->doomed(member(it)))
+			if (member(it)->ops->poll(member(it)))
 				h->moved++;
 }
 
@@ -167,12 +153,12 @@ void pipe_hub_put(struct pipe_hub *h)
 	free(h);
 }
 
-void pipe_hub_activate(struct pipe_hub *h, struct pipe *p)
+void pipe_hub_activate(struct pipe_hub *h, struct pipe_hub_member *m)
 {
-	if (p->active)
+	if (m->active)
 		return;
-	p->active = true;
-	list_push_back(&h->active, &p->hub_node);
+	m->active = true;
+	list_push_back(&h->active, &m->node);
 	if (h->nactive++)
 		return;
 	/*
@@ -188,12 +174,12 @@ void pipe_hub_activate(struct pipe_hub *h, struct pipe *p)
 		log_warn("catmem: cannot arm the pipe timer; dead peers may go unnoticed");
 }
 
-void pipe_hub_deactivate(struct pipe_hub *h, struct pipe *p)
+void pipe_hub_deactivate(struct pipe_hub *h, struct pipe_hub_member *m)
 {
-	if (!p->active)
+	if (!m->active)
 		return;
-	p->active = false;
-	list_del(&p->hub_node);
+	m->active = false;
+	list_del(&m->node);
 	h->nactive--;
 }
 
@@ -236,10 +222,10 @@ void pipe_hub_block(struct pipe_hub *h, uint64_t timeout_ns)
 	list_for_each(it, &h->active) {
 		if (n == FUTEX_WAITV_MAX)
 			break;
-		struct pipe *p = active_pipe(it);
-		ends[n] = &p->sh->end[p->end];
+		struct pipe_hub_member *m = member(it);
+		ends[n] = m->own;
 		atomic_store_explicit(&ends[n]->sleeping, 1, memory_order_relaxed);
-		asym |= (p->peer_flags & PIPE_END_ASYM) != 0;
+		asym |= m->peer_asym;
 		n++;
 	}
 	/*
