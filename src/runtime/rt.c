@@ -76,8 +76,8 @@ int rt_create(const struct demi_config *cfg, struct rt **out)
 
 void rt_destroy(struct rt *rt)
 {
-	for (uint32_t qd = 0; qd < rt->qds.cap; qd++) {
-		struct queue *q = qd_get(&rt->qds, (int)qd);
+	for (uint32_t slot = 0; slot < rt->qds.cap; slot++) {
+		struct queue *q = rt->qds.slots[slot];
 		if (q)
 			rt_close_queue(rt, q);
 	}
