@@ -12,10 +12,7 @@
  */
 #include "clock.h"
 
-#include <pthread.h>
-#include <stdio.h>
-#include <string.h>
-#include <time.h>
+#include "../os/os.h"
 #if defined(__x86_64__)
 #include <x86intrin.h>
 #endif
@@ -34,29 +31,10 @@ struct tsc_clock {
 	uint64_t last;     /* the last value returned */
 };
 static __thread struct tsc_clock tc __attribute__((tls_model("initial-exec")));
-static bool tsc_usable;
-static pthread_once_t tsc_once = PTHREAD_ONCE_INIT;
+/* The OS keeps time with the TSC (os_tsc_trusted, asked until the first anchor): so may we. */
+static __thread bool tsc_usable __attribute__((tls_model("initial-exec")));
 
-static uint64_t mono_ns(void)
-{
-	struct timespec ts;
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (uint64_t)ts.tv_sec * NSEC_PER_SEC + (uint64_t)ts.tv_nsec;
-}
-
-/* The kernel trusts the TSC only when it is invariant and in step on every CPU: so do we. */
-static void tsc_check(void)
-{
-#if defined(__x86_64__)
-	char src[32] = "";
-	FILE *f = fopen("/sys/devices/system/clocksource/clocksource0/current_clocksource", "r");
-	if (f) {
-		if (fgets(src, sizeof(src), f))
-			tsc_usable = strcmp(src, "tsc\n") == 0;
-		fclose(f);
-	}
-#endif
-}
+static inline uint64_t mono_ns(void) { return os_mono_ns(); }
 
 #if defined(__x86_64__)
 /*
@@ -92,7 +70,7 @@ uint64_t clock_now(void)
 		return virt_now;
 #if defined(__x86_64__)
 	if (__builtin_expect(!tc.tsc, 0))
-		pthread_once(&tsc_once, tsc_check);
+		tsc_usable = os_tsc_trusted();
 	if (tsc_usable) {
 		uint64_t t = __rdtsc(), d = t - tc.tsc, ns;
 		if (__builtin_expect(tc.mult && d < tc.ticks, 1))

@@ -1,13 +1,9 @@
 /* catmem pipe queues: push, pop and close on one end of a shared-memory pipe. */
 #include <errno.h>
-#include <limits.h>
-#include <linux/futex.h>
-#include <signal.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/syscall.h>
-#include <unistd.h>
 
+#include "../../os/os.h"
 #include "pipe.h"
 
 static inline struct pipe *pipe_of(struct queue *q) { return container_of(q, struct pipe, q); }
@@ -57,9 +53,11 @@ void pipe_peer_refresh(struct pipe *p)
 		}
 		p->peer = PEER_OPEN;
 		/* A pidfd turns readable when the peer dies, even unreaped; kill(pid, 0) is the fallback. */
-		p->peer_pidfd = (int)syscall(SYS_pidfd_open, (pid_t)p->peer_pid, 0);
-		if (p->peer_pidfd < 0 && errno == ESRCH)
+		p->peer_pidfd = os_pid_watch(p->peer_pid);
+		if (p->peer_pidfd == -ESRCH)
 			p->peer = PEER_DEAD;
+		if (p->peer_pidfd < 0)
+			p->peer_pidfd = -1;
 		return;
 	}
 	if (pipe_word_pid(w) != p->peer_pid || st == PIPE_END_FREE || pipe_word_flags(w) != p->peer_flags)
@@ -100,9 +98,9 @@ void pipe_notify(struct pipe *p)
 	}
 	struct pipe_end_sh *pe = &p->sh->end[1 - p->end];
 	if (atomic_load_explicit(&pe->sleeping, memory_order_relaxed)) {
-		/* The bump makes the sleeper's futex_waitv fail at once if it has not slept yet. */
+		/* The bump makes the sleeper's wait fail at once if it has not slept yet. */
 		atomic_fetch_add_explicit(&pe->bell, 1, memory_order_relaxed);
-		syscall(SYS_futex, &pe->bell, FUTEX_WAKE, INT_MAX, NULL, NULL, 0);
+		os_bell_ring(&pe->bell);
 	}
 }
 
@@ -400,7 +398,7 @@ static int hub_check(struct pipe_hub_member *m)
 	if (p->peer != PEER_OPEN)
 		return -1;
 	if (p->peer_pidfd < 0) {
-		if (kill((pid_t)p->peer_pid, 0) < 0 && errno == ESRCH)
+		if (!os_pid_alive(p->peer_pid))
 			hub_peer_exited(m);
 		return -1;
 	}
@@ -471,7 +469,7 @@ static int pipe_close(struct queue *q)
 	p->open = false;
 	pipe_notify(p); /* a sleeping peer learns of the end of the stream now */
 	if (p->peer_pidfd >= 0)
-		close(p->peer_pidfd);
+		os_pid_watch_close(p->peer_pidfd);
 	p->peer_pidfd = -1;
 	struct pipe_hub *h = p->hub;
 	p->hub = NULL;
@@ -551,7 +549,7 @@ int pipe_new(struct rt *rt, const char *name, bool create, int *qd_out)
 	if (err) {
 		pipe_region_close(p);
 		if (p->peer_pidfd >= 0)
-			close(p->peer_pidfd);
+			os_pid_watch_close(p->peer_pidfd);
 		pipe_unref(p);
 		pipe_hub_put(h);
 		return err;
