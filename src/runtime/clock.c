@@ -31,8 +31,8 @@ struct tsc_clock {
 	uint64_t last;     /* the last value returned */
 };
 static __thread struct tsc_clock tc __attribute__((tls_model("initial-exec")));
-/* The OS keeps time with the TSC (os_tsc_trusted, asked until the first anchor): so may we. */
-static __thread bool tsc_usable __attribute__((tls_model("initial-exec")));
+/* Whether the OS keeps time with the TSC, so that we may (os_tsc_trusted): 0 not asked yet, 1 yes, -1 no. */
+static __thread int8_t tsc_state __attribute__((tls_model("initial-exec")));
 
 static inline uint64_t mono_ns(void) { return os_mono_ns(); }
 
@@ -69,9 +69,9 @@ uint64_t clock_now(void)
 	if (__builtin_expect(virt, 0))
 		return virt_now;
 #if defined(__x86_64__)
-	if (__builtin_expect(!tc.tsc, 0))
-		tsc_usable = os_tsc_trusted();
-	if (tsc_usable) {
+	if (__builtin_expect(!tsc_state, 0))
+		tsc_state = os_tsc_trusted() ? 1 : -1;
+	if (tsc_state > 0) {
 		uint64_t t = __rdtsc(), d = t - tc.tsc, ns;
 		if (__builtin_expect(tc.mult && d < tc.ticks, 1))
 			ns = tc.ns + (uint64_t)(((unsigned __int128)d * tc.mult) >> 32);
