@@ -14,6 +14,10 @@ extern "C" {
 /*
  * Every call returns 0 on success or a positive errno. In a thread that has
  * not called demi_init, every call returns ENOSYS.
+ *
+ * Queue descriptors (qds) are Demi's own non-negative ints, per thread, not
+ * file descriptors: Demi draws them from 2^30 up, apart from the numbers the
+ * kernel gives file descriptors, so that no qd is also an open descriptor.
  */
 
 /**

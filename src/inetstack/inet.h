@@ -54,6 +54,9 @@ void inet_tx_flush(struct inet *in);
 /* Creates a socket queue: SOCK_STREAM (TCP) or SOCK_DGRAM (UDP); another type: -ENOTSUP. */
 int inet_socket(struct inet *in, int type, struct queue **out, const struct queue_ops **ops);
 
+struct demi_netstats;
+/* Copies the counters of this thread's stack and of its device into out. -ENOTSUP when the thread runs no stack. */
+int inet_stats_read(struct demi_netstats *out);
 /* Writes the counters to the log at info level (inet_destroy does; a libOS may at process exit too). */
 void inet_stats_log(const struct inet *in);
 

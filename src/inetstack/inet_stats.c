@@ -1,20 +1,16 @@
-/* Counters: the demi_netstats extension call, and the summary logged at exit. */
+/* Counters: what demi_netstats reads (src/api/netstats.c), and the summary logged at exit. */
 #include <demi/netstats.h>
+#include <errno.h>
 
-#include "../api/api.h"
 #include "../runtime/log.h"
 #include "inet.h"
 #include "inet_priv.h"
 
-DEMI_EXPORT int demi_netstats(struct demi_netstats *out)
+int inet_stats_read(struct demi_netstats *out)
 {
-	API_RT(rt);
-	(void)rt;
-	if (!out)
-		return EINVAL;
 	struct inet *in = inet_current;
 	if (!in)
-		return ENOTSUP; /* catnap: the kernel's stack keeps its own counters */
+		return -ENOTSUP; /* catnap: the kernel's stack keeps its own counters */
 	*out = in->st;
 	if (in->dev->ops->stats)
 		in->dev->ops->stats(in->dev, &out->eth);

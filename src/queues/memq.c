@@ -1,8 +1,8 @@
 /* Memory queues: an in-process FIFO of sgas between coroutines, under any libOS. */
-#include <demi/memq.h>
-#include <stdlib.h>
+#include "memq.h"
 
-#include "../api/api.h"
+#include <errno.h>
+#include <stdlib.h>
 
 struct memq_item {
 	struct buf *buf;
@@ -100,25 +100,22 @@ static const struct queue_ops memq_ops = {
 	.close = memq_close,
 };
 
-DEMI_EXPORT int demi_queue(int *qd_out)
+int memq_create(struct rt *rt, int *qd_out)
 {
-	API_RT(rt);
-	if (!qd_out)
-		return EINVAL;
 	struct memq *m = calloc(1, sizeof(*m));
 	if (!m)
-		return ENOMEM;
+		return -ENOMEM;
 	m->rt = rt;
 	m->cap = 64;
 	m->ring = malloc(m->cap * sizeof(*m->ring));
 	if (!m->ring) {
 		free(m);
-		return ENOMEM;
+		return -ENOMEM;
 	}
 	int err = qd_install(&rt->qds, &m->q, &memq_ops);
 	if (err) {
 		memq_close(&m->q);
-		return api_err(err);
+		return err;
 	}
 	*qd_out = m->q.qd;
 	return 0;

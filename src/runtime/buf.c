@@ -4,8 +4,8 @@
 #include <errno.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/mman.h>
-#include <unistd.h>
+
+#include "../os/os.h"
 
 #define CHUNK_BYTES (2u << 20)
 
@@ -60,8 +60,8 @@ void *buf_chunk_map(struct buf_chunk **list, uint64_t *bytes, uint64_t max, size
 	struct buf_chunk *ch = malloc(sizeof(*ch));
 	if (!ch)
 		return NULL;
-	void *mem = mmap(NULL, len, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
-	if (mem == MAP_FAILED) {
+	void *mem = os_mem_map(len);
+	if (!mem) {
 		free(ch);
 		return NULL;
 	}
@@ -76,15 +76,15 @@ void buf_chunk_unmap_all(struct buf_chunk **list)
 	while (*list) {
 		struct buf_chunk *c = *list;
 		*list = c->next;
-		munmap(c->mem, c->len);
+		os_mem_unmap(c->mem, c->len);
 		free(c);
 	}
 }
 
-/* mmap maps whole pages: a watcher registers all of them. */
+/* os_mem_map maps whole pages: a watcher registers all of them. */
 static size_t page_round(size_t len)
 {
-	size_t pg = (size_t)sysconf(_SC_PAGESIZE);
+	size_t pg = os_page_size();
 	return (len + pg - 1) / pg * pg;
 }
 

@@ -12,10 +12,7 @@
  */
 #include "clock.h"
 
-#include <pthread.h>
-#include <stdio.h>
-#include <string.h>
-#include <time.h>
+#include "../os/os.h"
 #if defined(__x86_64__)
 #include <x86intrin.h>
 #endif
@@ -34,29 +31,10 @@ struct tsc_clock {
 	uint64_t last;     /* the last value returned */
 };
 static __thread struct tsc_clock tc __attribute__((tls_model("initial-exec")));
-static bool tsc_usable;
-static pthread_once_t tsc_once = PTHREAD_ONCE_INIT;
+/* Whether the OS keeps time with the TSC, so that we may (os_tsc_trusted): 0 not asked yet, 1 yes, -1 no. */
+static __thread int8_t tsc_state __attribute__((tls_model("initial-exec")));
 
-static uint64_t mono_ns(void)
-{
-	struct timespec ts;
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (uint64_t)ts.tv_sec * NSEC_PER_SEC + (uint64_t)ts.tv_nsec;
-}
-
-/* The kernel trusts the TSC only when it is invariant and in step on every CPU: so do we. */
-static void tsc_check(void)
-{
-#if defined(__x86_64__)
-	char src[32] = "";
-	FILE *f = fopen("/sys/devices/system/clocksource/clocksource0/current_clocksource", "r");
-	if (f) {
-		if (fgets(src, sizeof(src), f))
-			tsc_usable = strcmp(src, "tsc\n") == 0;
-		fclose(f);
-	}
-#endif
-}
+static inline uint64_t mono_ns(void) { return os_mono_ns(); }
 
 #if defined(__x86_64__)
 /*
@@ -91,9 +69,9 @@ uint64_t clock_now(void)
 	if (__builtin_expect(virt, 0))
 		return virt_now;
 #if defined(__x86_64__)
-	if (__builtin_expect(!tc.tsc, 0))
-		pthread_once(&tsc_once, tsc_check);
-	if (tsc_usable) {
+	if (__builtin_expect(!tsc_state, 0))
+		tsc_state = os_tsc_trusted() ? 1 : -1;
+	if (tsc_state > 0) {
 		uint64_t t = __rdtsc(), d = t - tc.tsc, ns;
 		if (__builtin_expect(tc.mult && d < tc.ticks, 1))
 			ns = tc.ns + (uint64_t)(((unsigned __int128)d * tc.mult) >> 32);

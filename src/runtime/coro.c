@@ -1,9 +1,9 @@
-/* Coroutine stacks and initial frames for the assembly switch in coro_switch_*.S. */
+/* Coroutine stacks and initial frames for the assembly switch in arch/coro_switch_*.S. */
 #include "coro.h"
 
 #include <stdint.h>
-#include <sys/mman.h>
-#include <unistd.h>
+
+#include "../os/os.h"
 
 /* First code a new coroutine runs: takes entry and arg from callee-saved registers. */
 extern void coro_trampoline(void);
@@ -42,18 +42,10 @@ void coro_make(struct coro_ctx *ctx, void *stack, size_t size, coro_entry entry,
 
 void *coro_stack_alloc(size_t size)
 {
-	size_t page = (size_t)sysconf(_SC_PAGESIZE);
-	char *p = mmap(NULL, size + page, PROT_READ | PROT_WRITE,
-		       MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
-	if (p == MAP_FAILED)
-		return NULL;
-	/* A guard page turns a stack overflow into a fault, not silent corruption. */
-	mprotect(p, page, PROT_NONE);
-	return p + page;
+	return os_stack_alloc(size);
 }
 
 void coro_stack_free(void *stack, size_t size)
 {
-	size_t page = (size_t)sysconf(_SC_PAGESIZE);
-	munmap((char *)stack - page, size + page);
+	os_stack_free(stack, size);
 }

@@ -1,4 +1,4 @@
-/* Queue-descriptor table: small non-negative integers of Demi's own, reused lowest-first. */
+/* Queue-descriptor table: QD_BASE + slot, integers of Demi's own apart from kernel descriptors, reused lowest-first. */
 #include "queue.h"
 
 #include <errno.h>
@@ -8,6 +8,8 @@
 int qd_table_init(struct qd_table *t, uint32_t cap)
 {
 	memset(t, 0, sizeof(*t));
+	if (cap > QD_MAX_COUNT)
+		return -EINVAL;
 	t->slots = calloc(cap, sizeof(*t->slots));
 	t->free = calloc(cap, sizeof(*t->free));
 	if (!t->slots || !t->free) {
@@ -30,17 +32,17 @@ void qd_table_fini(struct qd_table *t)
 }
 
 /*
- * Descriptors are freed in any order, so a stack would hand out the last one
+ * Slots are freed in any order, so a stack would hand out the last one
  * freed; a min-heap keeps "lowest first" at O(log n).
  */
-static void free_push(struct qd_table *t, uint32_t qd)
+static void free_push(struct qd_table *t, uint32_t slot)
 {
 	uint32_t i = t->nfree++;
-	while (i > 0 && t->free[(i - 1) / 2] > qd) {
+	while (i > 0 && t->free[(i - 1) / 2] > slot) {
 		t->free[i] = t->free[(i - 1) / 2];
 		i = (i - 1) / 2;
 	}
-	t->free[i] = qd;
+	t->free[i] = slot;
 }
 
 static uint32_t free_pop(struct qd_table *t)
@@ -65,11 +67,11 @@ int qd_install(struct qd_table *t, struct queue *q, const struct queue_ops *ops)
 {
 	if (t->nfree == 0)
 		return -EMFILE;
-	uint32_t qd = free_pop(t);
+	uint32_t slot = free_pop(t);
 	q->ops = ops;
-	q->qd = (int)qd;
+	q->qd = QD_BASE + (int)slot;
 	list_init(&q->pending);
-	t->slots[qd] = q;
+	t->slots[slot] = q;
 	t->used++;
 	return 0;
 }
@@ -78,7 +80,8 @@ void qd_remove(struct qd_table *t, int qd)
 {
 	if (!qd_get(t, qd))
 		return;
-	t->slots[qd] = NULL;
-	free_push(t, (uint32_t)qd);
+	uint32_t slot = (uint32_t)qd - (uint32_t)QD_BASE;
+	t->slots[slot] = NULL;
+	free_push(t, slot);
 	t->used--;
 }

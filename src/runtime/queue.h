@@ -56,23 +56,36 @@ struct queue {
 	struct list_node pending; /* ops not yet complete */
 };
 
+/*
+ * Queue descriptors are QD_BASE + a slot of the table: plain non-negative
+ * ints (PDPIX, Demikernel), but apart from the small numbers the kernel gives
+ * file descriptors (below fs.nr_open, 2^20 by default), so that a layer that
+ * sees both (an LD_PRELOAD shim) tells them apart by value alone. A table
+ * holds at most QD_MAX_COUNT slots, so every qd fits in an int. Slots are
+ * reused lowest-first, as POSIX does for descriptors.
+ */
+#define QD_BASE (1 << 30)
+#define QD_MAX_COUNT ((uint32_t)INT32_MAX - QD_BASE + 1)
+
 struct qd_table {
 	struct queue **slots;
 	uint32_t cap, used;
-	uint32_t *free; /* min-heap of free descriptors: the lowest is reused first, as POSIX does */
+	uint32_t *free; /* min-heap of free slots: the lowest is reused first */
 	uint32_t nfree;
 };
 
+/* A table of cap slots (qds QD_BASE .. QD_BASE + cap - 1). -ENOMEM, -EINVAL (cap > QD_MAX_COUNT). */
 int qd_table_init(struct qd_table *t, uint32_t cap);
 void qd_table_fini(struct qd_table *t);
 /* Installs q under a new descriptor (set in q->qd). -EMFILE when full. */
 int qd_install(struct qd_table *t, struct queue *q, const struct queue_ops *ops);
-/* The queue of qd, or NULL (-EBADF). */
+/* The queue of qd, or NULL (-EBADF): O(1), one subtraction (a qd below QD_BASE wraps to a huge slot). */
 static inline struct queue *qd_get(const struct qd_table *t, int qd)
 {
-	if (qd < 0 || (uint32_t)qd >= t->cap)
+	uint32_t slot = (uint32_t)qd - (uint32_t)QD_BASE;
+	if (slot >= t->cap)
 		return NULL;
-	return t->slots[qd];
+	return t->slots[slot];
 }
 void qd_remove(struct qd_table *t, int qd);
 

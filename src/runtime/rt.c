@@ -4,11 +4,23 @@
 #include <errno.h>
 #include <stdlib.h>
 
-#include "../libos/libos.h"
+#include "../os/os.h"
 #include "clock.h"
+#include "libos_ops.h"
 #include "log.h"
 
 __thread struct rt *rt_tls RT_TLS;
+
+/* A thread that exits with a runtime gets it torn down: sockets closed, memory returned. */
+static void on_thread_exit(void *arg)
+{
+	rt_destroy(arg);
+}
+
+void rt_destroy_at_thread_exit(struct rt *rt)
+{
+	os_thread_at_exit(on_thread_exit, rt);
+}
 
 /*
  * Background coroutine: fires due timers. It sleeps while none is due, so an
@@ -55,8 +67,8 @@ int rt_create(const struct demi_config *cfg, struct rt **out)
 
 void rt_destroy(struct rt *rt)
 {
-	for (uint32_t qd = 0; qd < rt->qds.cap; qd++) {
-		struct queue *q = qd_get(&rt->qds, (int)qd);
+	for (uint32_t slot = 0; slot < rt->qds.cap; slot++) {
+		struct queue *q = rt->qds.slots[slot];
 		if (q)
 			rt_close_queue(rt, q);
 	}

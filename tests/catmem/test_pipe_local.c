@@ -334,7 +334,7 @@ BOTH(zero_copy_alloc, .timeout = 20)
 	demi_sgarray_t sga;
 	ERR(EINVAL, demi_pipe_sgaalloc(&sga, c, 0));
 	ERR(EINVAL, demi_pipe_sgaalloc(&sga, c, DEMI_PIPE_MSG_MAX + 1));
-	ERR(EBADF, demi_pipe_sgaalloc(&sga, 4242, 64));
+	ERR(EBADF, demi_pipe_sgaalloc(&sga, (1 << 30) + 4242, 64));
 	for (unsigned i = 0; i < 100; i++) {
 		size_t len = i % 2 ? 64 : 65536;
 		OK(demi_pipe_sgaalloc(&sga, c, len));

@@ -3,7 +3,7 @@
 
 #include <unistd.h>
 
-#define BAD_QD 4242
+#define BAD_QD ((1 << 30) + 4242) /* inside the qd range (from 2^30), never installed */
 
 /* A connected TCP client qd (the pair's other ends stay open). */
 static int connected(const struct libos_param *p, int *peer)

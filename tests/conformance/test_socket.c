@@ -1,11 +1,13 @@
 /* PDPIX conformance: the control path (demi_socket, bind, listen, accept, connect). */
 #include "conformance.h"
 
-#define BAD_QD 4242
+#include <fcntl.h>
+
+#define BAD_QD ((1 << 30) + 4242) /* inside the qd range (from 2^30), never installed */
 
 /* ---- demi_socket ---- */
 
-LIBOS_TEST(socket, creates_small_qds, .timeout = 10)
+LIBOS_TEST(socket, creates_qds_apart_from_fds, .timeout = 10)
 {
 	lp_init(p);
 	int types[2], nt = 0;
@@ -20,8 +22,16 @@ LIBOS_TEST(socket, creates_small_qds, .timeout = 10)
 		cr_assert_geq(a, 0);
 		cr_assert_geq(b, 0);
 		cr_assert_neq(a, b);
-		/* qds are Demi's own small integers, not file descriptors. */
-		cr_assert_lt(a, 1024);
+		/*
+		 * qds are Demi's own integers, not file descriptors, and drawn from
+		 * a range apart from them (from 2^30; a kernel descriptor stays below
+		 * fs.nr_open, 2^20 by default), so a preload layer tells them apart.
+		 */
+		cr_assert_geq(a, 1 << 20);
+		cr_assert_geq(b, 1 << 20);
+		errno = 0;
+		cr_assert_eq(fcntl(a, F_GETFD), -1, "qd %d is also an open file descriptor", a);
+		cr_assert_eq(errno, EBADF);
 		EXPECT_OK(demi_close(a));
 		EXPECT_OK(demi_close(b));
 	}

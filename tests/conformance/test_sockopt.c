@@ -3,7 +3,7 @@
 
 #include <netinet/tcp.h>
 
-#define BAD_QD 4242
+#define BAD_QD ((1 << 30) + 4242) /* inside the qd range (from 2^30), never installed */
 #define NO_SUCH_LEVEL 0x7ead
 #define NO_SUCH_OPTION 0x7eaf
 

@@ -46,8 +46,8 @@ static int case_open(void)
 	ERR(ENOTSUP, demi_storage_seek(mq, 0, 0));
 	ERR(ENOTSUP, demi_storage_stat(mq, &st));
 	ERR(ENOTSUP, demi_storage_set_durability(mq, DEMI_STORAGE_FLUSH));
-	ERR(EBADF, demi_storage_seek(4242, 0, 0));
-	ERR(EBADF, demi_storage_stat(4242, &st));
+	ERR(EBADF, demi_storage_seek((1 << 30) + 4242, 0, 0));
+	ERR(EBADF, demi_storage_stat((1 << 30) + 4242, &st));
 	ERR(EINVAL, stat_unchecked(mq, NULL));
 
 	/* Modes: no push on a read-only queue, no pop on a write-only one. */

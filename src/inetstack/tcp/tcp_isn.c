@@ -3,8 +3,8 @@
 
 #include <errno.h>
 #include <string.h>
-#include <sys/random.h>
 
+#include "../../os/os.h"
 #include "../../runtime/clock.h"
 
 static inline uint64_t rotl(uint64_t x, int b) { return (x << b) | (x >> (64 - b)); }
@@ -71,19 +71,7 @@ uint64_t tcp_siphash24(const uint8_t key[16], const void *data, size_t len)
 
 int tcp_isn_init(struct tcp_isn_secret *s)
 {
-	size_t got = 0;
-	while (got < sizeof(s->key)) {
-		ssize_t n = getrandom(s->key + got, sizeof(s->key) - got, 0);
-		if (n < 0) {
-			if (errno == EINTR)
-				continue;
-			return -errno;
-		}
-		if (n == 0)
-			return -EIO;
-		got += (size_t)n;
-	}
-	return 0;
+	return os_random(s->key, sizeof(s->key), true);
 }
 
 uint32_t tcp_isn(const struct tcp_isn_secret *s, uint32_t laddr, uint16_t lport, uint32_t raddr, uint16_t rport)

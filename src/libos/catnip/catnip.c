@@ -20,7 +20,7 @@
 
 /*
  * A process that returns from main skips the runtime's teardown (it runs at
- * thread exit, rt_exit.c), and with it the counters' log: say them at exit.
+ * thread exit, rt.c), and with it the counters' log: say them at exit.
  * The instances of all threads, in a list of their own under a lock.
  */
 static pthread_mutex_t live_lock = PTHREAD_MUTEX_INITIALIZER;

@@ -10,10 +10,9 @@
 #include <stdint.h>
 
 #include "../../runtime/rt.h"
+#include "pipe_hub.h"
 #include "pipe_ring.h"
 #include "pipe_shm.h"
-
-struct pipe_hub;
 
 enum pipe_peer { PEER_UNKNOWN, PEER_OPEN, PEER_CLOSED, PEER_DEAD };
 
@@ -54,8 +53,7 @@ struct pipe {
 
 	/* Waiting operations, oldest first, linked through op->wnode. */
 	struct list_node pops, pushes;
-	struct list_node hub_node; /* in the hub's active list while something waits */
-	bool active;
+	struct pipe_hub_member hm; /* in the hub's active list while something waits */
 };
 
 extern const struct queue_ops pipe_queue_ops;
@@ -79,8 +77,6 @@ int pipe_region_check(struct pipe *p);
 
 /* Drops one reference; the last frees the pipe (the region stays mapped until then). */
 void pipe_unref(struct pipe *p);
-/* Progress on the waiting operations of p; true when some completed. */
-bool pipe_poll(struct pipe *p);
 /* Learns the peer's state from its end word (attach, close); -EPROTO marks the pipe broken. */
 void pipe_peer_refresh(struct pipe *p);
 /* pipe_peer_refresh, with the datapath's case inline: an open peer whose word has not changed. */
@@ -97,34 +93,5 @@ void pipe_notify(struct pipe *p);
 int pipe_new(struct rt *rt, const char *name, bool create, int *qd_out);
 /* demi_pipe_sgaalloc. -errno. */
 int pipe_sgaalloc(struct rt *rt, int qd, size_t size, demi_sgarray_t *out);
-
-/* ---- pipe_hub.c: the per-thread poller ---- */
-
-struct pipe_hub {
-	struct rt *rt;
-	uint32_t refs;         /* the catmem libOS, and every open pipe */
-	bool can_sleep;        /* catmem: block() sleeps on the pipes' bells */
-	bool asym;             /* registered for membarrier: our pushes take no fence before ringing (PIPE_END_ASYM) */
-	struct sched_poller poller; /* polls the active pipes at the start of every round */
-	struct list_node active;
-	uint32_t nactive;
-	struct timer tick;     /* while pipes are active: liveness checks, and a bound on other libOSes' sleep */
-	uint64_t tick_ns;
-	uint64_t last_check;   /* clock_now() of the last liveness check */
-	uint64_t moved;        /* completions by the hub: the tick backs off while it stays */
-	uint64_t moved_at_tick;
-};
-
-/*
- * The hub of rt's thread, created on first use, with one more reference.
- * `libos`: the catmem libOS takes it and may sleep on pipes. -ENOMEM.
- */
-int pipe_hub_get(struct rt *rt, bool libos, struct pipe_hub **out);
-void pipe_hub_put(struct pipe_hub *h);
-/* p has waiting operations: poll it each round until it has none. */
-void pipe_hub_activate(struct pipe_hub *h, struct pipe *p);
-void pipe_hub_deactivate(struct pipe_hub *h, struct pipe *p);
-/* catmem's block(): sleeps on the bells of the active pipes, then polls them. */
-void pipe_hub_block(struct pipe_hub *h, uint64_t timeout_ns);
 
 #endif

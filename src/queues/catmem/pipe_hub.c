@@ -3,21 +3,16 @@
  * fast-path poller looks at the pipes that have waiting operations once per
  * scheduler round (a plain call, no coroutine); a timer checks that peers
  * are alive and, under libOSes that cannot sleep on a pipe, bounds how long
- * their sleep may hide a pipe message. catmem's block() sleeps here.
+ * their sleep may hide a pipe message. catmem's block() sleeps here. It
+ * reaches a pipe only through the member's callbacks (pipe_hub.h).
  */
 #include <errno.h>
-#include <linux/futex.h>
-#include <linux/membarrier.h>
-#include <poll.h>
-#include <signal.h>
 #include <stdlib.h>
-#include <sys/syscall.h>
-#include <time.h>
-#include <unistd.h>
 
+#include "../../os/os.h"
 #include "../../runtime/clock.h"
 #include "../../runtime/log.h"
-#include "pipe.h"
+#include "pipe_hub.h"
 
 #define TICK_MIN_NS (50 * NSEC_PER_USEC) /* other libOSes: first bound on their sleep */
 #define TICK_MAX_NS (1 * NSEC_PER_MSEC)  /* ... backing off to this while nothing arrives */
@@ -28,15 +23,15 @@
 
 static __thread struct pipe_hub *hub_tls;
 
-static inline struct pipe *active_pipe(struct list_node *n) { return container_of(n, struct pipe, hub_node); }
+static inline struct pipe_hub_member *member(struct list_node *n) { return container_of(n, struct pipe_hub_member, node); }
 
 static bool hub_poll(struct pipe_hub *h)
 {
 	bool done = false;
 	struct list_node *n, *tmp;
-	/* pipe_poll may take its own pipe off the list, never another. */
+	/* poll may take its own member off the list, never another. */
 	list_for_each_safe(n, tmp, &h->active)
-		done |= pipe_poll(active_pipe(n));
+		done |= member(n)->ops->poll(member(n));
 	if (done)
 		h->moved++;
 	return done;
@@ -49,21 +44,15 @@ static bool poller(void *arg)
 	return h->nactive && hub_poll(h);
 }
 
-/* The peer's pidfd turned readable: it exited, unless it closed its end first. */
-static void peer_exited(struct pipe *p)
+static void poll_pidfds(const int *fds, struct pipe_hub_member **who, int n)
 {
-	pipe_peer_refresh(p);
-	if (p->peer == PEER_OPEN)
-		p->peer = PEER_DEAD;
-}
-
-static void poll_pidfds(struct pollfd *fds, struct pipe **who, int n)
-{
-	if (n == 0 || poll(fds, (nfds_t)n, 0) <= 0)
+	bool ended[POLL_BATCH];
+	if (n == 0)
 		return;
+	os_pid_watch_poll(fds, ended, n);
 	for (int i = 0; i < n; i++)
-		if (fds[i].revents)
-			peer_exited(who[i]);
+		if (ended[i])
+			who[i]->ops->peer_exited(who[i]);
 }
 
 /*
@@ -73,24 +62,17 @@ static void poll_pidfds(struct pollfd *fds, struct pipe **who, int n)
  */
 static void check_peers(struct pipe_hub *h)
 {
-	struct pollfd fds[POLL_BATCH];
-	struct pipe *who[POLL_BATCH];
+	int fds[POLL_BATCH];
+	struct pipe_hub_member *who[POLL_BATCH];
 	int n = 0;
 	struct list_node *it, *tmp;
 	list_for_each(it, &h->active) {
-		struct pipe *p = active_pipe(it);
-		if (!p->broken && pipe_region_check(p) < 0)
-			p->broken = EPROTO;
-		pipe_peer_refresh(p);
-		if (p->peer != PEER_OPEN)
+		struct pipe_hub_member *m = member(it);
+		int fd = m->ops->check(m);
+		if (fd < 0)
 			continue;
-		if (p->peer_pidfd < 0) {
-			if (kill((pid_t)p->peer_pid, 0) < 0 && errno == ESRCH)
-				peer_exited(p);
-			continue;
-		}
-		fds[n] = (struct pollfd){ .fd = p->peer_pidfd, .events = POLLIN };
-		who[n++] = p;
+		fds[n] = fd;
+		who[n++] = m;
 		if (n == POLL_BATCH) {
 			poll_pidfds(fds, who, n);
 			n = 0;
@@ -99,8 +81,8 @@ static void check_peers(struct pipe_hub *h)
 	poll_pidfds(fds, who, n);
 	/* Fail now what a dead peer or a corrupt region left waiting, so that no sleep comes first. */
 	list_for_each_safe(it, tmp, &h->active)
-		if (active_pipe(it)->broken || active_pipe(it)->peer >= PEER_CLOSED)
-			if (pipe_poll(active_pipe(it)))
+		if (member(it)->ops->doomed(member(it)))
+			if (member(it)->ops->poll(member(it)))
 				h->moved++;
 }
 
@@ -143,8 +125,7 @@ int pipe_hub_get(struct rt *rt, bool libos, struct pipe_hub **out)
 		 * barrier (PIPE_END_ASYM). Per thread's hub, so that a forked
 		 * child registers its own process.
 		 */
-		h->asym = rt->cfg.catmem_membarrier &&
-			  syscall(SYS_membarrier, MEMBARRIER_CMD_REGISTER_GLOBAL_EXPEDITED, 0, 0) == 0;
+		h->asym = rt->cfg.catmem_membarrier && os_barrier_register();
 		h->poller = (struct sched_poller){ .poll = poller, .arg = h };
 		sched_poller_add(&rt->sched, &h->poller);
 		hub_tls = h;
@@ -167,12 +148,12 @@ void pipe_hub_put(struct pipe_hub *h)
 	free(h);
 }
 
-void pipe_hub_activate(struct pipe_hub *h, struct pipe *p)
+void pipe_hub_activate(struct pipe_hub *h, struct pipe_hub_member *m)
 {
-	if (p->active)
+	if (m->active)
 		return;
-	p->active = true;
-	list_push_back(&h->active, &p->hub_node);
+	m->active = true;
+	list_push_back(&h->active, &m->node);
 	if (h->nactive++)
 		return;
 	/*
@@ -188,58 +169,35 @@ void pipe_hub_activate(struct pipe_hub *h, struct pipe *p)
 		log_warn("catmem: cannot arm the pipe timer; dead peers may go unnoticed");
 }
 
-void pipe_hub_deactivate(struct pipe_hub *h, struct pipe *p)
+void pipe_hub_deactivate(struct pipe_hub *h, struct pipe_hub_member *m)
 {
-	if (!p->active)
+	if (!m->active)
 		return;
-	p->active = false;
-	list_del(&p->hub_node);
+	m->active = false;
+	list_del(&m->node);
 	h->nactive--;
-}
-
-/* Sleeps on up to FUTEX_WAITV_MAX bells until one rings or the absolute CLOCK_MONOTONIC deadline. */
-static void wait_bells(struct futex_waitv *w, uint32_t n, const struct timespec *deadline)
-{
-	if (syscall(SYS_futex_waitv, w, n, 0, deadline, CLOCK_MONOTONIC) == 0 || errno != ENOSYS)
-		return;
-	/* Before Linux 5.16: one bell, and a short sleep so that the others are looked at soon. */
-	struct timespec now, rel = { 0, (long)TICK_MAX_NS };
-	clock_gettime(CLOCK_MONOTONIC, &now);
-	if (deadline) {
-		int64_t left = (deadline->tv_sec - now.tv_sec) * (int64_t)NSEC_PER_SEC + (deadline->tv_nsec - now.tv_nsec);
-		if (left < (int64_t)TICK_MAX_NS)
-			rel.tv_nsec = left > 0 ? (long)left : 0;
-	}
-	syscall(SYS_futex, (void *)(uintptr_t)w[0].uaddr, FUTEX_WAIT, (uint32_t)w[0].val, &rel, NULL, 0);
 }
 
 void pipe_hub_block(struct pipe_hub *h, uint64_t timeout_ns)
 {
-	struct timespec deadline, *dl = NULL;
-	if (timeout_ns != UINT64_MAX) {
-		clock_gettime(CLOCK_MONOTONIC, &deadline);
-		uint64_t ns = (uint64_t)deadline.tv_nsec + timeout_ns;
-		deadline.tv_sec += (time_t)(ns / NSEC_PER_SEC);
-		deadline.tv_nsec = (long)(ns % NSEC_PER_SEC);
-		dl = &deadline;
-	}
+	uint64_t deadline = timeout_ns == UINT64_MAX ? UINT64_MAX : os_mono_ns() + timeout_ns;
 	if (!h->nactive) {
 		/* Nothing waits on a pipe: only the deadline (or a memory queue's timer) can end this wait. */
-		clock_nanosleep(CLOCK_MONOTONIC, TIMER_ABSTIME, dl ? dl : &(struct timespec){ INT32_MAX, 0 }, NULL);
+		os_sleep_until(deadline);
 		return;
 	}
-	struct futex_waitv w[FUTEX_WAITV_MAX];
-	struct pipe_end_sh *ends[FUTEX_WAITV_MAX];
+	struct os_bell w[OS_BELLS_MAX];
+	struct pipe_end_sh *ends[OS_BELLS_MAX];
 	uint32_t n = 0;
 	bool asym = false;
 	struct list_node *it;
 	list_for_each(it, &h->active) {
-		if (n == FUTEX_WAITV_MAX)
+		if (n == OS_BELLS_MAX)
 			break;
-		struct pipe *p = active_pipe(it);
-		ends[n] = &p->sh->end[p->end];
+		struct pipe_hub_member *m = member(it);
+		ends[n] = m->own;
 		atomic_store_explicit(&ends[n]->sleeping, 1, memory_order_relaxed);
-		asym |= (p->peer_flags & PIPE_END_ASYM) != 0;
+		asym |= m->peer_asym;
 		n++;
 	}
 	/*
@@ -252,27 +210,21 @@ void pipe_hub_block(struct pipe_hub *h, uint64_t timeout_ns)
 	 * sees our flag. Should membarrier fail, we only nap.
 	 */
 	atomic_thread_fence(memory_order_seq_cst);
-	bool nap = asym && syscall(SYS_membarrier, MEMBARRIER_CMD_GLOBAL_EXPEDITED, 0, 0) != 0;
+	bool nap = asym && !os_barrier_global();
 	for (uint32_t i = 0; i < n; i++)
-		w[i] = (struct futex_waitv){
-			.val = atomic_load_explicit(&ends[i]->bell, memory_order_relaxed),
-			.uaddr = (uintptr_t)&ends[i]->bell,
-			.flags = FUTEX_32, /* shared: the waker is another process */
+		w[i] = (struct os_bell){
+			.word = &ends[i]->bell,
+			.seen = atomic_load_explicit(&ends[i]->bell, memory_order_relaxed),
 		};
 	if (!hub_poll(h) && h->nactive) {
-		struct timespec soon;
 		if (n < h->nactive || nap) {
 			/* More pipes than one wait can watch, or no barrier for a peer: look again within TICK_MAX_NS. */
-			clock_gettime(CLOCK_MONOTONIC, &soon);
-			soon.tv_nsec += (long)TICK_MAX_NS;
-			if (soon.tv_nsec >= (long)NSEC_PER_SEC) {
-				soon.tv_sec++;
-				soon.tv_nsec -= (long)NSEC_PER_SEC;
-			}
-			if (!dl || soon.tv_sec < dl->tv_sec || (soon.tv_sec == dl->tv_sec && soon.tv_nsec < dl->tv_nsec))
-				dl = &soon;
+			uint64_t soon = os_mono_ns() + TICK_MAX_NS;
+			if (soon < deadline)
+				deadline = soon;
 		}
-		wait_bells(w, n, dl);
+		/* Before Linux 5.16 only the first bell is watched: a short sleep, so that the others are looked at soon. */
+		os_bells_wait(w, n, deadline, TICK_MAX_NS);
 	}
 	for (uint32_t i = 0; i < n; i++)
 		atomic_store_explicit(&ends[i]->sleeping, 0, memory_order_relaxed);

@@ -1,12 +1,9 @@
 /* catmem pipe queues: push, pop and close on one end of a shared-memory pipe. */
 #include <errno.h>
-#include <limits.h>
-#include <linux/futex.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/syscall.h>
-#include <unistd.h>
 
+#include "../../os/os.h"
 #include "pipe.h"
 
 static inline struct pipe *pipe_of(struct queue *q) { return container_of(q, struct pipe, q); }
@@ -48,6 +45,7 @@ void pipe_peer_refresh(struct pipe *p)
 		}
 		p->peer_pid = pipe_word_pid(w);
 		p->peer_flags = pipe_word_flags(w);
+		p->hm.peer_asym = (p->peer_flags & PIPE_END_ASYM) != 0;
 		p->peer_word = w;
 		if (st == PIPE_END_CLOSED) {
 			p->peer = PEER_CLOSED;
@@ -55,9 +53,11 @@ void pipe_peer_refresh(struct pipe *p)
 		}
 		p->peer = PEER_OPEN;
 		/* A pidfd turns readable when the peer dies, even unreaped; kill(pid, 0) is the fallback. */
-		p->peer_pidfd = (int)syscall(SYS_pidfd_open, (pid_t)p->peer_pid, 0);
-		if (p->peer_pidfd < 0 && errno == ESRCH)
+		p->peer_pidfd = os_pid_watch(p->peer_pid);
+		if (p->peer_pidfd == -ESRCH)
 			p->peer = PEER_DEAD;
+		if (p->peer_pidfd < 0)
+			p->peer_pidfd = -1;
 		return;
 	}
 	if (pipe_word_pid(w) != p->peer_pid || st == PIPE_END_FREE || pipe_word_flags(w) != p->peer_flags)
@@ -98,9 +98,9 @@ void pipe_notify(struct pipe *p)
 	}
 	struct pipe_end_sh *pe = &p->sh->end[1 - p->end];
 	if (atomic_load_explicit(&pe->sleeping, memory_order_relaxed)) {
-		/* The bump makes the sleeper's futex_waitv fail at once if it has not slept yet. */
+		/* The bump makes the sleeper's wait fail at once if it has not slept yet. */
 		atomic_fetch_add_explicit(&pe->bell, 1, memory_order_relaxed);
-		syscall(SYS_futex, &pe->bell, FUTEX_WAKE, INT_MAX, NULL, NULL, 0);
+		os_bell_ring(&pe->bell);
 	}
 }
 
@@ -355,7 +355,8 @@ static void notify_if_dirty(struct pipe *p)
 	}
 }
 
-bool pipe_poll(struct pipe *p)
+/* Progress on the waiting operations of p; true when some completed. */
+static bool pipe_poll(struct pipe *p)
 {
 	bool done = false;
 	/* op_complete and op_fail unlink the op from these lists (its wnode). */
@@ -365,9 +366,57 @@ bool pipe_poll(struct pipe *p)
 		done = true;
 	notify_if_dirty(p);
 	if (list_empty(&p->pops) && list_empty(&p->pushes))
-		pipe_hub_deactivate(p->hub, p);
+		pipe_hub_deactivate(p->hub, &p->hm);
 	return done;
 }
+
+/* ---- what the hub calls (struct pipe_hub_ops) ---- */
+
+static inline struct pipe *pipe_of_member(struct pipe_hub_member *m) { return container_of(m, struct pipe, hm); }
+
+static bool hub_poll(struct pipe_hub_member *m)
+{
+	return pipe_poll(pipe_of_member(m));
+}
+
+/* The peer's pidfd turned readable: it exited, unless it closed its end first. */
+static void hub_peer_exited(struct pipe_hub_member *m)
+{
+	struct pipe *p = pipe_of_member(m);
+	pipe_peer_refresh(p);
+	if (p->peer == PEER_OPEN)
+		p->peer = PEER_DEAD;
+}
+
+/* A corrupt header breaks the pipe; an open peer's pidfd goes to the hub, or kill(pid, 0) answers at once. */
+static int hub_check(struct pipe_hub_member *m)
+{
+	struct pipe *p = pipe_of_member(m);
+	if (!p->broken && pipe_region_check(p) < 0)
+		p->broken = EPROTO;
+	pipe_peer_refresh(p);
+	if (p->peer != PEER_OPEN)
+		return -1;
+	if (p->peer_pidfd < 0) {
+		if (!os_pid_alive(p->peer_pid))
+			hub_peer_exited(m);
+		return -1;
+	}
+	return p->peer_pidfd;
+}
+
+static bool hub_doomed(struct pipe_hub_member *m)
+{
+	struct pipe *p = pipe_of_member(m);
+	return p->broken || p->peer >= PEER_CLOSED;
+}
+
+static const struct pipe_hub_ops pipe_hub_member_ops = {
+	.poll = hub_poll,
+	.check = hub_check,
+	.peer_exited = hub_peer_exited,
+	.doomed = hub_doomed,
+};
 
 /* queue_ops.push_now: a message that goes inline into the ring at once, when nothing stands in its way. */
 static int pipe_push_now(struct queue *q, const demi_sgarray_t *sga, struct buf *b)
@@ -395,7 +444,7 @@ static int pipe_push(struct queue *q, struct op *op)
 	}
 	notify_if_dirty(p); /* part of it may be out */
 	list_push_back(&p->pushes, &op->wnode);
-	pipe_hub_activate(p->hub, p);
+	pipe_hub_activate(p->hub, &p->hm);
 	return 0;
 }
 
@@ -407,7 +456,7 @@ static int pipe_pop(struct queue *q, struct op *op)
 		return 0;
 	}
 	list_push_back(&p->pops, &op->wnode);
-	pipe_hub_activate(p->hub, p);
+	pipe_hub_activate(p->hub, &p->hm);
 	return 0;
 }
 
@@ -415,12 +464,12 @@ static int pipe_close(struct queue *q)
 {
 	struct pipe *p = pipe_of(q);
 	/* rt_close_queue has already failed our waiting operations with ECANCELED. */
-	pipe_hub_deactivate(p->hub, p);
+	pipe_hub_deactivate(p->hub, &p->hm);
 	pipe_region_close(p);
 	p->open = false;
 	pipe_notify(p); /* a sleeping peer learns of the end of the stream now */
 	if (p->peer_pidfd >= 0)
-		close(p->peer_pidfd);
+		os_pid_watch_close(p->peer_pidfd);
 	p->peer_pidfd = -1;
 	struct pipe_hub *h = p->hub;
 	p->hub = NULL;
@@ -449,6 +498,7 @@ static void wire(struct pipe *p)
 	ring_rx_init(&p->rx, base + PIPE_RING_OFF(1 - d), &sh->ring_head[1 - d].v, p->imm.key[1 - d]);
 	ret_rx_init(&p->ret_in, sh->ret_slot[d], &sh->ret_tail[d].v, &sh->ret_head[d].v);
 	ret_tx_init(&p->ret_out, sh->ret_slot[1 - d], &sh->ret_tail[1 - d].v, &sh->ret_head[1 - d].v);
+	p->hm.own = &sh->end[d];
 	p->tx_pool = base + PIPE_POOL_OFF(d);
 	p->rx_pool = base + PIPE_POOL_OFF(1 - d);
 	for (uint32_t i = 0; i < PIPE_NBLOCKS; i++)
@@ -479,7 +529,8 @@ int pipe_new(struct rt *rt, const char *name, bool create, int *qd_out)
 	p->rx_owner.release = rx_release;
 	list_init(&p->pops);
 	list_init(&p->pushes);
-	list_node_init(&p->hub_node);
+	p->hm.ops = &pipe_hub_member_ops;
+	list_node_init(&p->hm.node);
 	err = create ? pipe_region_create(p, name) : pipe_region_open(p, name);
 	if (err) {
 		free(p);
@@ -498,7 +549,7 @@ int pipe_new(struct rt *rt, const char *name, bool create, int *qd_out)
 	if (err) {
 		pipe_region_close(p);
 		if (p->peer_pidfd >= 0)
-			close(p->peer_pidfd);
+			os_pid_watch_close(p->peer_pidfd);
 		pipe_unref(p);
 		pipe_hub_put(h);
 		return err;

@@ -8,7 +8,9 @@
  * one: /dev/shm/demi-pipe.NAME is a symbolic link to /proc/PID/fd/FD, its
  * own descriptor of the memfd. The link dangles as soon as the creator is
  * gone, so a dead creator's name reads as missing and is reclaimed by the
- * next create.
+ * next create. The memory itself comes from the platform layer (os_shm_*);
+ * the naming through /proc and /dev/shm is Linux's and stays here: a port to
+ * another OS names its regions its own way (named file mappings on Windows).
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -16,12 +18,10 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/mman.h>
-#include <sys/random.h>
 #include <sys/stat.h>
-#include <time.h>
 #include <unistd.h>
 
+#include "../../os/os.h"
 #include "pipe.h"
 
 #define PIPE_DIR "/dev/shm/demi-pipe."
@@ -189,10 +189,9 @@ static int publish(int fd, const char *name)
 /* Two random keys with the low bit set: zeroed memory (stamp 0) never matches a position (multiple of 64). */
 static void make_keys(uint64_t key[2])
 {
-	if (getrandom(key, 2 * sizeof(key[0]), GRND_NONBLOCK) != (ssize_t)(2 * sizeof(key[0]))) {
-		struct timespec ts;
-		clock_gettime(CLOCK_MONOTONIC, &ts);
-		uint64_t x = (uint64_t)ts.tv_nsec * 0x9e3779b97f4a7c15ull ^ (uint64_t)getpid() << 32 ^ (uintptr_t)key;
+	if (os_random(key, 2 * sizeof(key[0]), false) != 0) {
+		uint64_t x = os_mono_ns() % 1000000000ull * 0x9e3779b97f4a7c15ull ^ (uint64_t)os_pid() << 32 ^
+			     (uintptr_t)key;
 		key[0] = x;
 		key[1] = x * 0xbf58476d1ce4e5b9ull + 0x94d049bb133111ebull;
 	}
@@ -204,17 +203,12 @@ int pipe_region_create(struct pipe *p, const char *name)
 {
 	char memname[PATH_BYTES];
 	snprintf(memname, sizeof(memname), "demi-pipe:%s", name);
-	int fd = memfd_create(memname, MFD_CLOEXEC | MFD_ALLOW_SEALING);
+	int fd = os_shm_create(memname, PIPE_REGION_BYTES);
 	if (fd < 0)
-		return -errno;
+		return fd;
 	int err = 0;
-	/* Sealed against shrinking: a truncated mapping would SIGBUS the other process. */
-	if (ftruncate(fd, (off_t)PIPE_REGION_BYTES) < 0 ||
-	    fcntl(fd, F_ADD_SEALS, F_SEAL_SHRINK | F_SEAL_GROW | F_SEAL_SEAL) < 0)
-		err = -errno;
-	void *m = err ? MAP_FAILED : mmap(NULL, PIPE_REGION_BYTES, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0);
-	if (m == MAP_FAILED) {
-		err = err ? err : -errno;
+	void *m = os_shm_map(fd, PIPE_REGION_BYTES, &err);
+	if (!m) {
 		close(fd);
 		return err;
 	}
@@ -233,7 +227,7 @@ int pipe_region_create(struct pipe *p, const char *name)
 	make_keys(h->key);
 	strcpy(h->name, name);
 	sh->imm = *h;
-	atomic_store_explicit(&sh->end[0].word, pipe_end_word((uint32_t)getpid(), p->own_flags, PIPE_END_OPEN),
+	atomic_store_explicit(&sh->end[0].word, pipe_end_word(os_pid(), p->own_flags, PIPE_END_OPEN),
 			      memory_order_relaxed);
 	p->sh = sh;
 	p->memfd = fd;
@@ -241,7 +235,7 @@ int pipe_region_create(struct pipe *p, const char *name)
 	/* The symlink system call orders every store above before any opener can find the region. */
 	err = publish(fd, name);
 	if (err) {
-		munmap(m, PIPE_REGION_BYTES);
+		os_shm_unmap(m, PIPE_REGION_BYTES);
 		close(fd);
 		p->sh = NULL;
 		p->memfd = -1;
@@ -256,35 +250,34 @@ int pipe_region_open(struct pipe *p, const char *name)
 	int fd = open_link(path);
 	if (fd < 0)
 		return fd == -ELOOP ? -ENOENT : fd;
-	/* Unsealed means someone could truncate it under our mapping: not a region Demi made. */
-	int seals = fcntl(fd, F_GET_SEALS);
-	if (seals < 0 || !(seals & F_SEAL_SHRINK)) {
+	/* One that could be truncated under our mapping is not a region Demi made. */
+	if (os_shm_check(fd) < 0) {
 		close(fd);
 		return -EPROTO;
 	}
-	void *m = mmap(NULL, PIPE_REGION_BYTES, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0);
-	int err = m == MAP_FAILED ? -errno : 0;
+	int err = 0;
+	void *m = os_shm_map(fd, PIPE_REGION_BYTES, &err);
 	close(fd); /* the mapping keeps the memfd alive */
-	if (err)
+	if (!m)
 		return err;
 	struct pipe_shared *sh = m;
 	/* Copied once, then checked: the copy is what we compare against from now on. */
 	memcpy(&p->imm, &sh->imm, sizeof(p->imm));
 	if (!header_ok(&p->imm, name)) {
-		munmap(m, PIPE_REGION_BYTES);
+		os_shm_unmap(m, PIPE_REGION_BYTES);
 		return -EPROTO;
 	}
 	uint64_t creator = atomic_load_explicit(&sh->end[0].word, memory_order_acquire);
 	if (pipe_word_state(creator) != PIPE_END_OPEN) {
-		munmap(m, PIPE_REGION_BYTES);
+		os_shm_unmap(m, PIPE_REGION_BYTES);
 		return pipe_word_state(creator) == PIPE_END_CLOSED ? -ENOENT : -EPROTO;
 	}
 	/* One atomic claim of the second end: whoever loses finds it taken (EBUSY), so each ring has one producer. */
 	uint64_t expect = 0;
-	uint64_t mine = pipe_end_word((uint32_t)getpid(), p->own_flags, PIPE_END_OPEN);
+	uint64_t mine = pipe_end_word(os_pid(), p->own_flags, PIPE_END_OPEN);
 	if (!atomic_compare_exchange_strong_explicit(&sh->end[1].word, &expect, mine, memory_order_acq_rel,
 						     memory_order_acquire)) {
-		munmap(m, PIPE_REGION_BYTES);
+		os_shm_unmap(m, PIPE_REGION_BYTES);
 		uint32_t st = pipe_word_state(expect);
 		return (st == PIPE_END_OPEN || st == PIPE_END_CLOSED) && !(expect & PIPE_WORD_RESERVED) ? -EBUSY
 													   : -EPROTO;
@@ -316,7 +309,7 @@ void pipe_region_close(struct pipe *p)
 void pipe_region_unmap(struct pipe *p)
 {
 	if (p->sh)
-		munmap(p->sh, PIPE_REGION_BYTES);
+		os_shm_unmap(p->sh, PIPE_REGION_BYTES);
 	if (p->memfd >= 0)
 		close(p->memfd);
 	p->sh = NULL;
@@ -329,7 +322,7 @@ int pipe_region_check(struct pipe *p)
 		return -EPROTO;
 	/* Our own word is written by us alone: anything else in it came from outside. */
 	uint64_t w = atomic_load_explicit(&p->sh->end[p->end].word, memory_order_relaxed);
-	if (pipe_word_pid(w) != (uint32_t)getpid() || pipe_word_state(w) != PIPE_END_OPEN)
+	if (pipe_word_pid(w) != os_pid() || pipe_word_state(w) != PIPE_END_OPEN)
 		return -EPROTO;
 	return 0;
 }

@@ -5,7 +5,7 @@
 #include <sys/uio.h>
 
 #include "../../runtime/log.h"
-#include "storage.h"
+#include "engine.h"
 
 #include <demi/storage.h>
 
@@ -87,7 +87,7 @@ static bool prep(struct stg_engine *e, struct sreq *r)
 	r->cqes = (uint8_t)need;
 	r->wres = r->fres = 0;
 	e->cqes_due += need;
-	r->sq->inflight++;
+	(*r->inflight)++;
 	return true;
 }
 
@@ -160,8 +160,8 @@ static void on_cqe(struct stg_engine *e, uint64_t data, int32_t res)
 	e->cqes_due--;
 	if (--r->cqes)
 		return;
-	r->sq->inflight--;
-	squeue_io_done(r);
+	(*r->inflight)--;
+	r->complete(r);
 }
 
 /* Takes every CQE there is without a system call (the kernel fills the CQ ring in shared memory). */

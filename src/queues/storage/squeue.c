@@ -11,6 +11,16 @@
 static inline struct squeue *sq_of(struct queue *q) { return container_of(q, struct squeue, q); }
 static inline struct rt *rt_of(const struct squeue *sq) { return sq->eng->rt; }
 
+static void squeue_io_done(struct sreq *r);
+
+/* Makes sq the owner of r: the engine completes it through squeue_io_done and counts it in sq->inflight. */
+static inline void sq_own(struct squeue *sq, struct sreq *r)
+{
+	r->owner = sq;
+	r->complete = squeue_io_done;
+	r->inflight = &sq->inflight;
+}
+
 static int fixed_of(const struct buf *b)
 {
 	const struct sbuf *s = sbuf_of(b);
@@ -149,7 +159,7 @@ static int sq_push(struct queue *q, struct op *op)
 	struct sreq *r = stg_req_alloc(sq->eng);
 	if (!r)
 		return -ENOMEM;
-	r->sq = sq;
+	sq_own(sq, r);
 	r->op = op;
 	r->buf = op->buf;
 	buf_ref(r->buf); /* the push's own reference goes when the op completes, maybe before the kernel is done */
@@ -237,7 +247,7 @@ static int sq_pop(struct queue *q, struct op *op)
 	struct sreq *r = stg_req_alloc(sq->eng);
 	if (!r)
 		return -ENOMEM;
-	r->sq = sq;
+	sq_own(sq, r);
 	r->op = op;
 	r->off = sq->read_pos;
 	r->len = r->adv = sq->read_size;
@@ -271,9 +281,10 @@ static int sq_pop(struct queue *q, struct op *op)
 
 /* ---- completion and close ---- */
 
-void squeue_io_done(struct sreq *r)
+/* The engine's completion callback (sreq.complete), after a request's last CQE. */
+static void squeue_io_done(struct sreq *r)
 {
-	struct squeue *sq = r->sq;
+	struct squeue *sq = r->owner;
 	if (sq->closed) {
 		stg_req_free(sq->eng, r);
 		if (sq->inflight == 0)

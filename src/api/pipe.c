@@ -1,10 +1,10 @@
-/* The public pipe calls (include/demi/pipe.h): argument checks, then the pipe queue. */
+/* The public pipe calls (include/demi/pipe.h): argument checks, then the catmem pipe queue kind. */
 #include <demi/libos.h>
 #include <demi/pipe.h>
 #include <string.h>
 
-#include "../../api/api.h"
-#include "pipe.h"
+#include "../queues/catmem/pipe.h"
+#include "api.h"
 
 DEMI_EXPORT int demi_create_pipe(int *memqd_out, const char *name)
 {

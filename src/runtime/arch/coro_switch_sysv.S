@@ -1,4 +1,12 @@
-/* coro_switch(from, to): save callee-saved state on this stack, resume `to`'s stack. */
+/*
+ * coro_switch(from, to): save callee-saved state on this stack, resume `to`'s
+ * stack. For the System V x86-64 ABI (Linux, the BSDs, macOS) and AAPCS64.
+ * The Windows x64 convention needs its own switch (issue 17): it also keeps
+ * rdi, rsi and xmm6-xmm15 callee-saved, and the TIB's stack bounds
+ * (gs:[8], gs:[16]) must follow the stack; coro_make's first frame differs
+ * too. It goes beside this file as coro_switch_win64.S (or .asm), chosen in
+ * src/meson.build by host system.
+ */
 #if defined(__x86_64__)
 	.text
 	.globl coro_switch

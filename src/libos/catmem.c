@@ -1,8 +1,8 @@
 /* catmem libOS: no sockets, only pipes; its fast path is the pipe hub's poller, and it sleeps on the pipes' futexes. */
 #include <errno.h>
 
-#include "../../libos/libos.h"
-#include "pipe.h"
+#include "../queues/catmem/pipe.h"
+#include "libos.h"
 
 static int catmem_init(struct rt *rt, void **state)
 {
