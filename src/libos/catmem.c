@@ -2,7 +2,7 @@
 #include <errno.h>
 
 #include "../queues/catmem/pipe.h"
-#include "libos.h"
+#include "../runtime/libos_ops.h"
 
 static int catmem_init(struct rt *rt, void **state)
 {

@@ -13,7 +13,7 @@
 #include <stdint.h>
 
 #include "../runtime/sched.h"
-#include "libos.h"
+#include "../runtime/libos_ops.h"
 
 struct inet;
 struct inet_libos;

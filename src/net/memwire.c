@@ -6,8 +6,8 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "../inetstack/prot/ethernet.h"
-#include "../inetstack/prot/ipv4.h"
+#include "prot/ethernet.h"
+#include "prot/ipv4.h"
 #include "../runtime/clock.h"
 
 struct mw_frame {

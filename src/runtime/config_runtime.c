@@ -110,8 +110,9 @@ static const struct cfg_key keys[] = {
 		     "Spin this long with nothing to do before blocking; 0: never block."),
 	CFG_UINT_KEY("demi", "max_qtokens", "MAX_QTOKENS", max_qtokens, 65536, 16, UINT32_MAX, NULL,
 		     "Pending plus completed-but-unwaited operations."),
-	CFG_UINT_KEY("demi", "max_queues", "MAX_QUEUES", max_queues, 65536, 16, UINT32_MAX, NULL,
-		     "Open queue descriptors."),
+	/* qds are 2^30 + a slot and must fit in an int (runtime/queue.h, QD_MAX_COUNT). */
+	CFG_UINT_KEY("demi", "max_queues", "MAX_QUEUES", max_queues, 65536, 16, 1u << 30, NULL,
+		     "Open queue descriptors (qds are 2^30 and up)."),
 	CFG_UINT_KEY("demi", "max_buffers", "MAX_BUFFERS", max_buffers, 262144, 16, UINT32_MAX, NULL,
 		     "Live buffers of all sizes."),
 	CFG_UINT_KEY("demi", "max_buffer_bytes", "MAX_BUFFER_BYTES", max_buffer_bytes, 1ull << 30, 1 << 20,

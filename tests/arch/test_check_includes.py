@@ -78,10 +78,40 @@ class CheckIncludes(unittest.TestCase):
 
     def test_upward_include_inside_inetstack(self):
         tree = dict(CLEAN)
-        tree["src/inetstack/inet_priv.h"] = '#include "../runtime/rt.h"\n#include "tcp/tcp.h"\nint inet_tx_enqueue(int p);\n'
+        tree["src/inetstack/inet_tx.c"] = '#include "inet_priv.h"\n#include "tcp/tcp.h"\nint inet_tx_enqueue(int p) { return p; }\n'
         rc, out = run(tree)
         self.assertEqual(rc, 1, out)
         self.assertIn("inet_tx may not reach up to tcp", out)
+
+    def test_struct_inet_composes_state_headers_only(self):
+        # inet_priv.h may include a protocol's state header <p>/<p>.h (struct inet holds it by value)...
+        tree = dict(CLEAN)
+        tree["src/inetstack/inet_priv.h"] = '#include "../runtime/rt.h"\n#include "tcp/tcp.h"\nint inet_tx_enqueue(int p);\n'
+        rc, out = run(tree)
+        self.assertEqual(rc, 0, out)
+        # ...but not its private header.
+        tree["src/inetstack/tcp/tcp_priv.h"] = "int tcp_private(int p);\n"
+        tree["src/inetstack/inet_priv.h"] = '#include "../runtime/rt.h"\n#include "tcp/tcp_priv.h"\nint inet_tx_enqueue(int p);\n'
+        rc, out = run(tree)
+        self.assertEqual(rc, 1, out)
+        self.assertIn("inet_tx may not reach up to tcp", out)
+
+    def test_config_rows_are_the_config_module(self):
+        # A subsystem's key table is listed by the runtime's config core: no upward use...
+        tree = dict(CLEAN)
+        tree["src/runtime/config_schema.h"] = "struct cfg_table { int n; };\n"
+        tree["src/runtime/config.c"] = ('#include "config_schema.h"\nextern const struct cfg_table cfg_tcp_table;\n'
+                                        "const struct cfg_table *const cfg_tables[] = { &cfg_tcp_table };\n")
+        tree["src/inetstack/tcp/tcp_config.c"] = ('#include "../../runtime/config_schema.h"\n'
+                                                  "const struct cfg_table cfg_tcp_table = { 1 };\n")
+        rc, out = run(tree)
+        self.assertEqual(rc, 0, out)
+        # ...and the table, being the runtime's, may not include its subsystem's headers.
+        tree["src/inetstack/tcp/tcp_config.c"] = ('#include "../../runtime/config_schema.h"\n#include "tcp.h"\n'
+                                                  "const struct cfg_table cfg_tcp_table = { 1 };\n")
+        rc, out = run(tree)
+        self.assertEqual(rc, 1, out)
+        self.assertIn("tier runtime may not reach up to tier inetstack", out)
 
     def test_cycle_between_modules(self):
         # Two files of one tier calling each other through a shared header: no include shows it, the uses do.

@@ -11,7 +11,7 @@
 #include <string.h>
 
 #include "replay.h"
-#include "inetstack/prot/tcp.h"
+#include "net/prot/tcp.h"
 #include "inetstack/tcp/tcp_opt.h"
 
 static void check(int ok, const char *what)

@@ -1,7 +1,7 @@
 /* Hostile input: malformed frames at every layer are counted and dropped; random frames and a corrupting wire leave no trace. */
 #include "inet_test.h"
 
-#include "inetstack/prot/arp.h"
+#include "net/prot/arp.h"
 
 static void init(void) { tnet_init(NULL, NULL); }
 static void fini(void) { tnet_fini(); }

@@ -6,8 +6,8 @@
 #include "../../runtime/log.h"
 #include "../eth/eth.h"
 #include "../inet_tx.h"
-#include "../prot/arp.h"
-#include "../prot/ethernet.h"
+#include "../../net/prot/arp.h"
+#include "../../net/prot/ethernet.h"
 #include "arp_priv.h"
 
 static inline uint32_t bucket_of(uint32_t ip) { return (ip * 2654435761u) >> 24; /* 256 buckets */ }

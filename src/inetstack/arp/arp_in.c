@@ -3,8 +3,8 @@
 #include <string.h>
 
 #include "../inet_tx.h"
-#include "../prot/arp.h"
-#include "../prot/ethernet.h"
+#include "../../net/prot/arp.h"
+#include "../../net/prot/ethernet.h"
 #include "arp_priv.h"
 
 void arp_reply_in_place(struct inet *in, struct pkt *p);

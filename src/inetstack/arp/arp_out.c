@@ -5,8 +5,8 @@
 
 #include "../eth/eth.h"
 #include "../inet_tx.h"
-#include "../prot/arp.h"
-#include "../prot/ethernet.h"
+#include "../../net/prot/arp.h"
+#include "../../net/prot/ethernet.h"
 #include "arp_priv.h"
 
 static const uint8_t zero_mac[6];

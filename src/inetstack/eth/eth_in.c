@@ -3,7 +3,7 @@
 #include <string.h>
 
 #include "../inet_tx.h"
-#include "../prot/ethernet.h"
+#include "../../net/prot/ethernet.h"
 #include "eth.h"
 
 void eth_input(struct inet *in, struct pkt *p)

@@ -4,7 +4,7 @@
 #include <string.h>
 
 #include "../inet_tx.h"
-#include "../prot/ethernet.h"
+#include "../../net/prot/ethernet.h"
 #include "eth.h"
 
 int eth_output(struct inet *in, struct pkt *p, const uint8_t *dst, uint16_t type)

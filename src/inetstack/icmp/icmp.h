@@ -5,7 +5,7 @@
 #include <stdint.h>
 
 #include "../../net/netdev.h"
-#include "../prot/ipv4.h"
+#include "../../net/prot/ipv4.h"
 
 struct inet;
 

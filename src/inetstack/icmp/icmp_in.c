@@ -4,7 +4,7 @@
 
 #include "../inet_cksum.h"
 #include "../inet_tx.h"
-#include "../prot/icmp.h"
+#include "../../net/prot/icmp.h"
 #include "icmp.h"
 
 void icmp_init(struct inet *in)

@@ -5,7 +5,7 @@
 #include "../../runtime/clock.h"
 #include "../inet_cksum.h"
 #include "../inet_tx.h"
-#include "../prot/icmp.h"
+#include "../../net/prot/icmp.h"
 #include "icmp.h"
 
 /* ICMP_RATE_BURST at once, then one each ICMP_RATE_INTERVAL_NS. */

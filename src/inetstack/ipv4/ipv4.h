@@ -12,7 +12,7 @@
 
 #include "../../runtime/timer.h"
 #include "../../net/netdev.h"
-#include "../prot/ipv4.h"
+#include "../../net/prot/ipv4.h"
 
 struct inet;
 

@@ -3,7 +3,7 @@
 
 #include "../inet_cksum.h"
 #include "../inet_tx.h"
-#include "../prot/icmp.h"
+#include "../../net/prot/icmp.h"
 #include "ipv4.h"
 
 static inline bool bad_source(uint32_t src)

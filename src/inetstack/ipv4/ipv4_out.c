@@ -5,7 +5,7 @@
 #include "../eth/eth.h"
 #include "../inet_cksum.h"
 #include "../inet_tx.h"
-#include "../prot/ethernet.h"
+#include "../../net/prot/ethernet.h"
 #include "ipv4.h"
 
 void ipv4_fill_hdr(struct inet *in, struct ipv4_hdr *h, uint8_t proto, uint32_t dst, uint16_t len, uint16_t id,

@@ -11,7 +11,7 @@
 #include "../../runtime/clock.h"
 #include "../inet_cksum.h"
 #include "../inet_tx.h"
-#include "../prot/icmp.h"
+#include "../../net/prot/icmp.h"
 #include "ipv4.h"
 
 #define HOLE_INFINITY UINT32_MAX /* RFC 815: the last hole's end until the last fragment arrives */

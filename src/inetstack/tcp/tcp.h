@@ -7,7 +7,7 @@
 
 #include "../../net/netdev.h"
 #include "../../runtime/list.h"
-#include "../prot/ipv4.h"
+#include "../../net/prot/ipv4.h"
 #include "tcp_isn.h"
 
 struct inet;

@@ -2,8 +2,8 @@
 #include "tcp_csum.h"
 
 #include "../inet_cksum.h"
-#include "../prot/ipv4.h"
-#include "../prot/tcp.h"
+#include "../../net/prot/ipv4.h"
+#include "../../net/prot/tcp.h"
 
 uint16_t tcp_cksum(uint32_t src, uint32_t dst, const void *seg, size_t len)
 {

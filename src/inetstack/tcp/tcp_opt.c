@@ -4,7 +4,7 @@
 #include <errno.h>
 #include <string.h>
 
-#include "../prot/tcp.h"
+#include "../../net/prot/tcp.h"
 
 static inline uint16_t get16(const uint8_t *p) { return (uint16_t)(p[0] << 8 | p[1]); }
 static inline uint32_t get32(const uint8_t *p) { return (uint32_t)p[0] << 24 | (uint32_t)p[1] << 16 | (uint32_t)p[2] << 8 | p[3]; }

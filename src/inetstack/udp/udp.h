@@ -7,7 +7,7 @@
 
 #include "../../runtime/list.h"
 #include "../../net/netdev.h"
-#include "../prot/ipv4.h"
+#include "../../net/prot/ipv4.h"
 
 struct inet;
 struct queue;

@@ -3,8 +3,8 @@
 
 #include "../inet_cksum.h"
 #include "../inet_tx.h"
-#include "../prot/icmp.h"
-#include "../prot/udp.h"
+#include "../../net/prot/icmp.h"
+#include "../../net/prot/udp.h"
 #include "udp_sock.h"
 
 void udp_input(struct inet *in, struct pkt *p, const struct ipv4_hdr *ih, bool trusted)

@@ -4,7 +4,7 @@
 
 #include "../inet_cksum.h"
 #include "../inet_tx.h"
-#include "../prot/udp.h"
+#include "../../net/prot/udp.h"
 #include "udp.h"
 
 int udp_output(struct inet *in, struct pkt *p, uint16_t sport, uint32_t daddr, uint16_t dport)

@@ -11,7 +11,7 @@
 
 #include "../../runtime/sockopt.h"
 #include "../inet_tx.h"
-#include "../prot/udp.h"
+#include "../../net/prot/udp.h"
 #include "udp_sock.h"
 
 static inline struct udp_sock *sock_of(struct queue *q) { return container_of(q, struct udp_sock, q); }

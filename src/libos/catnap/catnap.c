@@ -7,7 +7,7 @@
 #include <unistd.h>
 
 #include "../../runtime/log.h"
-#include "../libos.h"
+#include "../../runtime/libos_ops.h"
 
 static int deliver(struct catnap *cn, int n)
 {

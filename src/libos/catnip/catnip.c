@@ -15,7 +15,7 @@
 #include "../../inetstack/inet.h"
 #include "../../runtime/rt.h"
 #include "../inet_libos.h"
-#include "../libos.h"
+#include "../../runtime/libos_ops.h"
 #include "dpdk_dev.h"
 
 /*

@@ -11,7 +11,7 @@
 #include <rte_ethdev.h>
 #include <rte_prefetch.h>
 
-#include "../../inetstack/prot/ipv4.h"
+#include "../../net/prot/ipv4.h"
 #include "../../runtime/log.h"
 
 /* How a frame went into its mbuf, which says what to undo when the port refuses it. */

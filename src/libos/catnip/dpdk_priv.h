@@ -11,7 +11,7 @@
 
 #include <rte_mbuf.h>
 
-#include "../../inetstack/prot/ethernet.h"
+#include "../../net/prot/ethernet.h"
 #include "dpdk_dev.h"
 
 struct demi_config;

@@ -5,7 +5,7 @@
 #include <linux/if_packet.h>
 #include <stddef.h>
 
-#include "../../inetstack/prot/ethernet.h"
+#include "../../net/prot/ethernet.h"
 #include "afpacket.h"
 
 /* One mmap'd TPACKET_V2 ring: nframes slots of frame_size bytes, each starting with a struct tpacket2_hdr. */

@@ -6,7 +6,7 @@
  */
 #include "../../runtime/rt.h"
 #include "../inet_libos.h"
-#include "../libos.h"
+#include "../../runtime/libos_ops.h"
 #include "afpacket.h"
 
 static int open_device(struct rt *rt, struct netdev **out)

@@ -12,8 +12,8 @@
 #include <string.h>
 
 #include "../../inetstack/inet_cksum.h"
-#include "../../inetstack/prot/ethernet.h"
-#include "../../inetstack/prot/ipv4.h"
+#include "../../net/prot/ethernet.h"
+#include "../../net/prot/ipv4.h"
 
 int afp_csum_fixup(uint8_t *frame, uint32_t len)
 {

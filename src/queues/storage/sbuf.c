@@ -4,7 +4,7 @@
 #include <string.h>
 
 #include "../../runtime/log.h"
-#include "engine.h"
+#include "sbuf.h"
 
 #define SBUF_CHUNK (4u << 20)
 

@@ -1,7 +1,7 @@
 /* ARP over memwire: resolution, the parked-packet queue, retries and timeout, TTL, static entries, replies. */
 #include "inet_test.h"
 
-#include "inetstack/prot/arp.h"
+#include "net/prot/arp.h"
 
 static void fini(void) { tnet_fini(); }
 

@@ -1,7 +1,7 @@
 /* ICMP over memwire: echo replies, port and protocol unreachable, the rate limit. */
 #include "inet_test.h"
 
-#include "inetstack/prot/icmp.h"
+#include "net/prot/icmp.h"
 
 static void init(void) { tnet_init(NULL, NULL); }
 static void fini(void) { tnet_fini(); }

@@ -3,8 +3,8 @@
 
 #include <stdlib.h>
 
-#include "inetstack/prot/icmp.h"
-#include "inetstack/prot/ipv4.h"
+#include "net/prot/icmp.h"
+#include "net/prot/ipv4.h"
 
 static void init(void) { tnet_init(NULL, NULL); }
 static void fini(void) { tnet_fini(); }

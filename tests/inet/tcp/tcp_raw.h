@@ -11,7 +11,7 @@
 
 #include "inet_test.h"
 
-#include "inetstack/prot/tcp.h"
+#include "net/prot/tcp.h"
 #include "inetstack/tcp/tcp_opt.h"
 
 /* Options for a crafted segment; each one only when asked for. */

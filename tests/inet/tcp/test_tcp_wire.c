@@ -6,7 +6,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "inetstack/prot/tcp.h"
+#include "net/prot/tcp.h"
 #include "inetstack/tcp/tcp_csum.h"
 #include "inetstack/tcp/tcp_isn.h"
 #include "inetstack/tcp/tcp_opt.h"
