@@ -12,8 +12,8 @@
 #include <stdbool.h>
 #include <stdint.h>
 
-#include "../runtime/sched.h"
 #include "../runtime/libos_ops.h"
+#include "../runtime/sched.h"
 
 struct inet;
 struct inet_libos;

@@ -713,10 +713,13 @@ Test(config, range_limits_are_inclusive)
 	cr_assert_eq(c.mss, 88);
 	cr_assert_eq(c.coroutine_stack, 8388608);
 	expect_yaml_ok(&c, "inetstack_config: {mtu: 65535, mss: 65495}\n"
-			   "demi: {max_queues: 4294967295, poll_idle_us: 18446744073709551615}\n");
+			   "demi: {max_qtokens: 4294967295, max_queues: 1073741824, poll_idle_us: 18446744073709551615}\n");
 	cr_assert_eq(c.mtu, 65535);
-	cr_assert_eq(c.max_queues, 4294967295u);
+	cr_assert_eq(c.max_qtokens, 4294967295u);
+	cr_assert_eq(c.max_queues, 1u << 30); /* qds are 2^30 + a slot and must fit in an int */
 	cr_assert_eq(c.poll_idle_us, UINT64_MAX);
+	expect_yaml_error("demi: {max_queues: 1073741825}\n",
+			  "demi.max_queues: expected an integer in [16, 1073741824], got '1073741825'");
 }
 
 Test(config, top_level_must_be_a_mapping)

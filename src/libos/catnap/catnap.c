@@ -6,8 +6,8 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
-#include "../../runtime/log.h"
 #include "../../runtime/libos_ops.h"
+#include "../../runtime/log.h"
 
 static int deliver(struct catnap *cn, int n)
 {

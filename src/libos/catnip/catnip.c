@@ -13,9 +13,9 @@
 #include <stdlib.h>
 
 #include "../../inetstack/inet.h"
+#include "../../runtime/libos_ops.h"
 #include "../../runtime/rt.h"
 #include "../inet_libos.h"
-#include "../../runtime/libos_ops.h"
 #include "dpdk_dev.h"
 
 /*

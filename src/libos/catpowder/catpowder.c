@@ -4,9 +4,9 @@
  * poller that runs the stack once per scheduler round, and, when idle, a
  * sleep in ppoll() on the packet socket.
  */
+#include "../../runtime/libos_ops.h"
 #include "../../runtime/rt.h"
 #include "../inet_libos.h"
-#include "../../runtime/libos_ops.h"
 #include "afpacket.h"
 
 static int open_device(struct rt *rt, struct netdev **out)
