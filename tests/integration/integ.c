@@ -8,16 +8,20 @@
  *   integ tcp-echo TCP_ECHO          the example as server and client (64 B and 1 MiB messages)
  *   integ many-linux TCP_ECHO [N]    N concurrent Linux-socket clients against the example server
  *   integ many-demi TCP_ECHO [N]     N concurrent connections from one Demi client process
+ *   integ kv KV_SERVER               the kv_server example (doc/guide.md): pipelined clients, split
+ *                                    requests, QUIT, disconnects, idle timeout, pipe, SIGTERM, its log
  *   integ large                      1 MiB (and 8 MiB) each way at once between two Demi processes
  *   integ udp                        a Demi UDP echo server, Demi and Linux clients
  */
 #include <arpa/inet.h>
 #include <demi/libos.h>
+#include <demi/pipe.h>
 #include <demi/sga.h>
 #include <demi/wait.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <netinet/in.h>
+#include <netinet/tcp.h>
 #include <poll.h>
 #include <signal.h>
 #include <stdarg.h>
@@ -139,13 +143,23 @@ static void demi_start(void)
  * Starts `tcp_echo server 127.0.0.1:PORT` and waits for its "listening" line.
  * Returns false when it exited first (the port was taken meanwhile).
  */
+static bool start_server_argv(char *const argv[]);
+
 static bool start_example_server(const char *tcp_echo, uint16_t port)
 {
+	char addr[32];
+	snprintf(addr, sizeof(addr), "127.0.0.1:%u", port);
+	char *const argv[] = { (char *)tcp_echo, "server", addr, NULL };
+	return start_server_argv(argv);
+}
+
+/* Starts argv[0] with argv and waits for its "listening" line; false when it exited first. */
+static bool start_server_argv(char *const argv[])
+{
+	const char *tcp_echo = argv[0];
 	int out[2];
 	if (pipe(out) < 0)
 		fail("pipe: %s", strerror(errno));
-	char addr[32];
-	snprintf(addr, sizeof(addr), "127.0.0.1:%u", port);
 	pid_t pid = fork();
 	if (pid < 0)
 		fail("fork: %s", strerror(errno));
@@ -154,7 +168,7 @@ static bool start_example_server(const char *tcp_echo, uint16_t port)
 		dup2(out[1], 1);
 		close(out[0]);
 		close(out[1]);
-		execl(tcp_echo, tcp_echo, "server", addr, (char *)NULL);
+		execv(tcp_echo, argv);
 		fprintf(stderr, "exec %s: %s\n", tcp_echo, strerror(errno));
 		_exit(127);
 	}
@@ -167,7 +181,7 @@ static bool start_example_server(const char *tcp_echo, uint16_t port)
 		struct pollfd pfd = { .fd = out[0], .events = POLLIN };
 		int left = (int)((deadline - now_ns()) / 1000000);
 		if (now_ns() >= deadline || poll(&pfd, 1, left) <= 0)
-			fail("tcp_echo server did not say it was listening within 10 s");
+			fail("%s server did not say it was listening within 10 s", tcp_echo);
 		ssize_t n = read(out[0], buf + got, sizeof(buf) - 1 - got);
 		if (n <= 0) {
 			close(out[0]);
@@ -179,7 +193,7 @@ static bool start_example_server(const char *tcp_echo, uint16_t port)
 	}
 	buf[got] = '\0';
 	if (!strstr(buf, "listening"))
-		fail("tcp_echo server said: %s", buf);
+		fail("%s server said: %s", tcp_echo, buf);
 	/* Its later output is not read: a closed pipe only costs it SIGPIPE on a printf it does not make. */
 	close(out[0]);
 	return true;
@@ -617,6 +631,209 @@ static int cmd_large(void)
 	return 0;
 }
 
+/* ---- the kv_server example (doc/guide.md) ---- */
+
+/* A Linux-socket connection to the kv server. */
+static int kv_connect(uint16_t port)
+{
+	struct sockaddr_in a = loopback(port);
+	int fd = socket(AF_INET, SOCK_STREAM, 0);
+	if (fd < 0 || connect(fd, (struct sockaddr *)&a, sizeof(a)) < 0)
+		fail("kv: connect: %s", strerror(errno));
+	int one = 1;
+	setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
+	return fd;
+}
+
+static void kv_send(int fd, const char *s)
+{
+	size_t n = strlen(s);
+	if (send(fd, s, n, MSG_NOSIGNAL) != (ssize_t)n)
+		fail("kv: send: %s", strerror(errno));
+}
+
+/* Reads exactly strlen(want) bytes within 3 s and compares them byte for byte. */
+static void kv_expect(int fd, const char *want, const char *what)
+{
+	size_t n = strlen(want), got = 0;
+	char buf[1024];
+	while (got < n) {
+		struct pollfd pfd = { .fd = fd, .events = POLLIN };
+		if (poll(&pfd, 1, 3000) <= 0)
+			fail("kv: %s: no reply within 3 s (%zu of %zu bytes)", what, got, n);
+		ssize_t r = recv(fd, buf + got, n - got, 0);
+		if (r <= 0)
+			fail("kv: %s: connection ended after %zu of %zu reply bytes", what, got, n);
+		got += (size_t)r;
+	}
+	if (memcmp(buf, want, n) != 0)
+		fail("kv: %s: reply \"%.*s\", want \"%s\"", what, (int)n, buf, want);
+}
+
+/* True when the server closed fd (EOF) within ms; fails on data. */
+static bool kv_eof_within(int fd, int ms)
+{
+	struct pollfd pfd = { .fd = fd, .events = POLLIN };
+	if (poll(&pfd, 1, ms) <= 0)
+		return false;
+	char c;
+	ssize_t r = recv(fd, &c, 1, 0);
+	if (r > 0)
+		fail("kv: unexpected byte %#x where the end of the stream was due", c);
+	return true;
+}
+
+static int cmd_kv(const char *kv)
+{
+	char dir[] = "/tmp/integ-kv.XXXXXX", log[64], port_s[32], pipe_name[48];
+	if (!mkdtemp(dir))
+		fail("mkdtemp: %s", strerror(errno));
+	snprintf(log, sizeof(log), "%s/set.log", dir);
+	snprintf(pipe_name, sizeof(pipe_name), "integ-kv.%d", (int)getpid());
+	uint16_t port = 0;
+	for (int tries = 0; tries < 5 && !port; tries++) {
+		uint16_t p = free_port();
+		snprintf(port_s, sizeof(port_s), "127.0.0.1:%u", p);
+		char *const argv[] = { (char *)kv, "server", port_s, "-i", "600", "-l", log, "-p", pipe_name, NULL };
+		if (start_server_argv(argv))
+			port = p;
+	}
+	if (!port)
+		fail("kv_server would not start");
+
+	/* N connections of pipelined requests, every reply checked by the example's own client. */
+	const long conns = 16, reqs = 3000;
+	run_example_client(kv, port, conns, reqs);
+
+	/* A request split byte by byte across pops, then several requests in one send. */
+	int fd = kv_connect(port);
+	const char *split = "SET split 12345\nGET split\n";
+	for (const char *p = split; *p; p++) {
+		char one[2] = { *p, 0 };
+		kv_send(fd, one);
+		usleep(1000);
+	}
+	kv_expect(fd, "OK\nVALUE 12345\n", "split requests");
+	kv_send(fd, "SET x 1\nSET y 22\nGET x\nGET y\nGET nokey\nBAD\n");
+	kv_expect(fd, "OK\nOK\nVALUE 1\nVALUE 22\nNONE\nERR bad request\n", "pipelined requests");
+	/* QUIT: its reply, then the server closes; what came after QUIT is not run. */
+	kv_send(fd, "SET q 9\nQUIT\nSET after 1\n");
+	kv_expect(fd, "OK\nBYE\n", "QUIT");
+	if (!kv_eof_within(fd, 3000))
+		fail("kv: the server did not close after QUIT");
+	close(fd);
+
+	/* A client that goes away mid-request (FIN), one that resets mid-request (RST). */
+	fd = kv_connect(port);
+	kv_send(fd, "SET half 1\nSET hal");
+	kv_expect(fd, "OK\n", "before the disconnect");
+	close(fd);
+	fd = kv_connect(port);
+	kv_send(fd, "GET x\nGE");
+	kv_expect(fd, "VALUE 1\n", "before the reset");
+	struct linger lg = { .l_onoff = 1, .l_linger = 0 };
+	setsockopt(fd, SOL_SOCKET, SO_LINGER, &lg, sizeof(lg));
+	close(fd);
+
+	/* Idle timeout (600 ms): the silent connection is closed, the busy one is not. */
+	int idle = kv_connect(port), busy = kv_connect(port);
+	uint64_t t0 = now_ns();
+	for (int i = 0; i < 8; i++) {
+		kv_send(busy, "GET half\n");
+		kv_expect(busy, "VALUE 1\n", "a busy connection during the idle test");
+		if (now_ns() - t0 < 400000000ull && kv_eof_within(idle, 0))
+			fail("kv: an idle connection was closed after %.0f ms, before its 600 ms",
+			     (now_ns() - t0) / 1e6);
+		usleep(200000);
+	}
+	if (!kv_eof_within(idle, 2000))
+		fail("kv: the idle connection is still open after %.0f ms", (now_ns() - t0) / 1e6);
+	printf("integ: kv idle connection closed after %.0f ms (timeout 600 ms)\n", (now_ns() - t0) / 1e6);
+	kv_send(busy, "GET y\n");
+	kv_expect(busy, "VALUE 22\n", "the busy connection after the idle one closed");
+	close(idle);
+	close(busy);
+
+	/* The pipe: the same protocol from another Demi process, in the server's one wait loop. */
+	demi_start();
+	int pqd;
+	CHECK(demi_open_pipe(&pqd, pipe_name));
+	demi_sgarray_t sga = demi_sgaalloc(16);
+	memcpy(sga.sga_segs[0].sgaseg_buf, "SET p 7\nGET p\n", 14);
+	sga.sga_segs[0].sgaseg_len = 14;
+	demi_qtoken_t qt;
+	demi_qresult_t qr;
+	CHECK(demi_push(&qt, pqd, &sga));
+	CHECK(demi_sgafree(&sga));
+	struct timespec ts = { .tv_sec = 3, .tv_nsec = 0 };
+	CHECK(demi_wait(&qr, qt, &ts));
+	char pbuf[32];
+	size_t pgot = 0;
+	while (pgot < 11) {
+		CHECK(demi_pop(&qt, pqd));
+		CHECK(demi_wait(&qr, qt, &ts));
+		demi_sgaseg_t *seg = &qr.qr_value.sga.sga_segs[0];
+		if (qr.qr_opcode != DEMI_OPC_POP || seg->sgaseg_len == 0 || pgot + seg->sgaseg_len > 11)
+			fail("kv: pipe reply: opcode %d, %u bytes", qr.qr_opcode, seg->sgaseg_len);
+		memcpy(pbuf + pgot, seg->sgaseg_buf, seg->sgaseg_len);
+		pgot += seg->sgaseg_len;
+		CHECK(demi_sgafree(&qr.qr_value.sga));
+	}
+	if (memcmp(pbuf, "OK\nVALUE 7\n", 11) != 0)
+		fail("kv: pipe reply \"%.11s\"", pbuf);
+	CHECK(demi_close(pqd));
+
+	/* SIGTERM: a clean stop, exit 0 within 3 s. */
+	server_still_alive();
+	kill(server_pid, SIGTERM);
+	int st = 0;
+	uint64_t deadline = now_ns() + 3000000000ull;
+	while (waitpid(server_pid, &st, WNOHANG) == 0) {
+		if (now_ns() > deadline)
+			fail("kv: the server did not stop within 3 s of SIGTERM");
+		usleep(10000);
+	}
+	server_pid = -1;
+	if (!WIFEXITED(st) || WEXITSTATUS(st) != 0)
+		fail("kv: the server ended with %s %d after SIGTERM", WIFEXITED(st) ? "exit" : "signal",
+		     WIFEXITED(st) ? WEXITSTATUS(st) : WTERMSIG(st));
+
+	/* The log holds every SET that was answered, whole lines, and nothing else. */
+	FILE *f = fopen(log, "r");
+	if (!f)
+		fail("kv: no log %s: %s", log, strerror(errno));
+	long sets = 0, client_sets = 0;
+	int seen = 0;
+	const char *want[] = { "SET split 12345\n", "SET x 1\n", "SET y 22\n", "SET q 9\n", "SET half 1\n",
+			       "SET p 7\n" };
+	char line[256];
+	while (fgets(line, sizeof(line), f)) {
+		size_t n = strlen(line);
+		if (n < 5 || line[n - 1] != '\n' || strncmp(line, "SET ", 4) != 0)
+			fail("kv: log line %ld is \"%s\"", sets + 1, line);
+		sets++;
+		if (line[4] == 'k')
+			client_sets++;
+		for (int i = 0; i < 6; i++)
+			if (strcmp(line, want[i]) == 0)
+				seen |= 1 << i;
+		if (strcmp(line, "SET after 1\n") == 0 || strncmp(line, "SET hal\n", 8) == 0)
+			fail("kv: the log holds a request that was never answered: %s", line);
+	}
+	fclose(f);
+	/* The client sets on requests 0, 1 of every 3. */
+	long want_client = conns * (reqs - reqs / 3);
+	if (client_sets != want_client || seen != 0x3f || sets != want_client + 6)
+		fail("kv: log has %ld lines (%ld from the client, want %ld; named lines seen %#x of 0x3f)", sets,
+		     client_sets, want_client, seen);
+	unlink(log);
+	rmdir(dir);
+	printf("integ: kv_server: %ld x %ld pipelined, split, QUIT, disconnects, idle timeout, pipe, SIGTERM; "
+	       "log of %ld SETs: ok\n",
+	       conns, reqs, sets);
+	return 0;
+}
+
 /* ---- UDP echo ---- */
 
 /* Echoes every datagram to its sender, pushing the popped sga straight back. */
@@ -767,7 +984,7 @@ static int cmd_udp(void)
 int main(int argc, char **argv)
 {
 	if (argc < 2) {
-		fprintf(stderr, "usage: %s tcp-echo|many-linux|many-demi TCP_ECHO [N] | large | udp\n", argv[0]);
+		fprintf(stderr, "usage: %s tcp-echo|many-linux|many-demi TCP_ECHO [N] | kv KV_SERVER | large | udp\n", argv[0]);
 		return 2;
 	}
 	signal(SIGALRM, on_alarm);
@@ -782,6 +999,8 @@ int main(int argc, char **argv)
 		return cmd_many_linux(argv[2], n);
 	if (strcmp(cmd, "many-demi") == 0 && argc > 2)
 		return cmd_many_demi(argv[2], n);
+	if (strcmp(cmd, "kv") == 0 && argc > 2)
+		return cmd_kv(argv[2]);
 	if (strcmp(cmd, "large") == 0)
 		return cmd_large();
 	if (strcmp(cmd, "udp") == 0)
