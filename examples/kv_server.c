@@ -1,12 +1,13 @@
 /*
  * A key-value server over PDPIX, the example of doc/guide.md; runs on any libOS (LIBOS=...).
- *   kv_server server ADDR:PORT [-i IDLE_MS] [-l LOG_PATH] [-p PIPE_NAME]
+ *   kv_server server ADDR:PORT [-i IDLE_MS] [-l LOG_PATH] [-p PIPE_NAME] [-b BYTES]
  *   kv_server client ADDR:PORT [CONNS] [REQUESTS]   pipelined load, every reply checked byte by byte
  * One request per line ('\n'; a '\r' before it is dropped), replies in request order:
  *   SET key value -> OK     GET key -> VALUE value | NONE     QUIT -> BYE, then the server closes
  *   anything else -> ERR ...; a line over 512 bytes -> ERR line too long, then the server closes
  * Keys up to 64 bytes, values up to 256, no spaces. -l appends every SET line to a storage queue
- * (a log), -p serves the same protocol on a catmem pipe, -i closes connections idle that long.
+ * (a log), -p serves the same protocol on a catmem pipe, -i closes connections idle that long
+ * (no pop or push completed), -b sets SO_RCVBUF and SO_SNDBUF of the connections.
  * SIGTERM or SIGINT: stop accepting, let pushes in flight complete, close, exit 0.
  */
 #include <arpa/inet.h>
@@ -163,7 +164,7 @@ struct conn {
 	demi_qtoken_t pop_qt;               /* the pending pop; 0: none */
 	demi_qtoken_t push_qt[MAX_INFLIGHT]; /* pushes in flight */
 	int npush;
-	uint64_t last_ns;                   /* last pop completed: idle since */
+	uint64_t last_ns;                   /* last pop or push completed: idle since */
 	size_t inlen;                       /* a partial request carried over to the next pop */
 	char in[REQ_MAX];
 };
@@ -339,8 +340,9 @@ static void on_pop(struct conn *c, demi_qresult_t *qr, uint64_t now)
 		maybe_close(c);
 }
 
-static void on_push_done(struct conn *c, int i)
+static void on_push_done(struct conn *c, int i, uint64_t now)
 {
+	c->last_ns = now;
 	c->push_qt[i] = c->push_qt[--c->npush];
 	if (!c->eof && c->pop_qt == 0)
 		conn_pop(c); /* the pops stopped by back-pressure resume */
@@ -419,7 +421,7 @@ static void on_result(demi_qresult_t *qr, int lqd, demi_qtoken_t *accept_qt, uin
 		on_pop(c, qr, now);
 		break;
 	case DEMI_OPC_PUSH:
-		on_push_done(c, push_i);
+		on_push_done(c, push_i, now);
 		break;
 	default: /* DEMI_OPC_FAILED: reset, timeout, broken pipe: the connection is over */
 		if (push_i >= 0)
@@ -431,7 +433,8 @@ static void on_result(demi_qresult_t *qr, int lqd, demi_qtoken_t *accept_qt, uin
 	}
 }
 
-static int server(const struct sockaddr_in *addr, uint64_t idle_ns, const char *log_path, const char *pipe_name)
+static int server(const struct sockaddr_in *addr, uint64_t idle_ns, const char *log_path, const char *pipe_name,
+		  int bufsize)
 {
 	map_init();
 	for (int i = 0; i < MAX_CONNS; i++)
@@ -444,6 +447,10 @@ static int server(const struct sockaddr_in *addr, uint64_t idle_ns, const char *
 	CHECK(demi_socket(&lqd, AF_INET, SOCK_STREAM, 0));
 	int one = 1;
 	CHECK(demi_setsockopt(lqd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one)));
+	if (bufsize > 0) { /* accepted connections inherit them */
+		CHECK(demi_setsockopt(lqd, SOL_SOCKET, SO_RCVBUF, &bufsize, sizeof(bufsize)));
+		CHECK(demi_setsockopt(lqd, SOL_SOCKET, SO_SNDBUF, &bufsize, sizeof(bufsize)));
+	}
 	CHECK(demi_bind(lqd, (const struct sockaddr *)addr, sizeof(*addr)));
 	CHECK(demi_listen(lqd, 1024));
 	CHECK(demi_accept(&accept_qt, lqd));
@@ -660,7 +667,7 @@ static int client(const struct sockaddr_in *addr, long nconn, long reqs)
 int main(int argc, char **argv)
 {
 	if (argc < 3) {
-		fprintf(stderr, "usage: %s server ADDR:PORT [-i IDLE_MS] [-l LOG_PATH] [-p PIPE_NAME]\n"
+		fprintf(stderr, "usage: %s server ADDR:PORT [-i IDLE_MS] [-l LOG_PATH] [-p PIPE_NAME] [-b BYTES]\n"
 				"       %s client ADDR:PORT [CONNS] [REQUESTS]\n",
 			argv[0], argv[0]);
 		return 2;
@@ -682,6 +689,7 @@ int main(int argc, char **argv)
 	}
 	uint64_t idle_ns = 0;
 	const char *log_path = NULL, *pipe_name = NULL;
+	int bufsize = 0;
 	for (int i = 3; i + 1 < argc; i += 2) {
 		if (strcmp(argv[i], "-i") == 0)
 			idle_ns = (uint64_t)atol(argv[i + 1]) * 1000000ull;
@@ -689,6 +697,8 @@ int main(int argc, char **argv)
 			log_path = argv[i + 1];
 		else if (strcmp(argv[i], "-p") == 0)
 			pipe_name = argv[i + 1];
+		else if (strcmp(argv[i], "-b") == 0)
+			bufsize = atoi(argv[i + 1]);
 	}
-	return server(&addr, idle_ns, log_path, pipe_name);
+	return server(&addr, idle_ns, log_path, pipe_name, bufsize);
 }

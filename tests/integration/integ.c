@@ -229,9 +229,10 @@ static void run_example_client(const char *tcp_echo, uint16_t port, long n, long
 	if (waitpid(pid, &st, 0) < 0)
 		fail("waitpid: %s", strerror(errno));
 	if (!WIFEXITED(st) || WEXITSTATUS(st) != 0)
-		fail("tcp_echo client %ld x %ld B: %s %d", n, size, WIFEXITED(st) ? "exit status" : "signal",
+		fail("%s client %ld x %ld: %s %d", tcp_echo, n, size, WIFEXITED(st) ? "exit status" : "signal",
 		     WIFEXITED(st) ? WEXITSTATUS(st) : WTERMSIG(st));
-	printf("integ: tcp_echo client %ld x %ld B: ok\n", n, size);
+	const char *name = strrchr(tcp_echo, '/');
+	printf("integ: %s client %ld x %ld: ok\n", name ? name + 1 : tcp_echo, n, size);
 }
 
 static void server_still_alive(void)
@@ -633,16 +634,82 @@ static int cmd_large(void)
 
 /* ---- the kv_server example (doc/guide.md) ---- */
 
-/* A Linux-socket connection to the kv server. */
-static int kv_connect(uint16_t port)
+/* A Linux-socket connection to the kv server; bufsize > 0: its SO_SNDBUF and SO_RCVBUF. */
+static int kv_connect_buf(uint16_t port, int bufsize)
 {
 	struct sockaddr_in a = loopback(port);
 	int fd = socket(AF_INET, SOCK_STREAM, 0);
+	if (fd >= 0 && bufsize > 0) {
+		setsockopt(fd, SOL_SOCKET, SO_SNDBUF, &bufsize, sizeof(bufsize));
+		setsockopt(fd, SOL_SOCKET, SO_RCVBUF, &bufsize, sizeof(bufsize));
+	}
 	if (fd < 0 || connect(fd, (struct sockaddr *)&a, sizeof(a)) < 0)
 		fail("kv: connect: %s", strerror(errno));
 	int one = 1;
 	setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
 	return fd;
+}
+
+static int kv_connect(uint16_t port)
+{
+	return kv_connect_buf(port, 0);
+}
+
+/*
+ * Back-pressure: a client that sends GETs and reads nothing is held back by
+ * TCP once the server has MAX_INFLIGHT pushes out and stopped popping. Fails
+ * if the server took 8 MiB of requests without their replies being read; then
+ * reads every reply byte by byte.
+ */
+static void kv_backpressure(uint16_t port)
+{
+	int fd = kv_connect_buf(port, 16384);
+	fcntl(fd, F_SETFL, O_NONBLOCK);
+	static const char req[] = "GET x\n";
+	static char out[6 * 10000];
+	for (size_t i = 0; i < sizeof(out); i += 6)
+		memcpy(out + i, req, 6);
+	const size_t limit = 8u << 20;
+	size_t sent = 0;
+	uint64_t last = now_ns();
+	while (sent < limit && now_ns() - last < 150000000ull) {
+		size_t off = sent % sizeof(out);
+		ssize_t w = send(fd, out + off, sizeof(out) - off, MSG_NOSIGNAL);
+		if (w > 0) {
+			sent += (size_t)w;
+			last = now_ns();
+		} else if (w < 0 && errno != EAGAIN) {
+			fail("kv: back-pressure: send: %s", strerror(errno));
+		} else {
+			struct pollfd pfd = { .fd = fd, .events = POLLOUT };
+			poll(&pfd, 1, 20);
+		}
+	}
+	if (sent >= limit)
+		fail("kv: back-pressure: the server took %zu bytes of requests while no reply was read", sent);
+	printf("integ: kv back-pressure: the client was held after %zu bytes of requests\n", sent);
+	/* Now read every reply, finishing the last request, which may have been cut. */
+	size_t want = (sent + 5) / 6 * 8, got = 0;
+	char buf[65536];
+	uint64_t deadline = now_ns() + 10000000000ull;
+	while (got < want) {
+		if (now_ns() > deadline)
+			fail("kv: back-pressure: %zu of %zu reply bytes within 10 s", got, want);
+		struct pollfd pfd = { .fd = fd, .events = POLLIN | (sent % 6 ? POLLOUT : 0) };
+		poll(&pfd, 1, 100);
+		if (sent % 6) {
+			ssize_t w = send(fd, req + sent % 6, 6 - sent % 6, MSG_NOSIGNAL);
+			if (w > 0)
+				sent += (size_t)w;
+		}
+		ssize_t r = recv(fd, buf, sizeof(buf), 0);
+		if (r == 0 || (r < 0 && errno != EAGAIN))
+			fail("kv: back-pressure: the connection ended after %zu of %zu reply bytes", got, want);
+		for (ssize_t i = 0; i < r; i++, got++)
+			if (buf[i] != "VALUE 1\n"[got % 8])
+				fail("kv: back-pressure: reply byte %zu is %#x", got, buf[i]);
+	}
+	close(fd);
 }
 
 static void kv_send(int fd, const char *s)
@@ -694,7 +761,8 @@ static int cmd_kv(const char *kv)
 	for (int tries = 0; tries < 5 && !port; tries++) {
 		uint16_t p = free_port();
 		snprintf(port_s, sizeof(port_s), "127.0.0.1:%u", p);
-		char *const argv[] = { (char *)kv, "server", port_s, "-i", "600", "-l", log, "-p", pipe_name, NULL };
+		char *const argv[] = { (char *)kv, "server", port_s, "-i", "600", "-l", log, "-p", pipe_name,
+				       "-b", "16384", NULL };
 		if (start_server_argv(argv))
 			port = p;
 	}
@@ -734,6 +802,8 @@ static int cmd_kv(const char *kv)
 	struct linger lg = { .l_onoff = 1, .l_linger = 0 };
 	setsockopt(fd, SOL_SOCKET, SO_LINGER, &lg, sizeof(lg));
 	close(fd);
+
+	kv_backpressure(port);
 
 	/* Idle timeout (600 ms): the silent connection is closed, the busy one is not. */
 	int idle = kv_connect(port), busy = kv_connect(port);
@@ -828,7 +898,8 @@ static int cmd_kv(const char *kv)
 		     client_sets, want_client, seen);
 	unlink(log);
 	rmdir(dir);
-	printf("integ: kv_server: %ld x %ld pipelined, split, QUIT, disconnects, idle timeout, pipe, SIGTERM; "
+	printf("integ: kv_server: %ld x %ld pipelined, split, QUIT, disconnects, back-pressure, idle timeout, pipe, "
+	       "SIGTERM; "
 	       "log of %ld SETs: ok\n",
 	       conns, reqs, sets);
 	return 0;
