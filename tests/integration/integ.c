@@ -143,18 +143,21 @@ static void demi_start(void)
  * Starts `tcp_echo server 127.0.0.1:PORT` and waits for its "listening" line.
  * Returns false when it exited first (the port was taken meanwhile).
  */
-static bool start_server_argv(char *const argv[]);
+static bool start_server_argv(char *const argv[], int *keep_out);
 
 static bool start_example_server(const char *tcp_echo, uint16_t port)
 {
 	char addr[32];
 	snprintf(addr, sizeof(addr), "127.0.0.1:%u", port);
 	char *const argv[] = { (char *)tcp_echo, "server", addr, NULL };
-	return start_server_argv(argv);
+	return start_server_argv(argv, NULL);
 }
 
-/* Starts argv[0] with argv and waits for its "listening" line; false when it exited first. */
-static bool start_server_argv(char *const argv[])
+/*
+ * Starts argv[0] with argv and waits for its "listening" line; false when it
+ * exited first. keep_out: where to keep the read end of its stdout, else closed.
+ */
+static bool start_server_argv(char *const argv[], int *keep_out)
 {
 	const char *tcp_echo = argv[0];
 	int out[2];
@@ -194,6 +197,10 @@ static bool start_server_argv(char *const argv[])
 	buf[got] = '\0';
 	if (!strstr(buf, "listening"))
 		fail("%s server said: %s", tcp_echo, buf);
+	if (keep_out) {
+		*keep_out = out[0];
+		return true;
+	}
 	/* Its later output is not read: a closed pipe only costs it SIGPIPE on a printf it does not make. */
 	close(out[0]);
 	return true;
@@ -758,12 +765,13 @@ static int cmd_kv(const char *kv)
 	snprintf(log, sizeof(log), "%s/set.log", dir);
 	snprintf(pipe_name, sizeof(pipe_name), "integ-kv.%d", (int)getpid());
 	uint16_t port = 0;
+	int server_out = -1;
 	for (int tries = 0; tries < 5 && !port; tries++) {
 		uint16_t p = free_port();
 		snprintf(port_s, sizeof(port_s), "127.0.0.1:%u", p);
 		char *const argv[] = { (char *)kv, "server", port_s, "-i", "600", "-l", log, "-p", pipe_name,
 				       "-b", "16384", NULL };
-		if (start_server_argv(argv))
+		if (start_server_argv(argv, &server_out))
 			port = p;
 	}
 	if (!port)
@@ -867,6 +875,24 @@ static int cmd_kv(const char *kv)
 	if (!WIFEXITED(st) || WEXITSTATUS(st) != 0)
 		fail("kv: the server ended with %s %d after SIGTERM", WIFEXITED(st) ? "exit" : "signal",
 		     WIFEXITED(st) ? WEXITSTATUS(st) : WTERMSIG(st));
+	/* Its last line: every connection counted, the idle one closed, the cancelled tokens collected. */
+	char outbuf[1024];
+	size_t outlen = 0;
+	ssize_t r;
+	while (outlen < sizeof(outbuf) - 1 && (r = read(server_out, outbuf + outlen, sizeof(outbuf) - 1 - outlen)) > 0)
+		outlen += (size_t)r;
+	outbuf[outlen] = '\0';
+	close(server_out);
+	unsigned long accepted, requests, idle_closed, stale;
+	const char *last = strstr(outbuf, "kv_server: ");
+	if (!last || sscanf(last, "kv_server: %lu connections, %lu requests, %lu closed idle, %lu stale", &accepted,
+			    &requests, &idle_closed, &stale) != 4)
+		fail("kv: the server's last line is missing: \"%s\"", outbuf);
+	/* 16 from the client, then split/QUIT, FIN, RST, back-pressure, idle and busy. */
+	if (accepted != 22 || idle_closed != 1 || stale < 2)
+		fail("kv: the server counted %lu connections (want 22), %lu closed idle (want 1), %lu stale results "
+		     "(want the idle connection's pop and the accept, at least 2)",
+		     accepted, idle_closed, stale);
 
 	/* The log holds every SET that was answered, whole lines, and nothing else. */
 	FILE *f = fopen(log, "r");
