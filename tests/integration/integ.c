@@ -883,7 +883,7 @@ static int cmd_kv(const char *kv)
 		outlen += (size_t)r;
 	outbuf[outlen] = '\0';
 	close(server_out);
-	unsigned long accepted, requests, idle_closed, stale;
+	unsigned long accepted = 0, requests = 0, idle_closed = 0, stale = 0;
 	const char *last = strstr(outbuf, "kv_server: ");
 	if (!last || sscanf(last, "kv_server: %lu connections, %lu requests, %lu closed idle, %lu stale", &accepted,
 			    &requests, &idle_closed, &stale) != 4)
