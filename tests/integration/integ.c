@@ -16,6 +16,7 @@
 #include <arpa/inet.h>
 #include <demi/libos.h>
 #include <demi/pipe.h>
+#include <demi/storage.h>
 #include <demi/sga.h>
 #include <demi/wait.h>
 #include <errno.h>
@@ -757,6 +758,29 @@ static bool kv_eof_within(int fd, int ms)
 	return true;
 }
 
+/* Whether this host has io_uring for storage queues (probed in a child: a thread starts Demi once). */
+static bool kv_storage_works(const char *dir)
+{
+	pid_t pid = fork();
+	if (pid < 0)
+		fail("fork: %s", strerror(errno));
+	if (pid == 0) {
+		char path[96];
+		snprintf(path, sizeof(path), "%s/probe", dir);
+		demi_start();
+		int qd, err = demi_open_file(&qd, path, O_WRONLY | O_CREAT, 0644);
+		unlink(path);
+		_exit(err == 0 ? 0 : err == ENOSYS || err == EPERM ? 77 : 1);
+	}
+	int st;
+	waitpid(pid, &st, 0);
+	if (WIFEXITED(st) && WEXITSTATUS(st) == 77)
+		return false;
+	if (!WIFEXITED(st) || WEXITSTATUS(st) != 0)
+		fail("kv: a storage queue cannot be opened in %s", dir);
+	return true;
+}
+
 static int cmd_kv(const char *kv)
 {
 	char dir[] = "/tmp/integ-kv.XXXXXX", log[64], port_s[32], pipe_name[48];
@@ -764,13 +788,16 @@ static int cmd_kv(const char *kv)
 		fail("mkdtemp: %s", strerror(errno));
 	snprintf(log, sizeof(log), "%s/set.log", dir);
 	snprintf(pipe_name, sizeof(pipe_name), "integ-kv.%d", (int)getpid());
+	bool logging = kv_storage_works(dir);
+	if (!logging)
+		printf("integ: kv: no io_uring here: the server runs without its log\n");
 	uint16_t port = 0;
 	int server_out = -1;
 	for (int tries = 0; tries < 5 && !port; tries++) {
 		uint16_t p = free_port();
 		snprintf(port_s, sizeof(port_s), "127.0.0.1:%u", p);
-		char *const argv[] = { (char *)kv, "server", port_s, "-i", "600", "-l", log, "-p", pipe_name,
-				       "-b", "16384", NULL };
+		char *const argv[] = { (char *)kv, "server", port_s, "-i", "600", "-b", "16384", "-p", pipe_name,
+				       logging ? "-l" : NULL, log, NULL };
 		if (start_server_argv(argv, &server_out))
 			port = p;
 	}
@@ -894,6 +921,11 @@ static int cmd_kv(const char *kv)
 		     "(want the idle connection's pop and the accept, at least 2)",
 		     accepted, idle_closed, stale);
 
+	if (!logging) {
+		rmdir(dir);
+		printf("integ: kv_server: all but the log: ok\n");
+		return 0;
+	}
 	/* The log holds every SET that was answered, whole lines, and nothing else. */
 	FILE *f = fopen(log, "r");
 	if (!f)
