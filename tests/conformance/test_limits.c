@@ -1,0 +1,162 @@
+/*
+ * PDPIX conformance: the limits and errors the API reference (doc/api/) lists
+ * that no other conformance test reached: a full op table (ENOMEM), a full qd
+ * table (EMFILE), a non-IPv4 address (EAFNOSUPPORT), a malformed timeout,
+ * demi_netstats, and the extension calls before demi_init (ENOSYS).
+ */
+#include "conformance.h"
+
+#include <demi/netstats.h>
+#include <demi/pipe.h>
+#include <demi/storage.h>
+#include <fcntl.h>
+#include <stdlib.h>
+
+/* demi_pop, demi_push (and the others through the same op table) answer ENOMEM when MAX_QTOKENS ops are live. */
+LIBOS_TEST(limits, op_table_full_enomem, .timeout = 10)
+{
+	setenv("MAX_QTOKENS", "16", 1);
+	lp_init(p);
+	int qd;
+	EXPECT_OK(demi_queue(&qd));
+	demi_qtoken_t qts[16];
+	for (int i = 0; i < 16; i++)
+		EXPECT_OK(demi_pop(&qts[i], qd));
+	demi_qtoken_t qt;
+	EXPECT_ERR(ENOMEM, demi_pop(&qt, qd));
+	demi_sgarray_t sga = sga_pattern(10, 1);
+	EXPECT_ERR(ENOMEM, demi_push(&qt, qd, &sga));
+	/* The push that failed took nothing: the sga is still the application's. */
+	EXPECT_OK(demi_sgafree(&sga));
+	/* Spending a token frees its slot: a pop is admitted again. */
+	EXPECT_OK(demi_close(qd));
+	for (int i = 0; i < 16; i++) {
+		demi_qresult_t qr;
+		EXPECT_OK(demi_wait(&qr, qts[i], NULL));
+		cr_assert_eq(qr.qr_opcode, DEMI_OPC_FAILED);
+		cr_assert_eq(qr.qr_ret, ECANCELED);
+	}
+	EXPECT_OK(demi_queue(&qd));
+	EXPECT_OK(demi_pop(&qt, qd));
+}
+
+/* demi_queue, demi_socket and demi_create_pipe answer EMFILE when MAX_QUEUES qds are open. */
+LIBOS_TEST(limits, qd_table_full_emfile, .timeout = 10)
+{
+	setenv("MAX_QUEUES", "16", 1);
+	lp_init(p);
+	int qd, n = 0, err;
+	while ((err = demi_queue(&qd)) == 0 && n < 100)
+		n++;
+	cr_assert_eq(err, EMFILE, "demi_queue after %d queues: %s", n, ename(err));
+	cr_assert_eq(n, 16, "%d queues before EMFILE, want 16", n);
+	if (p->caps & CAP_TCP)
+		EXPECT_ERR(EMFILE, demi_socket(&qd, AF_INET, SOCK_STREAM, 0));
+	EXPECT_ERR(EMFILE, demi_create_pipe(&qd, "demi-conf-emfile"));
+	/* A closed qd's slot is taken again. */
+	EXPECT_OK(demi_close(1 << 30));
+	EXPECT_OK(demi_queue(&qd));
+	cr_assert_eq(qd, 1 << 30);
+}
+
+/* An address that is not AF_INET (but long enough) is EAFNOSUPPORT for bind, connect and pushto. */
+LIBOS_TEST(limits, not_inet_eafnosupport, .timeout = 10)
+{
+	lp_init(p);
+	NEED_SOCKETS();
+	int type = (p->caps & CAP_UDP) ? SOCK_DGRAM : SOCK_STREAM, qd;
+	EXPECT_OK(demi_socket(&qd, AF_INET, type, 0));
+	struct sockaddr_in sin = lp_addr(p, 7);
+	sin.sin_family = AF_INET6;
+	EXPECT_ERR(EAFNOSUPPORT, demi_bind(qd, (const struct sockaddr *)&sin, sizeof(sin)));
+	demi_qtoken_t qt;
+	EXPECT_ERR(EAFNOSUPPORT, demi_connect(&qt, qd, (const struct sockaddr *)&sin, sizeof(sin)));
+	demi_sgarray_t sga = sga_pattern(10, 1);
+	EXPECT_ERR(EAFNOSUPPORT, demi_pushto(&qt, qd, &sga, (const struct sockaddr *)&sin, sizeof(sin)));
+	EXPECT_OK(demi_sgafree(&sga));
+}
+
+/* A timespec with tv_nsec out of [0, 1e9) or a negative tv_sec is EINVAL for every wait that has to wait. */
+LIBOS_TEST(limits, malformed_timeout_einval, .timeout = 10)
+{
+	lp_init(p);
+	int qd;
+	EXPECT_OK(demi_queue(&qd));
+	demi_qtoken_t qt;
+	EXPECT_OK(demi_pop(&qt, qd));
+	demi_qresult_t qr;
+	int idx, n;
+	struct timespec bad[] = { { .tv_sec = 0, .tv_nsec = 1000000000L }, { .tv_sec = 0, .tv_nsec = -1 },
+				  { .tv_sec = -1, .tv_nsec = 0 } };
+	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+		EXPECT_ERR(EINVAL, demi_wait(&qr, qt, &bad[i]));
+		EXPECT_ERR(EINVAL, demi_wait_any(&qr, &idx, &qt, 1, &bad[i]));
+		EXPECT_ERR(EINVAL, demi_wait_next_n(&qr, 1, &n, &bad[i]));
+	}
+	/* The token survived every refusal. */
+	struct timespec zero = { 0, 0 };
+	EXPECT_ERR(ETIMEDOUT, demi_wait(&qr, qt, &zero));
+}
+
+/* demi_netstats: EINVAL for NULL; ENOTSUP under libOSes without Demi's own stack; 0 under the others. */
+LIBOS_TEST(netstats, null_einval_and_libos_support, .timeout = 10)
+{
+	lp_init(p);
+	EXPECT_ERR(EINVAL, demi_netstats(VNULL(struct demi_netstats *)));
+	struct demi_netstats st;
+	bool own_stack = strcmp(p->name, "catpowder") == 0 || strcmp(p->name, "catnip") == 0;
+	EXPECT_ERR(own_stack ? 0 : ENOTSUP, demi_netstats(&st));
+}
+
+/* The extension calls that every_call_enosys does not make answer ENOSYS (or the NULL sga) before demi_init. */
+Test(before_init, extension_calls_enosys, .timeout = 10)
+{
+	watchdog_arm();
+	struct demi_netstats st;
+	struct demi_storage_stat ss;
+	demi_sgarray_t sga;
+	int qd;
+	EXPECT_ERR(ENOSYS, demi_netstats(&st));
+	EXPECT_ERR(ENOSYS, demi_pipe_sgaalloc(&sga, 1 << 30, 10));
+	EXPECT_ERR(ENOSYS, demi_open_file(&qd, "/tmp/demi-conformance-never", O_RDWR | O_CREAT, 0600));
+	EXPECT_ERR(ENOSYS, demi_storage_seek(1 << 30, 0, 0));
+	EXPECT_ERR(ENOSYS, demi_storage_set_durability(1 << 30, DEMI_STORAGE_FLUSH));
+	EXPECT_ERR(ENOSYS, demi_storage_stat(1 << 30, &ss));
+	sga = demi_sgaalloc(10);
+	cr_assert_null(sga.sga_buf);
+	cr_assert_eq(sga.sga_numsegs, 0);
+	sga = demi_storage_sgaalloc(4096);
+	cr_assert_null(sga.sga_buf);
+}
+
+/* Storage calls on a queue that is not a storage queue answer ENOTSUP; on no queue, EBADF. */
+LIBOS_TEST(limits, storage_calls_on_other_queues, .timeout = 10)
+{
+	lp_init(p);
+	int qd;
+	EXPECT_OK(demi_queue(&qd));
+	struct demi_storage_stat ss;
+	EXPECT_ERR(ENOTSUP, demi_storage_seek(qd, 0, 0));
+	EXPECT_ERR(ENOTSUP, demi_storage_set_durability(qd, DEMI_STORAGE_FLUSH));
+	EXPECT_ERR(ENOTSUP, demi_storage_stat(qd, &ss));
+	EXPECT_ERR(EBADF, demi_storage_seek(qd + 100, 0, 0));
+	EXPECT_ERR(EBADF, demi_storage_set_durability(qd + 100, DEMI_STORAGE_FLUSH));
+	EXPECT_ERR(EBADF, demi_storage_stat(qd + 100, &ss));
+	EXPECT_ERR(EINVAL, demi_storage_stat(qd, VNULL(struct demi_storage_stat *)));
+	demi_sgarray_t sga;
+	EXPECT_ERR(ENOTSUP, demi_pipe_sgaalloc(&sga, qd, 10));
+	cr_assert_null(sga.sga_buf);
+	EXPECT_ERR(EBADF, demi_pipe_sgaalloc(&sga, qd + 100, 10));
+	/* Socket options and names on a memory queue: ENOTSUP. */
+	int v = 1;
+	socklen_t len = sizeof(v);
+	struct sockaddr_in sin = lp_addr(p, 0);
+	socklen_t slen = sizeof(sin);
+	EXPECT_ERR(ENOTSUP, demi_setsockopt(qd, SOL_SOCKET, SO_KEEPALIVE, &v, sizeof(v)));
+	EXPECT_ERR(ENOTSUP, demi_getsockopt(qd, SOL_SOCKET, SO_KEEPALIVE, &v, &len));
+	EXPECT_ERR(ENOTSUP, demi_getsockname(qd, (struct sockaddr *)&sin, &slen));
+	EXPECT_ERR(ENOTSUP, demi_bind(qd, (const struct sockaddr *)&sin, sizeof(sin)));
+	EXPECT_ERR(ENOTSUP, demi_listen(qd, 1));
+	demi_qtoken_t qt;
+	EXPECT_ERR(ENOTSUP, demi_accept(&qt, qd));
+}
