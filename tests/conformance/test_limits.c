@@ -26,6 +26,18 @@ LIBOS_TEST(limits, op_table_full_enomem, .timeout = 10)
 	EXPECT_ERR(ENOMEM, demi_pop(&qt, qd));
 	demi_sgarray_t sga = sga_pattern(10, 1);
 	EXPECT_ERR(ENOMEM, demi_push(&qt, qd, &sga));
+	if (p->caps & CAP_TCP) {
+		struct sockaddr_in la;
+		int lqd = tcp_listener(p, 4, &la), cqd;
+		EXPECT_OK(demi_socket(&cqd, AF_INET, SOCK_STREAM, 0));
+		EXPECT_ERR(ENOMEM, demi_accept(&qt, lqd));
+		EXPECT_ERR(ENOMEM, demi_connect(&qt, cqd, (const struct sockaddr *)&la, sizeof(la)));
+	}
+	if (p->caps & CAP_UDP) {
+		struct sockaddr_in ua;
+		int uqd = bound_socket(p, SOCK_DGRAM, &ua);
+		EXPECT_ERR(ENOMEM, demi_pushto(&qt, uqd, &sga, (const struct sockaddr *)&ua, sizeof(ua)));
+	}
 	/* The push that failed took nothing: the sga is still the application's. */
 	EXPECT_OK(demi_sgafree(&sga));
 	/* Spending a token frees its slot: a pop is admitted again. */
@@ -159,4 +171,83 @@ LIBOS_TEST(limits, storage_calls_on_other_queues, .timeout = 10)
 	EXPECT_ERR(ENOTSUP, demi_listen(qd, 1));
 	demi_qtoken_t qt;
 	EXPECT_ERR(ENOTSUP, demi_accept(&qt, qd));
+}
+
+/* demi_wait_any of no tokens is EINVAL (it would wait for nothing), at once. */
+LIBOS_TEST(limits, wait_any_no_tokens_einval, .timeout = 10)
+{
+	lp_init(p);
+	demi_qresult_t qr;
+	demi_qtoken_t qt = 0;
+	int idx = -7;
+	EXPECT_ERR(EINVAL, demi_wait_any(&qr, &idx, &qt, 0, NULL));
+	cr_assert_eq(idx, -7, "ready_offset written on EINVAL");
+}
+
+/*
+ * A push result's sga is a copy of the pushed sga, not a reference of its own:
+ * freeing it frees the application's reference if that is still held (and the
+ * pushed sga is then stale), and answers EINVAL once that reference is gone.
+ */
+LIBOS_TEST(limits, push_result_sga_is_not_a_reference, .timeout = 10)
+{
+	lp_init(p);
+	int c, o;
+	pipe_pair(&c, &o);
+	demi_sgarray_t sga = sga_pattern(100, 1);
+	demi_qtoken_t qt;
+	EXPECT_OK(demi_push(&qt, c, &sga));
+	EXPECT_OK(demi_sgafree(&sga));
+	demi_qresult_t qr = wait_op(qt, DEMI_OPC_PUSH, 1000);
+	cr_assert_eq(qr.qr_value.sga.sga_buf, sga.sga_buf, "the result names the pushed buffer");
+	EXPECT_ERR(EINVAL, demi_sgafree(&qr.qr_value.sga));
+
+	demi_sgarray_t kept = sga_pattern(100, 2);
+	EXPECT_OK(demi_push(&qt, c, &kept));
+	qr = wait_op(qt, DEMI_OPC_PUSH, 1000);
+	EXPECT_OK(demi_sgafree(&qr.qr_value.sga)); /* the application's one reference */
+	EXPECT_ERR(EINVAL, demi_sgafree(&kept));
+}
+
+/* demi_init(NULL) is EINVAL and starts nothing: a later demi_init succeeds. */
+LIBOS_TEST(init, null_args_einval, .timeout = 10)
+{
+	watchdog_arm();
+	setenv("LIBOS", p->name, 1);
+	EXPECT_ERR(EINVAL, demi_init(VNULL(const struct demi_args *)));
+	int qd;
+	EXPECT_ERR(ENOSYS, demi_queue(&qd));
+	lp_init(p);
+}
+
+/* demi_pushto on UDP: a destination 0.0.0.0 or port 0 is EINVAL at the call. */
+LIBOS_TEST(limits, pushto_wildcard_or_port0_einval, .timeout = 10)
+{
+	lp_init(p);
+	NEED(CAP_UDP);
+	struct sockaddr_in ra;
+	bound_socket(p, SOCK_DGRAM, &ra);
+	int qd = bound_socket(p, SOCK_DGRAM, NULL);
+	demi_sgarray_t sga = sga_pattern(10, 1);
+	demi_qtoken_t qt;
+	struct sockaddr_in to = ra;
+	to.sin_port = 0;
+	EXPECT_ERR(EINVAL, demi_pushto(&qt, qd, &sga, (const struct sockaddr *)&to, sizeof(to)));
+	to = ra;
+	to.sin_addr.s_addr = htonl(INADDR_ANY);
+	EXPECT_ERR(EINVAL, demi_pushto(&qt, qd, &sga, (const struct sockaddr *)&to, sizeof(to)));
+	EXPECT_OK(demi_sgafree(&sga));
+}
+
+/* demi_getpeername and demi_getsockname: a NULL address or length is EINVAL, before the state is looked at. */
+LIBOS_TEST(limits, names_null_einval, .timeout = 10)
+{
+	lp_init(p);
+	NEED_SOCKETS();
+	int qd = bound_socket(p, (p->caps & CAP_UDP) ? SOCK_DGRAM : SOCK_STREAM, NULL);
+	struct sockaddr_in sin;
+	socklen_t len = sizeof(sin);
+	EXPECT_ERR(EINVAL, demi_getpeername(qd, VNULL(struct sockaddr *), &len));
+	EXPECT_ERR(EINVAL, demi_getpeername(qd, (struct sockaddr *)&sin, VNULL(socklen_t *)));
+	EXPECT_ERR(EINVAL, demi_getsockname(qd, (struct sockaddr *)&sin, VNULL(socklen_t *)));
 }
