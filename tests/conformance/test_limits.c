@@ -251,3 +251,25 @@ LIBOS_TEST(limits, names_null_einval, .timeout = 10)
 	EXPECT_ERR(EINVAL, demi_getpeername(qd, (struct sockaddr *)&sin, VNULL(socklen_t *)));
 	EXPECT_ERR(EINVAL, demi_getsockname(qd, (struct sockaddr *)&sin, VNULL(socklen_t *)));
 }
+
+/* demi_sgaalloc gives the empty sga once MAX_BUFFERS buffers are live, and a buffer again once one is freed. */
+LIBOS_TEST(limits, sgaalloc_pool_exhausted_gives_null, .timeout = 10)
+{
+	setenv("MAX_BUFFERS", "16", 1);
+	lp_init(p);
+	demi_sgarray_t sgas[17];
+	int n = 0;
+	while (n < 17) {
+		sgas[n] = demi_sgaalloc(100);
+		if (!sgas[n].sga_buf)
+			break;
+		n++;
+	}
+	cr_assert(n >= 1 && n <= 16, "%d buffers allocated with MAX_BUFFERS=16", n);
+	cr_assert_eq(sgas[n].sga_numsegs, 0);
+	EXPECT_OK(demi_sgafree(&sgas[0]));
+	sgas[0] = demi_sgaalloc(100);
+	cr_assert_not_null(sgas[0].sga_buf);
+	for (int i = 0; i < n; i++)
+		EXPECT_OK(demi_sgafree(&sgas[i]));
+}
