@@ -273,3 +273,15 @@ LIBOS_TEST(limits, sgaalloc_pool_exhausted_gives_null, .timeout = 10)
 	for (int i = 0; i < n; i++)
 		EXPECT_OK(demi_sgafree(&sgas[i]));
 }
+
+/* demi_storage_sgaalloc refuses size 0 and sizes above 16 MiB with the empty sga, with or without io_uring. */
+LIBOS_TEST(limits, storage_sgaalloc_sizes_give_null, .timeout = 10)
+{
+	lp_init(p);
+	demi_sgarray_t sga = demi_storage_sgaalloc(0);
+	cr_assert_null(sga.sga_buf);
+	cr_assert_eq(sga.sga_numsegs, 0);
+	sga = demi_storage_sgaalloc((16u << 20) + 1);
+	cr_assert_null(sga.sga_buf);
+	cr_assert_eq(sga.sga_numsegs, 0);
+}
