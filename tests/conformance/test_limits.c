@@ -52,23 +52,45 @@ LIBOS_TEST(limits, op_table_full_enomem, .timeout = 10)
 	EXPECT_OK(demi_pop(&qt, qd));
 }
 
-/* demi_queue, demi_socket and demi_create_pipe answer EMFILE when MAX_QUEUES qds are open. */
+/* demi_queue, demi_socket, demi_create_pipe and demi_open_pipe answer EMFILE when MAX_QUEUES qds are open. */
 LIBOS_TEST(limits, qd_table_full_emfile, .timeout = 10)
 {
 	setenv("MAX_QUEUES", "16", 1);
 	lp_init(p);
-	int qd, n = 0, err;
+	int creator, qd, n = 0, err;
+	EXPECT_OK(demi_create_pipe(&creator, "demi-conf-emfile-a"));
 	while ((err = demi_queue(&qd)) == 0 && n < 100)
 		n++;
 	cr_assert_eq(err, EMFILE, "demi_queue after %d queues: %s", n, ename(err));
-	cr_assert_eq(n, 16, "%d queues before EMFILE, want 16", n);
+	cr_assert_eq(n, 15, "%d queues and a pipe before EMFILE, want 16 qds", n);
 	if (p->caps & CAP_TCP)
 		EXPECT_ERR(EMFILE, demi_socket(&qd, AF_INET, SOCK_STREAM, 0));
-	EXPECT_ERR(EMFILE, demi_create_pipe(&qd, "demi-conf-emfile"));
-	/* A closed qd's slot is taken again. */
-	EXPECT_OK(demi_close(1 << 30));
+	EXPECT_ERR(EMFILE, demi_create_pipe(&qd, "demi-conf-emfile-b"));
+	EXPECT_ERR(EMFILE, demi_open_pipe(&qd, "demi-conf-emfile-a"));
+	/* A closed qd's slot is taken again, lowest first. */
+	EXPECT_OK(demi_close(creator));
 	EXPECT_OK(demi_queue(&qd));
-	cr_assert_eq(qd, 1 << 30);
+	cr_assert_eq(qd, creator);
+}
+
+/* A connection that arrives when the qd table is full fails the accept with EMFILE in qr_ret. */
+LIBOS_TEST(limits, accept_without_qd_fails_emfile, .timeout = 10)
+{
+	NEED(CAP_TCP);
+	setenv("MAX_QUEUES", "16", 1);
+	lp_init(p);
+	struct sockaddr_in la;
+	int lqd = tcp_listener(p, 4, &la), cqd, qd, n = 2;
+	EXPECT_OK(demi_socket(&cqd, AF_INET, SOCK_STREAM, 0));
+	while (demi_queue(&qd) == 0)
+		n++;
+	cr_assert_eq(n, 16);
+	demi_qtoken_t at, ct;
+	EXPECT_OK(demi_accept(&at, lqd));
+	EXPECT_OK(demi_connect(&ct, cqd, (const struct sockaddr *)&la, sizeof(la)));
+	demi_qresult_t qr = wait_ms(at, 5000);
+	cr_assert_eq(qr.qr_opcode, DEMI_OPC_FAILED, "accept with a full qd table: opcode %d", qr.qr_opcode);
+	cr_assert_eq(qr.qr_ret, EMFILE, "qr_ret %s", ename((int)qr.qr_ret));
 }
 
 /* An address that is not AF_INET (but long enough) is EAFNOSUPPORT for bind, connect and pushto. */
