@@ -6,6 +6,7 @@ Fails when
       built libdemi.so given with --lib) has no page doc/api/<function>.md, or
       the index doc/api/README.md does not link it;
   (b) a page lacks a required section (in order), its title is not its name,
+      its Synopsis does not include a header declaring the function with its prototype,
       or its Errors table is malformed;
   (c) a `tested by` entry names a test that does not exist: a Criterion test
       in tests/ (Test(suite, name), ParameterizedTest(type, suite, name), or a
@@ -36,6 +37,9 @@ def strip_comments(text):
     return re.sub(r"/\*.*?\*/|//[^\n]*", " ", text, flags=re.S)
 
 
+HEADERS = {}  # function -> the headers that declare it
+
+
 def header_functions(root):
     """{function: set of errnos named after 'Errors:' in the comment before a declaration}."""
     funcs = {}
@@ -59,6 +63,7 @@ def header_functions(root):
             d = DECL.search(code)
             if d and code.rstrip().endswith(");"):
                 fn = d.group(1)
+                HEADERS.setdefault(fn, set()).add(name)
                 errs = funcs.setdefault(fn, set())
                 k = last_comment.find("Errors")
                 if k < 0 and "Returns 0;" in last_comment:
@@ -146,6 +151,16 @@ def check_page(path, fn, tests, problems, header_errs):
         missing = [s for s in SECTIONS if s not in found]
         what = f"missing section(s) {missing}" if missing else f"sections out of order: {found}"
         problems.append(f"{rel}: {what} (want {SECTIONS})")
+    # The Synopsis: a C block with the #include of a header that declares fn, and fn's prototype.
+    syn = re.search(r"^## Synopsis\n+```c\n(.*?)\n```", text, flags=re.S | re.M)
+    if not syn:
+        problems.append(f"{rel}: Synopsis must open with a ```c code block")
+    else:
+        incs = set(re.findall(r"#include <demi/([\w.]+)>", syn.group(1)))
+        if HEADERS.get(fn) and not incs & HEADERS[fn]:
+            problems.append(f"{rel}: Synopsis includes none of the headers declaring {fn}: {sorted(HEADERS[fn])}")
+        if not re.search(r"\b" + fn + r"\s*\(", syn.group(1)):
+            problems.append(f"{rel}: Synopsis lacks the prototype of {fn}")
     # The Errors table.
     try:
         start = next(i for i, ln in enumerate(lines) if ln.strip() == "## Errors")

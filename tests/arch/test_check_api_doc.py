@@ -56,4 +56,6 @@ ok &= mutate("untestable without reason", sub("demi_queue.md",
              "untestable: needs the allocator to fail; no fault injection in the public build |", "untestable: |"),
              "untestable needs a reason")
 ok &= mutate("unindexed page", sub("README.md", "(demi_wait_any.md)", "(nowhere.md)"), "no link to demi_wait_any.md")
+ok &= mutate("synopsis without the header", sub("demi_netstats.md", "#include <demi/netstats.h>", "#include <demi/libos.h>"),
+             "Synopsis includes none of the headers")
 sys.exit(0 if ok else 1)
