@@ -59,15 +59,16 @@ extern int demi_listen(_In_ int sockqd, _In_ int backlog);
 
 /**
  * Binds a local address.
- * Errors: EINVAL (NULL or short address, already bound), EBADF, EADDRINUSE,
- * EADDRNOTAVAIL (not a local address).
+ * Errors: EINVAL (NULL or short address, already bound), EAFNOSUPPORT (not
+ * AF_INET), EBADF, EADDRINUSE, EADDRNOTAVAIL (not a local address).
  */
 ATTR_NONNULL(2)
 extern int demi_bind(_In_ int sockqd, _In_reads_bytes_(size) const struct sockaddr *addr, _In_ socklen_t size);
 
 /**
  * Accepts a connection; completes with DEMI_OPC_ACCEPT and qr_value.ares.
- * Errors: EINVAL (NULL out, not listening), EBADF.
+ * Errors: EINVAL (NULL out, not listening), EBADF, ENOMEM (max_qtokens
+ * operations pending or uncollected: the same for connect, push, pushto, pop).
  */
 ATTR_NONNULL(1)
 extern int demi_accept(_Out_ demi_qtoken_t *qt_out, _In_ int sockqd);
@@ -75,8 +76,9 @@ extern int demi_accept(_Out_ demi_qtoken_t *qt_out, _In_ int sockqd);
 /**
  * Connects; completes with DEMI_OPC_CONNECT, or DEMI_OPC_FAILED with
  * ECONNREFUSED or ETIMEDOUT in qr_ret.
- * Errors: EINVAL (NULL arguments, short address), EBADF, EOPNOTSUPP (listening),
- * EINPROGRESS (already connecting), EISCONN (connected).
+ * Errors: EINVAL (NULL arguments, short address), EAFNOSUPPORT, EBADF,
+ * EOPNOTSUPP (listening), EINPROGRESS (already connecting), EISCONN
+ * (connected), ENOMEM (op table full).
  */
 ATTR_NONNULL(1, 3)
 extern int demi_connect(_Out_ demi_qtoken_t *qt_out, _In_ int sockqd,
@@ -93,7 +95,7 @@ extern int demi_close(_In_ int qd);
  * push completes, so the application may demi_sgafree() right after this call;
  * it must not change the data before completion.
  * Errors: EINVAL (NULL arguments, malformed sga), EBADF, ENOTCONN (TCP not connected),
- * EDESTADDRREQ (UDP without a peer).
+ * EDESTADDRREQ (UDP without a peer), ENOMEM (op table full).
  */
 ATTR_NONNULL(1, 3)
 extern int demi_push(_Out_ demi_qtoken_t *qt_out, _In_ int qd, _In_ const demi_sgarray_t *sga);
@@ -109,7 +111,8 @@ extern int demi_pushto(_Out_ demi_qtoken_t *qt_out, _In_ int sockqd, _In_ const 
  * Pops the next data: completes with one sga that the application owns and
  * frees with demi_sgafree(). TCP: the next bytes of the stream, length 0 when
  * the peer closed. UDP: one datagram, its sender in sga_addr.
- * Errors: EINVAL (NULL out), EBADF, ENOTCONN (TCP not connected).
+ * Errors: EINVAL (NULL out), EBADF, ENOTCONN (TCP not connected), ENOMEM
+ * (op table full: max_qtokens operations pending or uncollected).
  */
 ATTR_NONNULL(1)
 extern int demi_pop(_Out_ demi_qtoken_t *qt_out, _In_ int qd);
@@ -128,7 +131,10 @@ ATTR_NONNULL(4)
 extern int demi_getsockopt(_In_ int qd, _In_ int level, _In_ int optname,
 			   _Out_writes_to_(optlen, *optlen) void *optval, _In_ socklen_t *optlen);
 
-/** Address of the connected peer. Errors: EBADF, ENOTCONN, EINVAL (NULL or short buffer). */
+/**
+ * Address of the connected peer; a short buffer is filled as far as it goes
+ * and *addrlen set to the full length. Errors: EBADF, ENOTCONN, EINVAL (NULL).
+ */
 ATTR_NONNULL(2)
 extern int demi_getpeername(_In_ int qd, _Out_writes_to_(addrlen, *addrlen) struct sockaddr *addr,
 			    _In_ socklen_t *addrlen);

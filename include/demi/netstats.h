@@ -1,6 +1,6 @@
 /*
  * Demi extension: counters of Demi's own network stack (the inetstack under
- * catpowder, and catnip later). Every counter counts since the stack started;
+ * catpowder and catnip). Every counter counts since the stack started;
  * "drop_*" counters say why a frame, packet or datagram was discarded.
  */
 #ifndef DEMI_NETSTATS_H
@@ -49,7 +49,7 @@ struct demi_netstats_arp {
 
 struct demi_netstats_ipv4 {
 	uint64_t rx_packets;      /* packets given to IPv4 */
-	uint64_t rx_delivered;    /* whole datagrams handed to ICMP or UDP */
+	uint64_t rx_delivered;    /* whole datagrams handed to ICMP, UDP or TCP */
 	uint64_t tx_packets;      /* packets (fragments included) sent */
 	uint64_t drop_short;      /* shorter than a header */
 	uint64_t drop_version;    /* version not 4 */
@@ -58,7 +58,7 @@ struct demi_netstats_ipv4 {
 	uint64_t drop_checksum;
 	uint64_t drop_not_ours;   /* destination not our address or broadcast */
 	uint64_t drop_bad_src;    /* source broadcast, multicast or loopback */
-	uint64_t drop_protocol;   /* neither ICMP nor UDP */
+	uint64_t drop_protocol;   /* neither ICMP, UDP nor TCP (answered: protocol unreachable) */
 	uint64_t drop_no_buffer;  /* no buffer for a copy or fragment */
 	uint64_t frag_rx;         /* fragments received */
 	uint64_t reass_ok;        /* datagrams reassembled */
@@ -142,9 +142,9 @@ struct demi_netstats {
 };
 
 /*
- * Copies the counters of this thread's network stack into *out. Returns 0;
- * EINVAL for a NULL out; ENOTSUP when the libOS has no stack of Demi's own
- * (catnap); ENOSYS in a thread without demi_init.
+ * Copies the counters of this thread's network stack into *out. Returns 0.
+ * Errors: EINVAL (NULL out), ENOTSUP (the libOS has no stack of Demi's own:
+ * catnap, catmem), ENOSYS (no demi_init in this thread).
  */
 ATTR_NONNULL(1)
 int demi_netstats(_Out_ struct demi_netstats *out);

@@ -17,15 +17,16 @@ struct timespec;
  * Waits for qt to complete and returns its result; qt is then spent.
  * A NULL timeout waits until completion; a zero timeout runs one scheduler
  * round (the device polled) before it checks.
- * Errors: EINVAL (NULL out, unknown or spent token), ETIMEDOUT (qr_out
- * untouched, qt still valid).
+ * Errors: EINVAL (NULL out, unknown or spent token, malformed timeout),
+ * ETIMEDOUT (qr_out untouched, qt still valid).
  */
 ATTR_NONNULL(1)
 extern int demi_wait(_Out_ demi_qresult_t *qr_out, _In_ demi_qtoken_t qt, _In_opt_ const struct timespec *timeout);
 
 /**
  * Waits for the first of qts to complete; returns its result and index.
- * Errors: EINVAL (NULL pointers, num_qts < 0, any invalid token: at once), ETIMEDOUT.
+ * Errors: EINVAL (NULL pointers, num_qts < 1, any invalid token: at once;
+ * malformed timeout), ETIMEDOUT.
  */
 ATTR_NONNULL(1, 2, 3)
 extern int demi_wait_any(_Out_ demi_qresult_t *qr_out, _Out_ int *ready_offset,
@@ -36,7 +37,7 @@ extern int demi_wait_any(_Out_ demi_qresult_t *qr_out, _Out_ int *ready_offset,
  * Waits for up to num_qrs completions of any operation of this thread, in
  * completion order; returns 0 as soon as qr_out holds at least one, or
  * ETIMEDOUT with *num_qrs_out set to what was filled (0).
- * Errors: EINVAL (NULL pointers, num_qrs <= 0).
+ * Errors: EINVAL (NULL pointers, num_qrs <= 0, malformed timeout).
  */
 ATTR_NONNULL(1, 3)
 extern int demi_wait_next_n(_Out_writes_to_(num_qrs, *num_qrs_out) demi_qresult_t *qr_out, _In_ int num_qrs,

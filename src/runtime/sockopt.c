@@ -1,4 +1,4 @@
-/* The socket options Demi supports and the size of each value (PDPIX.md's setsockopt row). */
+/* The socket options Demi supports and the size of each value (doc/api/demi_setsockopt.md). */
 #include "sockopt.h"
 
 #include <errno.h>

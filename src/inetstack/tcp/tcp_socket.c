@@ -1,5 +1,5 @@
 /*
- * TCP socket queues: the PDPIX calls on Demi's TCP, with PDPIX.md's error
+ * TCP socket queues: the PDPIX calls on Demi's TCP, with doc/api's error
  * semantics. Operations that must wait are kept on the connection's lists
  * (op->wnode) and completed by input or timers; none needs a coroutine.
  */

@@ -1,6 +1,6 @@
 /*
  * UDP socket queues: PDPIX bind, connect, push, pushto and pop on the
- * inetstack, with the error semantics of PDPIX.md. Pops that find the
+ * inetstack, with the error semantics of doc/api/. Pops that find the
  * receive queue empty wait in a coroutine (as catnap's) that input wakes.
  */
 #include <arpa/inet.h>

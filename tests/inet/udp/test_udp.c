@@ -124,7 +124,7 @@ Test(udp, copy_rule_counters)
 	cr_assert_eq(demi_sgafree(&sga), 0);
 }
 
-/* PDPIX.md's error table for UDP sockets. */
+/* The API reference's errors (doc/api/) for UDP sockets. */
 Test(udp, error_semantics)
 {
 	int a = tnet_udp(NA, 6000);
