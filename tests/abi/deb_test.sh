@@ -31,7 +31,7 @@ if git -C "$src" rev-parse --git-dir >/dev/null 2>&1; then
 else
 	tar -C "$src" --exclude='./build*' -cf - . | tar -C "$tmp/demi" -xf -
 fi
-(cd "$tmp/demi" && DEB_BUILD_OPTIONS="nocheck parallel=$(nproc)" dpkg-buildpackage -us -uc -b >"$tmp/build.log" 2>&1) || {
+(cd "$tmp/demi" && env -u MALLOC_PERTURB_ DEB_BUILD_OPTIONS="nocheck noautodbgsym parallel=$(nproc)" dpkg-buildpackage -us -uc -b >"$tmp/build.log" 2>&1) || {
 	tail -n 60 "$tmp/build.log"; echo "deb: dpkg-buildpackage failed"; exit 1
 }
 echo "deb: dpkg-buildpackage took $(($(date +%s) - start)) s"
