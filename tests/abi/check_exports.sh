@@ -58,7 +58,8 @@ flags=$(PKG_CONFIG_PATH="$pcdir" pkg-config --cflags --libs demi)
 libdir=$(PKG_CONFIG_PATH="$pcdir" pkg-config --variable=libdir demi)
 [ "$(realpath "$libdir")" = "$(realpath "$root")" ] || { echo "pkg-config libdir $libdir is not the installed $root"; exit 1; }
 case "$flags" in *"-I$prefix/"*) ;; *) echo "pkg-config --cflags does not point into the staging tree: $flags"; exit 1;; esac
-PKG_CONFIG_PATH="$pcdir" cc -std=c99 -Wall -Wextra -Werror "$here/outside_program.c" -o "$tmp/outside1" \
+# shellcheck disable=SC2086 # the flags are words
+cc -std=c99 -Wall -Wextra -Werror "$here/outside_program.c" -o "$tmp/outside1" \
 	$flags -Wl,-rpath,"$libdir"
 readelf -d "$tmp/outside1" | grep -q 'NEEDED.*\[libdemi\.so\.0\]' || { echo "outside program does not need libdemi.so.0"; exit 1; }
 ldd "$tmp/outside1" | grep -q "libdemi.so.0 => $root/" || { echo "outside program does not load the installed library"; ldd "$tmp/outside1"; exit 1; }
@@ -71,6 +72,7 @@ pcdir=${pcdir/#$prefix/$tmp\/moved\/demi}
 flags=$(PKG_CONFIG_PATH="$pcdir" pkg-config --cflags --libs demi)
 libdir=$(PKG_CONFIG_PATH="$pcdir" pkg-config --variable=libdir demi)
 [ -e "$libdir/libdemi.so.0" ] || { echo "pkg-config libdir after a move is wrong: $libdir"; exit 1; }
+# shellcheck disable=SC2086 # the flags are words
 cc -std=c99 -Wall -Wextra -Werror "$here/outside_program.c" -o "$tmp/outside2" $flags -Wl,-rpath,"$libdir"
 "$tmp/outside2" | grep -qx "outside: ok" || { echo "outside program (moved prefix) failed"; exit 1; }
 for ex in tcp_echo udp_echo; do # installed with an rpath to the installed library (prefix is not /usr)
@@ -87,6 +89,7 @@ if [ "$(id -u)" -ne 0 ] || ! command -v unshare >/dev/null || [ "$realprefix" !=
 	exit 0
 fi
 mkdir -p "$tmp/ns"
+# shellcheck disable=SC2016 # expanded by the inner shell
 unshare -m bash -euo pipefail -c '
 	tmp=$1 build=$2 src=$3
 	mount --make-rprivate /
