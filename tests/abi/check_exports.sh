@@ -26,7 +26,7 @@ for sym in demi_init demi_socket demi_bind demi_listen demi_accept demi_connect 
 	demi_setsockopt demi_getsockopt demi_getpeername demi_getsockname demi_create_pipe demi_open_pipe demi_queue \
 	demi_pipe_sgaalloc demi_open_file demi_storage_seek demi_storage_set_durability demi_storage_sgaalloc \
 	demi_storage_stat demi_netstats; do
-	nm -D --defined-only "$lib" | grep -qw "$sym" || { echo "missing export: $sym"; exit 1; }
+	grep -qw "$sym" <<<"$(nm -D --defined-only "$lib")" || { echo "missing export: $sym"; exit 1; }
 done
 
 meson install -C "$build" --destdir "$tmp" --no-rebuild --quiet >/dev/null
@@ -61,9 +61,9 @@ case "$flags" in *"-I$prefix/"*) ;; *) echo "pkg-config --cflags does not point 
 # shellcheck disable=SC2086 # the flags are words
 cc -std=c99 -Wall -Wextra -Werror "$here/outside_program.c" -o "$tmp/outside1" \
 	$flags -Wl,-rpath,"$libdir"
-readelf -d "$tmp/outside1" | grep -q 'NEEDED.*\[libdemi\.so\.0\]' || { echo "outside program does not need libdemi.so.0"; exit 1; }
-ldd "$tmp/outside1" | grep -q "libdemi.so.0 => $root/" || { echo "outside program does not load the installed library"; ldd "$tmp/outside1"; exit 1; }
-"$tmp/outside1" | grep -qx "outside: ok" || { echo "outside program (DESTDIR staging) failed"; exit 1; }
+grep -q 'NEEDED.*\[libdemi\.so\.0\]' <<<"$(readelf -d "$tmp/outside1")" || { echo "outside program does not need libdemi.so.0"; exit 1; }
+grep -q "libdemi.so.0 => $root/" <<<"$(ldd "$tmp/outside1")" || { echo "outside program does not load the installed library"; ldd "$tmp/outside1"; exit 1; }
+grep -qx "outside: ok" <<<"$("$tmp/outside1")" || { echo "outside program (DESTDIR staging) failed"; exit 1; }
 
 # 2. The same tree moved: a relocatable .pc keeps working at any prefix.
 mkdir -p "$tmp/moved"
@@ -74,11 +74,11 @@ libdir=$(PKG_CONFIG_PATH="$pcdir" pkg-config --variable=libdir demi)
 [ -e "$libdir/libdemi.so.0" ] || { echo "pkg-config libdir after a move is wrong: $libdir"; exit 1; }
 # shellcheck disable=SC2086 # the flags are words
 cc -std=c99 -Wall -Wextra -Werror "$here/outside_program.c" -o "$tmp/outside2" $flags -Wl,-rpath,"$libdir"
-"$tmp/outside2" | grep -qx "outside: ok" || { echo "outside program (moved prefix) failed"; exit 1; }
+grep -qx "outside: ok" <<<"$("$tmp/outside2")" || { echo "outside program (moved prefix) failed"; exit 1; }
 for ex in tcp_echo udp_echo; do # installed with an rpath to the installed library (prefix is not /usr)
 	f=$(find "$tmp/moved/demi" -path "*/demi/$ex" -type f | head -n1)
 	[ -x "$f" ] || { echo "example $ex not installed"; exit 1; }
-	readelf -d "$f" | grep -qE "(RPATH|RUNPATH).*\[/" || { echo "example $ex has no rpath to the installed library"; exit 1; }
+	grep -qE "(RPATH|RUNPATH).*\[/" <<<"$(readelf -d "$f")" || { echo "example $ex has no rpath to the installed library"; exit 1; }
 done
 echo "install: ok (pkg-config, DESTDIR staging and a moved prefix)"
 
@@ -102,10 +102,10 @@ unshare -m bash -euo pipefail -c '
 	ldconfig -p >"$tmp/ns/cache.txt"
 	grep -q "libdemi.so.0 .*=> /usr/local/" "$tmp/ns/cache.txt" || { echo "ldconfig did not pick up /usr/local"; exit 1; }
 	cc -std=c99 -Wall -Wextra -Werror "$src" -o "$tmp/ns/outside3" $(pkg-config --cflags --libs demi)
-	readelf -d "$tmp/ns/outside3" | grep -qE "RPATH|RUNPATH" && { echo "unexpected rpath"; exit 1; }
-	"$tmp/ns/outside3" | grep -qx "outside: ok" || { echo "outside program (/usr/local, ldconfig) failed"; exit 1; }
+	grep -qE "RPATH|RUNPATH" <<<"$(readelf -d "$tmp/ns/outside3")" && { echo "unexpected rpath"; exit 1; }
+	grep -qx "outside: ok" <<<"$("$tmp/ns/outside3")" || { echo "outside program (/usr/local, ldconfig) failed"; exit 1; }
 	for ex in tcp_echo udp_echo; do
-		LD_LIBRARY_PATH= ldd /usr/local/libexec/demi/$ex | grep -q "libdemi.so.0 => /usr/local/" || { echo "$ex does not find libdemi"; exit 1; }
+		grep -q "libdemi.so.0 => /usr/local/" <<<"$(LD_LIBRARY_PATH= ldd /usr/local/libexec/demi/$ex)" || { echo "$ex does not find libdemi"; exit 1; }
 	done
 ' ns "$tmp" "$build" "$here/outside_program.c"
 echo "install: ok (meson install to /usr/local, ldconfig, plain pkg-config)"

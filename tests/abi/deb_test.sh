@@ -60,8 +60,8 @@ for h in libos types wait sga cc memq pipe storage netstats; do has libdemi-dev 
 has demi-tools "usr/libexec/demi/tcp_echo"
 has demi-tools "usr/bin/demi-tcp-echo"
 has demi-tools "usr/bin/demi-udp-echo"
-dpkg-deb -f "$(deb demi-tools)" Depends | grep -q 'libdemi0' || { echo "deb: demi-tools does not depend on libdemi0"; exit 1; }
-dpkg-deb -f "$(deb libdemi-dev)" Depends | grep -q 'libdemi0 (= ' || { echo "deb: libdemi-dev does not depend on libdemi0 (= version)"; exit 1; }
+grep -q 'libdemi0' <<<"$(dpkg-deb -f "$(deb demi-tools)" Depends)" || { echo "deb: demi-tools does not depend on libdemi0"; exit 1; }
+grep -q 'libdemi0 (= ' <<<"$(dpkg-deb -f "$(deb libdemi-dev)" Depends)" || { echo "deb: libdemi-dev does not depend on libdemi0 (= version)"; exit 1; }
 
 # The runtime package alone: libdemikernel.so resolves inside it (programs linked against Demikernel).
 dpkg -x "$(deb libdemi0)" "$tmp/rt"
@@ -78,14 +78,14 @@ case "$flags" in *"-I$root/usr/include"*) ;; *) echo "deb: pkg-config flags do n
 # shellcheck disable=SC2086 # the flags are words
 cc -std=c99 -Wall -Wextra -Werror "$here/outside_program.c" -o "$tmp/outside" $flags
 export LD_LIBRARY_PATH=$root/$lib
-ldd "$tmp/outside" | grep -q "libdemi.so.0 => $root/" || { echo "deb: the outside program does not load the packaged library"; ldd "$tmp/outside"; exit 1; }
-"$tmp/outside" | grep -qx "outside: ok" || { echo "deb: outside program failed"; exit 1; }
+grep -q "libdemi.so.0 => $root/" <<<"$(ldd "$tmp/outside")" || { echo "deb: the outside program does not load the packaged library"; ldd "$tmp/outside"; exit 1; }
+grep -qx "outside: ok" <<<"$("$tmp/outside")" || { echo "deb: outside program failed"; exit 1; }
 
 # The packaged example, through its /usr/bin link: 200 round trips over loopback.
 port=$((20000 + RANDOM % 20000))
 "$root/usr/bin/demi-tcp-echo" server "127.0.0.1:$port" >"$tmp/server.log" 2>&1 &
 server=$!
-for _ in $(seq 50); do ss -ltn 2>/dev/null | grep -q ":$port " && break; sleep 0.1; done
+for _ in $(seq 50); do grep -q ":$port " <<<"$(ss -ltn 2>/dev/null)" && break; sleep 0.1; done
 timeout 30 "$root/usr/bin/demi-tcp-echo" client "127.0.0.1:$port" 200 64 >"$tmp/client.log" 2>&1 || {
 	cat "$tmp/client.log" "$tmp/server.log"; echo "deb: demi-tcp-echo failed"; exit 1
 }
