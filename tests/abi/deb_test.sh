@@ -4,7 +4,7 @@
 # to ../ and the checkout stays clean), checks what each package holds, unpacks them with `dpkg -x` into a
 # throwaway root (nothing is installed on the machine), builds outside_program.c against that root with
 # pkg-config (PKG_CONFIG_SYSROOT_DIR) and runs it, then runs the packaged TCP echo over loopback.
-# Exit 77 (skipped) where dpkg-buildpackage, dh or the build dependencies are missing (scripts/setup.sh
+# DEB_OUT=DIR keeps a copy of the packages. Exit 77 (skipped) where dpkg-buildpackage, dh or the build dependencies are missing (scripts/setup.sh
 # installs them).
 set -euo pipefail
 src=$(cd "${1:-$(dirname "$0")/../..}" && pwd)
@@ -35,6 +35,7 @@ fi
 	tail -n 60 "$tmp/build.log"; echo "deb: dpkg-buildpackage failed"; exit 1
 }
 echo "deb: dpkg-buildpackage took $(($(date +%s) - start)) s"
+[ -z "${DEB_OUT:-}" ] || cp "$tmp"/*.deb "$DEB_OUT"/   # DEB_OUT=DIR keeps the packages (for lintian, say)
 
 triplet=$(dpkg-architecture -qDEB_HOST_MULTIARCH)
 arch=$(dpkg-architecture -qDEB_HOST_ARCH)
