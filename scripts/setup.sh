@@ -18,6 +18,7 @@ PACKAGES=(
 	ethtool             # the TCP tests turn veth offloads off (a packet socket cannot take 64 KB super-frames)
 	valgrind            # callgrind instruction counts (bench/inet_cost_run)
 	dpdk-dev libdpdk-dev # the catnip libOS (DPDK 22.11); Demi builds without it, catnip is then left out
+	debhelper dpkg-dev fakeroot # the Debian packages (debian/, dpkg-buildpackage; tests/abi/deb_test.sh)
 )
 
 # catnip (DPDK) prefers 2 MiB hugepages: reserve a modest number where the machine allows it and mount

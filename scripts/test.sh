@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Installs what is missing, builds Demi, and runs every test suite: the normal build,
-# then the unit, conformance, catmem, inet and storage suites again under ASan + UBSan + LeakSanitizer. Ends with one line
+# the Debian packages (suite deb: tests/abi/deb_test.sh), then the unit, conformance, catmem, inet and
+# storage suites again under ASan + UBSan + LeakSanitizer. Ends with one line
 # "N passed, N failed[, N skipped]" counted over all suites.
 set -uo pipefail
 cd "$(dirname "$0")/.."
@@ -16,7 +17,10 @@ build() { # dir, meson options...
 
 status=0
 build build || exit 1
-meson test -C build --num-processes "$jobs" --print-errorlogs || status=1
+meson test -C build --num-processes "$jobs" --print-errorlogs --no-suite deb || status=1
+
+echo "== Debian packages: dpkg-buildpackage from a copy of the tree, an outside program built and run against them"
+meson test -C build --suite deb --logbase deblog --print-errorlogs --verbose || status=1
 
 echo "== clang: the whole tree must also build warning-free"
 if command -v clang >/dev/null; then
@@ -35,5 +39,5 @@ if grep -E "ERROR: (Address|Leak)Sanitizer|runtime error:" build-asan/meson-logs
 	status=1
 fi
 
-python3 scripts/test_summary.py build/meson-logs/testlog.json build-asan/meson-logs/testlog.json || status=1
+python3 scripts/test_summary.py build/meson-logs/testlog.json build/meson-logs/deblog.json build-asan/meson-logs/testlog.json || status=1
 exit $status
