@@ -178,3 +178,25 @@ LIBOS_TEST(shutdown, close_flush_cancels_pops, .timeout = 30)
 	wait_op(cqt, DEMI_OPC_CLOSE, 5000);
 	EXPECT_ERR(EBADF, demi_pop(&qt, cqd));
 }
+
+/* A connected UDP socket, as Linux: SHUT_WR makes pushes fail EPIPE; SHUT_RD ends a waiting pop with 0 bytes. */
+LIBOS_TEST(shutdown, udp_connected, .timeout = 30)
+{
+	lp_init(p);
+	NEED(CAP_UDP);
+	struct sockaddr_in ra;
+	bound_socket(p, SOCK_DGRAM, &ra);
+	int qd = bound_socket(p, SOCK_DGRAM, NULL);
+	demi_qtoken_t qt, pqt;
+	EXPECT_OK(demi_connect(&qt, qd, (const struct sockaddr *)&ra, sizeof(ra)));
+	wait_op(qt, DEMI_OPC_CONNECT, 1000);
+	EXPECT_OK(demi_pop(&pqt, qd));
+	EXPECT_OK(demi_shutdown(qd, SHUT_RDWR));
+	demi_qresult_t qr = wait_op(pqt, DEMI_OPC_POP, 2000);
+	cr_assert_eq(qr.qr_value.sga.sga_segs[0].sgaseg_len, 0);
+	demi_sgafree(&qr.qr_value.sga);
+	demi_sgarray_t s = sga_pattern(10, 1);
+	EXPECT_ERR(EPIPE, demi_push(&qt, qd, &s));
+	EXPECT_ERR(EPIPE, demi_pushto(&qt, qd, &s, (const struct sockaddr *)&ra, sizeof(ra)));
+	EXPECT_OK(demi_sgafree(&s));
+}

@@ -33,6 +33,7 @@ struct cn_sock {
 	bool udp_connected;
 	/* demi_shutdown(SHUT_WR): pushes fail EPIPE; the kernel's shutdown waits for the pushes queued before. */
 	bool shut_wr, shut_wr_pending;
+	bool shut_rd; /* demi_shutdown(SHUT_RD): a drained datagram socket answers 0 bytes, as a blocking recv(2) */
 	bool closing; /* demi_close_flush started: the qd goes away when the pushes are out */
 	/* Ops whose coroutines wait their turn, oldest first, so pushes and pops keep their order. */
 	struct list_node readers; /* pops, accepts */

@@ -136,6 +136,10 @@ static int try_pop(struct cn_sock *s, struct op *op)
 	ssize_t n = recvfrom(s->fd, buf_data(b), b->cap, 0, (struct sockaddr *)&from, &fromlen);
 	if (n < 0) {
 		int err = errno;
+		if ((err == EAGAIN || err == EWOULDBLOCK) && s->shut_rd) {
+			n = 0; /* a blocking recv(2) returns 0 once the socket is shut for reading */
+			goto out;
+		}
 		buf_unref(&rt->pool, b);
 		if (err == EAGAIN || err == EWOULDBLOCK) {
 			s->readable = false;
@@ -153,6 +157,7 @@ static int try_pop(struct cn_sock *s, struct op *op)
 	 */
 	if (s->type == SOCK_STREAM && n > 0 && (size_t)n < b->cap && !s->read_closed)
 		s->readable = false;
+out:
 	/* The allocation's reference passes to the application. */
 	buf_give_app(&rt->pool, b, buf_data(b), (uint32_t)n, &op->result.qr_value.sga);
 	if (s->type == SOCK_DGRAM)
@@ -457,7 +462,7 @@ static int cn_shutdown(struct queue *q, int how)
 		if (shutdown(s->fd, SHUT_RD) < 0)
 			return -errno;
 		/* Pops now end with EOF; the kernel's edge may come late, so wake the readers here. */
-		s->readable = s->read_closed = true;
+		s->readable = s->read_closed = s->shut_rd = true;
 		wake_first(rt_of(s), &s->readers);
 	}
 	if (how != SHUT_RD && !s->shut_wr) {
