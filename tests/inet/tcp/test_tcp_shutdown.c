@@ -216,3 +216,18 @@ Test(tcp_shutdown, close_cancels_flush)
 	demi_close(c.lqd);
 	tnet_run(3 * NSEC_PER_SEC);
 }
+
+/* Received data never read: close_flush resets as demi_close does, and says so (ECONNABORTED). */
+Test(tcp_shutdown, close_flush_unread_data_econnaborted)
+{
+	struct tconn c = tnet_tcp_pair(8000);
+	expect_push_ok(push_bytes(c.sqd, "unread", 6), MS);
+	tnet_run(10 * MS);
+	demi_qtoken_t cqt, pb = pop_qt(c.sqd);
+	cr_assert_eq(demi_close_flush(&cqt, c.cqd), 0);
+	expect_fail(cqt, ECONNABORTED, MS);
+	expect_fail(pb, ECONNRESET, 10 * MS);
+	demi_close(c.sqd);
+	demi_close(c.lqd);
+	tnet_run(NSEC_PER_SEC);
+}
