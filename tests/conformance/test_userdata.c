@@ -69,6 +69,8 @@ LIBOS_TEST(userdata, null_einval, .timeout = 30)
 	EXPECT_ERR(EINVAL, demi_wait_next_n_ud(VNULL(demi_qresult_t *), &ud, 1, &n, NULL));
 	EXPECT_ERR(EINVAL, demi_wait_next_n_ud(&qr, &ud, 1, VNULL(int *), NULL));
 	EXPECT_ERR(EINVAL, demi_wait_next_n_ud(&qr, &ud, 0, &n, NULL));
+	struct timespec bad = { .tv_sec = 0, .tv_nsec = -1 };
+	EXPECT_ERR(EINVAL, demi_wait_next_n_ud(&qr, &ud, 1, &n, &bad));
 }
 
 /* Nothing completes: ETIMEDOUT, as demi_wait_next_n. */
