@@ -231,3 +231,25 @@ Test(tcp_shutdown, close_flush_unread_data_econnaborted)
 	demi_close(c.lqd);
 	tnet_run(NSEC_PER_SEC);
 }
+
+/* The passive side: CLOSE-WAIT, pushes, close_flush; LAST-ACK's ACK completes it and nothing is reset. */
+Test(tcp_shutdown, close_flush_from_close_wait)
+{
+	struct tconn c = tnet_tcp_pair(8000);
+	demi_qtoken_t pa = pop_qt(c.cqd);
+	cr_assert_eq(demi_shutdown(c.sqd, SHUT_WR), 0); /* B still reads (a closed B would reset the data) */
+	expect_pop(pa, NULL, 0, 10 * MS);
+	cr_assert_eq(tcb_qd(c.cqd)->state, TCPS_CLOSE_WAIT);
+	demi_qtoken_t qts[NPUSH], cqt;
+	push_stream(c.cqd, qts);
+	cr_assert_eq(demi_close_flush(&cqt, c.cqd), 0);
+	pop_stream_then_eof(c.sqd);
+	demi_qresult_t r = tnet_wait(cqt, 5 * NSEC_PER_SEC);
+	cr_assert_eq(r.qr_opcode, DEMI_OPC_CLOSE, "opcode %d ret %d", (int)r.qr_opcode, (int)r.qr_ret);
+	for (int i = 0; i < NPUSH; i++)
+		expect_push_ok(qts[i], MS);
+	demi_close(c.sqd);
+	demi_close(c.lqd);
+	tnet_run(NSEC_PER_SEC);
+	cr_assert_eq(tnet_stats(NA)->tcp.rst_tx + tnet_stats(NB)->tcp.rst_tx, 0);
+}
