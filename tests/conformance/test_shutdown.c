@@ -7,9 +7,15 @@
 #define CHUNK (256u << 10)        /* bytes per push */
 #define NCHUNKS 8                 /* 2 MiB in all: more than the peer takes before it reads */
 
-/* Pushes NCHUNKS chunks of one pattern stream without waiting; their tokens in qts. */
+/*
+ * Pushes NCHUNKS chunks of one pattern stream without waiting; their tokens
+ * in qts. A small send buffer keeps most of them waiting in Demi (catnap: the
+ * kernel would take 2 MiB at once on loopback).
+ */
 static void push_stream(int qd, unsigned seed, demi_qtoken_t qts[NCHUNKS])
 {
+	int sb = 8192;
+	EXPECT_OK(demi_setsockopt(qd, SOL_SOCKET, SO_SNDBUF, &sb, sizeof(sb)));
 	demi_sgarray_t all = sga_pattern(CHUNK * NCHUNKS, seed);
 	for (int i = 0; i < NCHUNKS; i++) {
 		demi_sgarray_t s = all;
