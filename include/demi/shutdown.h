@@ -41,9 +41,11 @@ extern int demi_shutdown(int qd, int how);
  * (retransmission limits), ECONNRESET (reset), ECONNABORTED (received data
  * was never read, so a reset was sent, as demi_close() does) or ECANCELED
  * (demi_close() on qd before the flush ended). qd is released when the token
- * completes (whatever its result); until then other calls on qd fail
- * (push: EPIPE or EBADF, pop: EBADF).
- * Errors: EINVAL (NULL qt_out), EBADF (qd), ENOTCONN (not connected),
+ * completes (whatever its result); until then pushes, pops and
+ * demi_shutdown on qd answer EBADF, and demi_close(qd) aborts the flush
+ * (ECANCELED). A socket with nothing to flush (never connected, a
+ * listener, Demi's UDP) closes at once: the token is already complete.
+ * Errors: EINVAL (NULL qt_out), EBADF (qd, or a flush already started),
  * ENOTSUP (queue kind), ENOMEM (token table full), ENOSYS (no demi_init).
  */
 ATTR_NONNULL(1)

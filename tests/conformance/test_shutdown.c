@@ -205,4 +205,9 @@ LIBOS_TEST(shutdown, udp_connected, .timeout = 30)
 	EXPECT_ERR(EPIPE, demi_push(&qt, qd, &s));
 	EXPECT_ERR(EPIPE, demi_pushto(&qt, qd, &s, (const struct sockaddr *)&ra, sizeof(ra)));
 	EXPECT_OK(demi_sgafree(&s));
+	/* Nothing to flush on a datagram socket: the close completes, the qd is gone. */
+	EXPECT_OK(demi_close_flush(&qt, qd));
+	qr = wait_op(qt, DEMI_OPC_CLOSE, 2000);
+	cr_assert_eq(qr.qr_qd, qd);
+	EXPECT_ERR(EBADF, demi_pop(&pqt, qd));
 }

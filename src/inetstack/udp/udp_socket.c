@@ -263,6 +263,16 @@ static int us_shutdown(struct queue *q, int how)
 	return 0;
 }
 
+/* A datagram push completes as it is sent: nothing is left to flush, so the close is at once. */
+static int us_close_flush(struct queue *q, struct op *op)
+{
+	struct rt *rt = sock_of(q)->in->rt;
+	rt_cancel_but_pushes(rt, q, op);
+	op_complete(&rt->ops, op);
+	rt_close_queue(rt, q);
+	return 0;
+}
+
 /* ---- options and names ---- */
 
 static int *int_option(struct udp_sock *s, int name)
@@ -358,6 +368,7 @@ const struct queue_ops udp_queue_ops = {
 	.pushto = us_pushto,
 	.pop = us_pop,
 	.shutdown = us_shutdown,
+	.close_flush = us_close_flush,
 	.setsockopt = us_setsockopt,
 	.getsockopt = us_getsockopt,
 	.getpeername = us_getpeername,
