@@ -21,6 +21,7 @@
 #include <demi/libos.h>
 #include <demi/memq.h>
 #include <demi/sga.h>
+#include <demi/userdata.h>
 #include <demi/wait.h>
 
 #include <arpa/inet.h>
@@ -190,6 +191,39 @@ static double bench_wait_done(int qd, const demi_sgarray_t *sga, long ops)
 	return (double)total / (double)done;
 }
 
+/*
+ * demi_wait_next_n (ud: demi_wait_next_n_ud) alone, one result per call: a
+ * batch of completed push tokens is made first, then only the waits are timed.
+ */
+static double bench_next_n_done(int qd, const demi_sgarray_t *sga, long ops, bool ud)
+{
+	uint64_t total = 0;
+	long done = 0;
+	while (done < ops) {
+		for (int i = 0; i < BATCH; i++) {
+			demi_qtoken_t qt;
+			CHECK(demi_push(&qt, qd, sga));
+		}
+		uint64_t t0 = now_ns();
+		for (int i = 0; i < BATCH; i++) {
+			demi_qresult_t qr;
+			uint64_t v;
+			int n;
+#ifdef DEMI_USERDATA_H_IS_INCLUDED
+			if (ud)
+				CHECK(demi_wait_next_n_ud(&qr, &v, 1, &n, NULL));
+			else
+#endif
+				CHECK(demi_wait_next_n(&qr, 1, &n, NULL));
+			(void)v;
+		}
+		total += now_ns() - t0;
+		done += BATCH;
+		drain(qd, BATCH);
+	}
+	return (double)total / (double)done;
+}
+
 static double bench_sga_pair(long ops)
 {
 	uint64_t t0 = now_ns();
@@ -304,6 +338,16 @@ int main(int argc, char **argv)
 	for (int r = 0; r < reps; r++)
 		best = min_d(best, bench_wait_done(qd, &sga, api_ops));
 	report("wait_done", "call", best, api_ops);
+	best = 1e30;
+	for (int r = 0; r < reps; r++)
+		best = min_d(best, bench_next_n_done(qd, &sga, api_ops, false));
+	report("wait_next_n_done", "call", best, api_ops);
+	if (getenv("MICRO_UD")) { /* not in a libdemi.so older than <demi/userdata.h> */
+		best = 1e30;
+		for (int r = 0; r < reps; r++)
+			best = min_d(best, bench_next_n_done(qd, &sga, api_ops, true));
+		report("wait_next_n_ud_done", "call", best, api_ops);
+	}
 	best = 1e30;
 	for (int r = 0; r < reps; r++)
 		best = min_d(best, bench_sga_pair(api_ops));

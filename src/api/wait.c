@@ -1,4 +1,5 @@
 /* The public waits: collect a completed op at once, else run the scheduler until one completes. */
+#include <demi/userdata.h>
 #include <demi/wait.h>
 #include <stdint.h>
 
@@ -105,7 +106,12 @@ static int any_completed(struct rt *rt, void *arg)
 	return !list_empty(&rt->ops.completed);
 }
 
-DEMI_EXPORT int demi_wait_next_n(demi_qresult_t *qr_out, int num_qrs, int *num_qrs_out, const struct timespec *timeout)
+/*
+ * The body of demi_wait_next_n and demi_wait_next_n_ud: inlined into each,
+ * so the plain call, with ud_out NULL, has no extra load or branch.
+ */
+static inline __attribute__((always_inline)) int next_n(demi_qresult_t *qr_out, uint64_t *ud_out, int num_qrs,
+							 int *num_qrs_out, const struct timespec *timeout)
 {
 	API_RT(rt);
 	if (!qr_out || !num_qrs_out || num_qrs <= 0)
@@ -121,8 +127,33 @@ DEMI_EXPORT int demi_wait_next_n(demi_qresult_t *qr_out, int num_qrs, int *num_q
 	int n = 0;
 	while (n < num_qrs && !list_empty(&rt->ops.completed)) {
 		struct op *op = container_of(rt->ops.completed.next, struct op, cnode);
+		if (ud_out)
+			ud_out[n] = op->ud;
 		op_collect(&rt->ops, op, &qr_out[n++]);
 	}
 	*num_qrs_out = n;
+	return 0;
+}
+
+DEMI_EXPORT int demi_wait_next_n(demi_qresult_t *qr_out, int num_qrs, int *num_qrs_out, const struct timespec *timeout)
+{
+	return next_n(qr_out, NULL, num_qrs, num_qrs_out, timeout);
+}
+
+DEMI_EXPORT int demi_wait_next_n_ud(demi_qresult_t *qr_out, uint64_t *ud_out, int num_qrs, int *num_qrs_out,
+				    const struct timespec *timeout)
+{
+	if (!ud_out)
+		return rt_self() ? EINVAL : ENOSYS;
+	return next_n(qr_out, ud_out, num_qrs, num_qrs_out, timeout);
+}
+
+DEMI_EXPORT int demi_qtoken_set_ud(demi_qtoken_t qt, uint64_t ud)
+{
+	API_RT(rt);
+	struct op *op = op_lookup(&rt->ops, qt);
+	if (!op)
+		return EINVAL;
+	op->ud = ud;
 	return 0;
 }

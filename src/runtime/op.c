@@ -46,6 +46,7 @@ struct op *op_alloc(struct op_table *t, struct queue *q, demi_opcode_t opc)
 	op->task = NULL;
 	op->buf = NULL;
 	op->progress = 0;
+	op->ud = 0;
 	memset(&op->addr, 0, sizeof(op->addr));
 	memset(&op->result, 0, sizeof(op->result));
 	list_push_back(&q->pending, &op->qnode);
@@ -111,6 +112,7 @@ struct op *op_done_now(struct op_table *t, struct queue *q, demi_opcode_t opc, c
 	op->q = NULL;
 	op->task = NULL;
 	op->buf = NULL;
+	op->ud = 0;
 	op->result.qr_ret = 0;
 	sga_copy(&op->result.qr_value.sga, sga);
 	done(t, op, q->qd);

@@ -33,6 +33,7 @@ struct op {
 	demi_sgarray_t sga;     /* push: what the application pushed */
 	struct sockaddr_in addr;/* pushto, connect: the peer */
 	uint32_t progress;      /* push: bytes already handed to the device */
+	uint64_t ud;            /* demi_qtoken_set_ud's value, 0 when none (<demi/userdata.h>) */
 	demi_qresult_t result;
 };
 

@@ -46,6 +46,14 @@ struct queue_ops {
 	int (*getsockopt)(struct queue *q, int level, int name, void *val, socklen_t *len);
 	int (*getpeername)(struct queue *q, struct sockaddr_in *out);
 	int (*getsockname)(struct queue *q, struct sockaddr_in *out);
+	/* Optional (<demi/shutdown.h>): shutdown(2)'s half-close, how is SHUT_RD, SHUT_WR or SHUT_RDWR. */
+	int (*shutdown)(struct queue *q, int how);
+	/*
+	 * Optional: a graceful close. Cancels the queue's pending ops but its
+	 * pushes (rt_cancel_but_pushes), completes op (DEMI_OPC_CLOSE) once
+	 * every earlier push went out, then closes the queue (rt_close_queue).
+	 */
+	int (*close_flush)(struct queue *q, struct op *op);
 	/* Releases the queue once its pending ops were cancelled; cannot fail in a way the app can act on, returns -errno for reporting. */
 	int (*close)(struct queue *q);
 };

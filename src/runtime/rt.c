@@ -117,6 +117,23 @@ int rt_op_start(struct rt *rt, struct op *op, void (*fn)(void *op))
 	return 0;
 }
 
+void rt_cancel_but_pushes(struct rt *rt, struct queue *q, struct op *keep)
+{
+	struct list_node *n = q->pending.next;
+	while (n != &q->pending) {
+		struct op *op = container_of(n, struct op, qnode);
+		if (op == keep || op->opcode == DEMI_OPC_PUSH) {
+			n = n->next;
+			continue;
+		}
+		struct task *t = op->task;
+		op_fail(&rt->ops, op, ECANCELED);
+		if (t)
+			sched_cancel(&rt->sched, t);
+		n = q->pending.next; /* a cancelled coroutine may have ended others: start again */
+	}
+}
+
 int rt_close_queue(struct rt *rt, struct queue *q)
 {
 	struct list_node *n;

@@ -70,6 +70,8 @@ void rt_ext_add(struct rt *rt, struct rt_ext *e);
 /* Spawns an application coroutine for op running fn(op) and runs it at once. -ENOMEM. */
 int rt_op_start(struct rt *rt, struct op *op, void (*fn)(void *op));
 
+/* Fails every pending op of q but its pushes and keep with ECANCELED (demi_close_flush's start). */
+void rt_cancel_but_pushes(struct rt *rt, struct queue *q, struct op *keep);
 /*
  * Closes a queue: cancels its pending ops (they complete FAILED/ECANCELED),
  * calls its close and frees its descriptor. -EBADF or the close error.

@@ -111,7 +111,7 @@ while True:
 		# and two would both claim dtap0). Two ports, and memory for both (-m): init's second thread runs
 		# a catnip of its own.
 		local t eal="$EAL -m 256 --vdev=net_tap1,iface=dtap1"
-		for t in init socket io sockopt sga wait; do
+		for t in init socket io sockopt sga wait limits shutdown userdata; do
 			$IN_A env LIBOS=catnip LOCAL_IPV4_ADDR="$IP_A" EAL_INIT="$eal" DEMI_TEST_LIBOSES=catnip \
 				DEMI_TEST_ADDR="$IP_A" timeout 500 "$build/tests/conformance/conformance_$t" --jobs=1 \
 				>"$tmp/conf-$t.log" 2>&1

@@ -175,7 +175,7 @@ errors)
 conformance)
 	# The PDPIX suite on catpowder (UDP rows), one test at a time: two stacks on one interface would
 	# both answer for IP_A.
-	for t in init socket io sockopt sga wait limits; do
+	for t in init socket io sockopt sga wait limits shutdown userdata; do
 		demi DEMI_TEST_LIBOSES=catpowder DEMI_TEST_ADDR="$IP_A" timeout 300 \
 			"$build/tests/conformance/conformance_$t" --jobs=1 >"$tmp/conf-$t.log" 2>&1
 		rc=$?

@@ -1,6 +1,9 @@
 /* PDPIX conformance: demi_init, configuration errors, and ENOSYS before demi_init (in every call). */
 #include "conformance.h"
 
+#include <demi/shutdown.h>
+#include <demi/userdata.h>
+
 #include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -200,6 +203,13 @@ static int call_everything(struct call_result *r)
 	RECORD(demi_create_pipe(&qd, "demi-conformance"));
 	RECORD(demi_open_pipe(&qd, "demi-conformance"));
 	RECORD(demi_queue(&qd));
+	/* Extensions: <demi/shutdown.h>, <demi/userdata.h>. */
+	uint64_t ud = 0;
+	RECORD(demi_shutdown(0, SHUT_WR));
+	RECORD(demi_close_flush(&qt, 0));
+	RECORD(demi_qtoken_set_ud(qts[0], 1));
+	RECORD(demi_wait_next_n_ud(&qr, &ud, 1, &count, &zero));
+	RECORD(demi_wait_next_n_ud(&qr, VNULL(uint64_t *), 1, &count, &zero));
 	/* The missing libOS is found before the arguments are looked at. */
 	RECORD(demi_socket(VNULL(int *), AF_INET, SOCK_STREAM, 0));
 	RECORD(demi_wait(VNULL(demi_qresult_t *), 0, NULL));

@@ -101,6 +101,8 @@ enum {
 	TF_BOUND = 1u << 17,     /* in the port hash (bound by the application or at connect) */
 	TF_NEEDOUT = 1u << 18,   /* run tcp_output at the end of this input burst */
 	TF_FORCE = 1u << 19,     /* the persist timer overrides sender SWS avoidance */
+	TF_SHUT_WR = 1u << 20,   /* demi_shutdown(SHUT_WR) or demi_close_flush: new pushes fail, the FIN follows the pushes made before */
+	TF_SHUT_RD = 1u << 21,   /* demi_shutdown(SHUT_RD): pops end with EOF instead of waiting */
 };
 
 /* The transmission control block (RFC 9293 section 3.3.1). */
@@ -177,6 +179,7 @@ struct tcb {
 	struct list_node readers;   /* pops */
 	struct list_node writers;   /* pushes not yet complete, oldest first (see tcp_wake_writers) */
 	struct op *conn_op;         /* the pending connect */
+	struct op *close_op;        /* demi_close_flush: its coroutine waits for our FIN's ACK */
 
 	/* Listener (state LISTEN). */
 	struct tcb *listener;       /* for a connection from a listener, until accepted */

@@ -136,6 +136,8 @@ static int ts_push(struct queue *q, struct op *op)
 	struct inet *in = tp->in;
 	if (!was_connected(tp))
 		return -ENOTCONN;
+	if (tp->flags & TF_SHUT_WR)
+		return tp->close_op ? -EBADF : -EPIPE; /* send(2) after shutdown(SHUT_WR): EPIPE */
 	/*
 	 * A push that completes at once lets an application push on and on
 	 * without waiting on anything pending, so without the stack ever
@@ -166,6 +168,8 @@ static int ts_pop(struct queue *q, struct op *op)
 	struct tcb *tp = tcb_of(q);
 	if (!was_connected(tp))
 		return -ENOTCONN;
+	if (tp->close_op)
+		return -EBADF;
 	if (!list_empty(&tp->readers) || !tcp_pop_one(tp, op))
 		list_push_back(&tp->readers, &op->wnode);
 	return 0;
@@ -180,6 +184,7 @@ static int ts_close(struct queue *q)
 	list_init(&tp->writers);
 	list_init(&tp->acceptors);
 	tp->conn_op = NULL;
+	tp->close_op = NULL;
 	tcp_writes_cancelled(tp);
 	tp->flags |= TF_ORPHAN;
 	if (tp->flags & TF_BOUND)
@@ -210,11 +215,108 @@ static int ts_close(struct queue *q)
 		tcb_set_state(tp, tp->state == TCPS_CLOSE_WAIT ? TCPS_LAST_ACK : TCPS_FIN_WAIT_1);
 		tcp_output(tp);
 		break;
+	case TCPS_FIN_WAIT_2:
+		/* Half-closed before (demi_shutdown): nobody will close it now, bound FIN-WAIT-2 as tcp_in does. */
+		tcp_timer_2msl_arm(tp, in->tcp.fin_timeout);
+		break;
 	default:
 		break; /* already closing */
 	}
 	flush(in);
 	return 0;
+}
+
+/* ---- half-close and graceful close (<demi/shutdown.h>) ---- */
+
+static int ts_shutdown(struct queue *q, int how)
+{
+	struct tcb *tp = tcb_of(q);
+	if (tp->close_op)
+		return -EBADF;
+	if (!tcps_synchronized(tp->state) && tp->state != TCPS_SYN_RECEIVED)
+		return -ENOTCONN;
+	if (how != SHUT_WR) {
+		tp->flags |= TF_SHUT_RD;
+		tcp_wake_readers(tp); /* what is queued, then EOF */
+	}
+	if (how != SHUT_RD && !(tp->flags & TF_SHUT_WR)) {
+		tp->flags |= TF_SHUT_WR;
+		tcp_wake_writers(tp); /* queues the FIN now if every push is in the send queue */
+		tcp_output(tp);
+	}
+	flush(tp->in);
+	return 0;
+}
+
+/* Has our FIN been acknowledged, or the connection ended? 1: done, -errno: failed, 0: not yet. */
+static int flush_state(const struct tcb *tp)
+{
+	switch (tp->state) {
+	case TCPS_FIN_WAIT_2:
+	case TCPS_TIME_WAIT:
+		return 1;
+	case TCPS_CLOSED:
+		return tp->so_error ? -tp->so_error : 1;
+	default:
+		return 0;
+	}
+}
+
+static void close_flush_end(struct tcb *tp, struct op *op, int st)
+{
+	struct rt *rt = tp->in->rt;
+	tp->close_op = NULL;
+	if (st < 0)
+		op_fail(&rt->ops, op, -st);
+	else
+		op_complete(&rt->ops, op);
+	rt_close_queue(rt, &tp->q); /* ts_close: the connection ends in the background (TIME-WAIT) */
+}
+
+/* Parks until tcb_set_state says our FIN was acknowledged or the connection ended. */
+static void close_flush_co(void *arg)
+{
+	struct op *op = arg;
+	struct tcb *tp = tcb_of(op->q);
+	int st;
+	while (!(st = flush_state(tp)))
+		if (sched_park(&tp->in->rt->sched) < 0)
+			return; /* demi_close: the op was failed with ECANCELED */
+	close_flush_end(tp, op, st);
+}
+
+static int ts_close_flush(struct queue *q, struct op *op)
+{
+	struct tcb *tp = tcb_of(q);
+	struct rt *rt = tp->in->rt;
+	if (tp->close_op)
+		return -EBADF;
+	rt_cancel_but_pushes(rt, q, op);
+	tp->close_op = op;
+	/* demi_close's reset (SO_LINGER {1, 0}, unread data) where it would send one: ts_close sends it. */
+	bool abort = (tp->state == TCPS_SYN_RECEIVED || tp->state == TCPS_ESTABLISHED || tp->state == TCPS_CLOSE_WAIT) &&
+		     ((tp->linger.l_onoff && tp->linger.l_linger == 0) || tcp_rcvq_holds(&tp->rq));
+	if (abort || (!tcps_synchronized(tp->state) && tp->state != TCPS_SYN_RECEIVED)) {
+		/* Or nothing to flush (never connected, a listener, a connection that ended). */
+		int st = abort ? -ECONNABORTED : tp->state == TCPS_CLOSED && tp->so_error ? -tp->so_error : 0;
+		close_flush_end(tp, op, st);
+		return 0;
+	}
+	if (!(tp->flags & TF_SHUT_WR)) {
+		tp->flags |= TF_SHUT_WR;
+		tcp_wake_writers(tp);
+		tcp_output(tp);
+		flush(tp->in);
+	}
+	int st = flush_state(tp);
+	if (st) {
+		close_flush_end(tp, op, st);
+		return 0;
+	}
+	int err = rt_op_start(rt, op, close_flush_co);
+	if (err)
+		tp->close_op = NULL;
+	return err;
 }
 
 /* ---- options and names ---- */
@@ -348,5 +450,7 @@ const struct queue_ops tcp_queue_ops = {
 	.getsockopt = ts_getsockopt,
 	.getpeername = ts_getpeername,
 	.getsockname = ts_getsockname,
+	.shutdown = ts_shutdown,
+	.close_flush = ts_close_flush,
 	.close = ts_close,
 };

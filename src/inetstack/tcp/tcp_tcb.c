@@ -64,6 +64,9 @@ void tcb_free(struct tcb *tp)
 void tcb_set_state(struct tcb *tp, enum tcp_state s)
 {
 	tp->state = s;
+	/* Our FIN acknowledged (or the connection gone): demi_close_flush's coroutine looks. */
+	if (tp->close_op && tp->close_op->task && (s == TCPS_FIN_WAIT_2 || s == TCPS_TIME_WAIT || s == TCPS_CLOSED))
+		sched_wake(&tp->in->rt->sched, tp->close_op->task);
 }
 
 void tcb_close(struct tcb *tp, int err)

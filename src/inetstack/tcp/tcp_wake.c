@@ -47,7 +47,7 @@ bool tcp_pop_one(struct tcb *tp, struct op *op)
 		op_fail(&in->rt->ops, op, tp->so_error);
 		return true;
 	}
-	if ((tp->flags & TF_RCVD_FIN) || tp->state == TCPS_CLOSED) {
+	if ((tp->flags & (TF_RCVD_FIN | TF_SHUT_RD)) || tp->state == TCPS_CLOSED) {
 		tp->flags |= TF_EOF_DELIVERED;
 		give_eof(tp, op);
 		return true;
@@ -78,7 +78,8 @@ void tcp_wake_writers(struct tcb *tp)
 {
 	struct rt *rt = tp->in->rt;
 	int err = tp->so_error;
-	if (!err && (!tcps_can_send(tp->state) || (tp->flags & TF_FIN_QUEUED)))
+	/* After a half-close the pushes made before it go on; demi_close cancelled any others. */
+	if (!err && !(tp->flags & TF_SHUT_WR) && (!tcps_can_send(tp->state) || (tp->flags & TF_FIN_QUEUED)))
 		err = tp->state == TCPS_CLOSED ? ENOTCONN : EPIPE;
 	if (err) {
 		while (!list_empty(&tp->writers)) {
@@ -90,17 +91,25 @@ void tcp_wake_writers(struct tcb *tp)
 		return;
 	}
 	uint32_t i = 0;
+	bool all_queued = true;
 	for (struct list_node *n = tp->writers.next; n != &tp->writers; n = n->next, i++) {
 		if (i < tp->wq_queued)
 			continue;
-		if (tcp_sndq_full(&tp->sq))
+		if (tcp_sndq_full(&tp->sq)) {
+			all_queued = false;
 			break;
+		}
 		struct op *op = container_of(n, struct op, wnode);
 		/* The queue takes its own reference; the push's goes at completion. */
 		tcp_sndq_append(&tp->sq, op->buf, op->sga.sga_segs[0].sgaseg_buf, op->sga.sga_segs[0].sgaseg_len);
 		op->progress = tp->snd_una + tcp_sndq_bytes(&tp->sq); /* the sequence number past its last byte */
 		tp->wq_queued++;
 		tp->flags |= TF_NEEDOUT;
+	}
+	/* A half-close's FIN joins the stream once the last push before it did (RFC 9293 section 3.10.4). */
+	if (all_queued && (tp->flags & (TF_SHUT_WR | TF_FIN_QUEUED)) == TF_SHUT_WR && tcps_can_send(tp->state)) {
+		tp->flags |= TF_FIN_QUEUED | TF_NEEDOUT;
+		tcb_set_state(tp, tp->state == TCPS_CLOSE_WAIT ? TCPS_LAST_ACK : TCPS_FIN_WAIT_1);
 	}
 	while (tp->wq_queued) {
 		struct op *op = container_of(tp->writers.next, struct op, wnode);

@@ -26,6 +26,7 @@ struct udp_sock {
 	struct udp_sock *hnext; /* port bucket */
 	struct list_node link;  /* udp.socks */
 	bool bound, connected;
+	bool shut_rd, shut_wr; /* demi_shutdown, as Linux: empty pops end with 0 bytes; pushes fail EPIPE */
 	uint32_t laddr, faddr;  /* network order; laddr 0: any */
 	uint16_t lport, fport;
 	uint32_t rq_head, rq_tail, rq_bytes;

@@ -168,6 +168,8 @@ static int send_dgram(struct udp_sock *s, struct op *op, uint32_t daddr, uint16_
 static int us_push(struct queue *q, struct op *op)
 {
 	struct udp_sock *s = sock_of(q);
+	if (s->shut_wr)
+		return -EPIPE;
 	if (!s->connected)
 		return -EDESTADDRREQ;
 	return send_dgram(s, op, s->faddr, s->fport);
@@ -176,6 +178,8 @@ static int us_push(struct queue *q, struct op *op)
 static int us_pushto(struct queue *q, struct op *op)
 {
 	struct udp_sock *s = sock_of(q);
+	if (s->shut_wr)
+		return -EPIPE;
 	if (op->addr.sin_addr.s_addr == htonl(INADDR_ANY) || op->addr.sin_port == 0)
 		return -EINVAL;
 	return send_dgram(s, op, op->addr.sin_addr.s_addr, op->addr.sin_port);
@@ -186,8 +190,20 @@ static int us_pushto(struct queue *q, struct op *op)
 /* Completes op with the oldest queued datagram, or -EAGAIN when there is none. */
 static int try_pop(struct udp_sock *s, struct op *op)
 {
-	if (s->rq_head == s->rq_tail)
-		return -EAGAIN;
+	if (s->rq_head == s->rq_tail) {
+		if (!s->shut_rd)
+			return -EAGAIN;
+		/* Shut for reading and drained: recv(2) answers 0 bytes; so does the pop. */
+		struct rt *rt = s->in->rt;
+		struct buf *b = buf_alloc(&rt->pool, 1);
+		if (!b) {
+			op_fail(&rt->ops, op, ENOMEM);
+			return 0;
+		}
+		buf_give_app(&rt->pool, b, buf_data(b), 0, &op->result.qr_value.sga);
+		op_complete(&rt->ops, op);
+		return 0;
+	}
 	struct udp_dgram d = s->rq[s->rq_head++ & (UDP_RCVQ_LEN - 1)];
 	s->rq_bytes -= d.len;
 	struct rt *rt = s->in->rt;
@@ -200,7 +216,7 @@ static int try_pop(struct udp_sock *s, struct op *op)
 
 static void wake_first(struct rt *rt, struct udp_sock *s)
 {
-	if (list_empty(&s->readers) || s->rq_head == s->rq_tail)
+	if (list_empty(&s->readers) || (s->rq_head == s->rq_tail && !s->shut_rd))
 		return;
 	struct op *op = container_of(s->readers.next, struct op, wnode);
 	if (op->task)
@@ -230,6 +246,31 @@ static int us_pop(struct queue *q, struct op *op)
 	if (list_empty(&s->readers) && try_pop(s, op) == 0)
 		return 0;
 	return rt_op_start(s->in->rt, op, pop_co);
+}
+
+/* demi_shutdown as Linux has it for datagrams: only a connected socket, no FIN to send. */
+static int us_shutdown(struct queue *q, int how)
+{
+	struct udp_sock *s = sock_of(q);
+	if (!s->connected)
+		return -ENOTCONN;
+	if (how != SHUT_WR) {
+		s->shut_rd = true;
+		wake_first(s->in->rt, s);
+	}
+	if (how != SHUT_RD)
+		s->shut_wr = true;
+	return 0;
+}
+
+/* A datagram push completes as it is sent: nothing is left to flush, so the close is at once. */
+static int us_close_flush(struct queue *q, struct op *op)
+{
+	struct rt *rt = sock_of(q)->in->rt;
+	rt_cancel_but_pushes(rt, q, op);
+	op_complete(&rt->ops, op);
+	rt_close_queue(rt, q);
+	return 0;
 }
 
 /* ---- options and names ---- */
@@ -326,6 +367,8 @@ const struct queue_ops udp_queue_ops = {
 	.push = us_push,
 	.pushto = us_pushto,
 	.pop = us_pop,
+	.shutdown = us_shutdown,
+	.close_flush = us_close_flush,
 	.setsockopt = us_setsockopt,
 	.getsockopt = us_getsockopt,
 	.getpeername = us_getpeername,

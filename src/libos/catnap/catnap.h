@@ -31,6 +31,10 @@ struct cn_sock {
 	/* The peer shut its side (EPOLLRDHUP): reads never block again, and no new edge will say so. */
 	bool read_closed;
 	bool udp_connected;
+	/* demi_shutdown(SHUT_WR): pushes fail EPIPE; the kernel's shutdown waits for the pushes queued before. */
+	bool shut_wr, shut_wr_pending;
+	bool shut_rd; /* demi_shutdown(SHUT_RD): a drained datagram socket answers 0 bytes, as a blocking recv(2) */
+	bool closing; /* demi_close_flush started: the qd goes away when the pushes are out */
 	/* Ops whose coroutines wait their turn, oldest first, so pushes and pops keep their order. */
 	struct list_node readers; /* pops, accepts */
 	struct list_node writers; /* pushes, connect */

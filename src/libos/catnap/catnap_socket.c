@@ -99,6 +99,10 @@ static bool take_turns(struct cn_sock *s, struct op *op, struct list_node *waite
 			return false;
 	}
 	list_del(&op->wnode);
+	if (waiters == &s->writers && s->shut_wr_pending && list_empty(waiters)) {
+		s->shut_wr_pending = false;
+		shutdown(s->fd, SHUT_WR); /* every push made before demi_shutdown is in the kernel */
+	}
 	wake_first(rt, waiters);
 	return true;
 }
@@ -132,6 +136,10 @@ static int try_pop(struct cn_sock *s, struct op *op)
 	ssize_t n = recvfrom(s->fd, buf_data(b), b->cap, 0, (struct sockaddr *)&from, &fromlen);
 	if (n < 0) {
 		int err = errno;
+		if ((err == EAGAIN || err == EWOULDBLOCK) && s->shut_rd) {
+			n = 0; /* a blocking recv(2) returns 0 once the socket is shut for reading */
+			goto out;
+		}
 		buf_unref(&rt->pool, b);
 		if (err == EAGAIN || err == EWOULDBLOCK) {
 			s->readable = false;
@@ -149,6 +157,7 @@ static int try_pop(struct cn_sock *s, struct op *op)
 	 */
 	if (s->type == SOCK_STREAM && n > 0 && (size_t)n < b->cap && !s->read_closed)
 		s->readable = false;
+out:
 	/* The allocation's reference passes to the application. */
 	buf_give_app(&rt->pool, b, buf_data(b), (uint32_t)n, &op->result.qr_value.sga);
 	if (s->type == SOCK_DGRAM)
@@ -167,6 +176,8 @@ static void pop_co(void *arg)
 static int cn_pop(struct queue *q, struct op *op)
 {
 	struct cn_sock *s = sock_of(q);
+	if (s->closing)
+		return -EBADF;
 	if (s->type == SOCK_STREAM && s->state != CN_CONNECTED)
 		return -ENOTCONN;
 	return start_turn(s, op, &s->readers, &s->readable, try_pop, pop_co);
@@ -215,6 +226,8 @@ static void push_co(void *arg)
 static int cn_push(struct queue *q, struct op *op)
 {
 	struct cn_sock *s = sock_of(q);
+	if (s->shut_wr)
+		return s->closing ? -EBADF : -EPIPE;
 	if (s->type == SOCK_STREAM && s->state != CN_CONNECTED)
 		return -ENOTCONN;
 	if (s->type == SOCK_DGRAM && !s->udp_connected)
@@ -225,7 +238,7 @@ static int cn_push(struct queue *q, struct op *op)
 static int cn_pushto(struct queue *q, struct op *op)
 {
 	struct cn_sock *s = sock_of(q);
-	if (s->type == SOCK_STREAM)
+	if (s->type == SOCK_STREAM || s->shut_wr)
 		return cn_push(q, op); /* the address is ignored on a connected stream, as sendto(2) does */
 	if (op->addr.sin_addr.s_addr == htonl(INADDR_ANY) || op->addr.sin_port == 0)
 		return -EINVAL;
@@ -434,6 +447,81 @@ static int cn_getsockname(struct queue *q, struct sockaddr_in *out)
 	return getsockname(s->fd, (struct sockaddr *)out, &len) < 0 ? -errno : 0;
 }
 
+/* ---- shutdown, graceful close (<demi/shutdown.h>) ---- */
+
+static int cn_shutdown(struct queue *q, int how)
+{
+	struct cn_sock *s = sock_of(q);
+	if (s->closing)
+		return -EBADF;
+	if (s->type == SOCK_STREAM && s->state != CN_CONNECTED)
+		return -ENOTCONN;
+	if (s->type == SOCK_DGRAM && !s->udp_connected)
+		return -ENOTCONN; /* what Linux answers for an unconnected datagram socket */
+	if (how != SHUT_WR) {
+		if (shutdown(s->fd, SHUT_RD) < 0)
+			return -errno;
+		/* Pops now end with EOF; the kernel's edge may come late, so wake the readers here. */
+		s->readable = s->read_closed = s->shut_rd = true;
+		wake_first(rt_of(s), &s->readers);
+	}
+	if (how != SHUT_RD && !s->shut_wr) {
+		s->shut_wr = true;
+		/* Pushes waiting their turn are older than the call: the FIN waits for the last of them. */
+		if (!list_empty(&s->writers))
+			s->shut_wr_pending = true;
+		else if (shutdown(s->fd, SHUT_WR) < 0)
+			return -errno;
+	}
+	return 0;
+}
+
+/* Every earlier push is in the kernel (catnap's "sent"): the op completes and the socket closes. */
+static void flush_done(struct cn_sock *s, struct op *op)
+{
+	struct rt *rt = rt_of(s);
+	int soerr = 0;
+	socklen_t len = sizeof(soerr);
+	if (getsockopt(s->fd, SOL_SOCKET, SO_ERROR, &soerr, &len) < 0)
+		soerr = errno;
+	if (soerr)
+		op_fail(&rt->ops, op, soerr);
+	else
+		op_complete(&rt->ops, op);
+	rt_close_queue(rt, &s->q); /* close(2): the kernel sends what it holds, then the FIN */
+}
+
+static int try_flush(struct cn_sock *s, struct op *op)
+{
+	(void)s;
+	(void)op;
+	return 0; /* its turn came: the writers before it are done */
+}
+
+static void flush_co(void *arg)
+{
+	static const bool always = true;
+	struct op *op = arg;
+	struct cn_sock *s = sock_of(op->q);
+	if (take_turns(s, op, &s->writers, &always, try_flush))
+		flush_done(s, op);
+}
+
+static int cn_close_flush(struct queue *q, struct op *op)
+{
+	struct cn_sock *s = sock_of(q);
+	if (s->closing)
+		return -EBADF;
+	s->closing = s->shut_wr = true;
+	s->shut_wr_pending = false;
+	rt_cancel_but_pushes(rt_of(s), q, op);
+	if (list_empty(&s->writers)) {
+		flush_done(s, op);
+		return 0;
+	}
+	return rt_op_start(rt_of(s), op, flush_co);
+}
+
 static int cn_close(struct queue *q)
 {
 	struct cn_sock *s = sock_of(q);
@@ -456,6 +544,8 @@ const struct queue_ops catnap_tcp_ops = {
 	.getsockopt = cn_getsockopt,
 	.getpeername = cn_getpeername,
 	.getsockname = cn_getsockname,
+	.shutdown = cn_shutdown,
+	.close_flush = cn_close_flush,
 	.close = cn_close,
 };
 
@@ -471,5 +561,7 @@ const struct queue_ops catnap_udp_ops = {
 	.getsockopt = cn_getsockopt,
 	.getpeername = cn_getpeername,
 	.getsockname = cn_getsockname,
+	.shutdown = cn_shutdown,
+	.close_flush = cn_close_flush,
 	.close = cn_close,
 };
