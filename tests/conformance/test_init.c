@@ -272,3 +272,99 @@ LIBOS_TEST(init, other_thread_enosys, .timeout = 10)
 	cr_assert_eq(pthread_join(t, NULL), 0);
 	cr_assert_eq(oi.err, 0, "demi_init and a queue in a second thread: %s", ename(oi.err));
 }
+
+/* demi_fini (extension, <demi/fini.h>): tears the thread's runtime down; demi_init works again after. */
+#include <demi/fini.h>
+
+/* A queue of the libOS: a socket where it has sockets, else a memory queue. */
+static int some_queue(const struct libos_param *p)
+{
+	int qd;
+	if (HAS_SOCKETS(p))
+		EXPECT_OK(demi_socket(&qd, AF_INET, (p->caps & CAP_TCP) ? SOCK_STREAM : SOCK_DGRAM, 0));
+	else
+		EXPECT_OK(demi_queue(&qd));
+	return qd;
+}
+
+LIBOS_TEST(fini, before_init_enosys, .timeout = 10)
+{
+	(void)p;
+	EXPECT_ERR(ENOSYS, demi_fini());
+}
+
+LIBOS_TEST(fini, init_use_fini_init_again, .timeout = 20)
+{
+	for (int round = 0; round < 3; round++) {
+		lp_init(p);
+		(void)some_queue(p); /* left open: demi_fini closes it */
+		int qd;
+		demi_qtoken_t qt;
+		EXPECT_OK(demi_queue(&qd));
+		demi_sgarray_t sga = demi_sgaalloc(64);
+		cr_assert_not_null(sga.sga_buf);
+		EXPECT_OK(demi_push(&qt, qd, &sga));
+		demi_qresult_t qr;
+		EXPECT_OK(demi_wait(&qr, qt, NULL));
+		cr_assert_eq(qr.qr_opcode, DEMI_OPC_PUSH);
+		EXPECT_OK(demi_pop(&qt, qd));
+		EXPECT_OK(demi_wait(&qr, qt, NULL));
+		cr_assert_eq(qr.qr_opcode, DEMI_OPC_POP);
+		EXPECT_OK(demi_sgafree(&qr.qr_value.sga));
+		EXPECT_OK(demi_sgafree(&sga));
+		EXPECT_OK(demi_fini());
+		/* As before demi_init: every call answers ENOSYS. */
+		EXPECT_ERR(ENOSYS, demi_queue(&qd));
+		EXPECT_ERR(ENOSYS, demi_close(qd));
+		EXPECT_ERR(ENOSYS, demi_pop(&qt, qd));
+		EXPECT_ERR(ENOSYS, demi_wait(&qr, qt, NULL));
+		sga = demi_sgaalloc(64);
+		cr_assert_null(sga.sga_buf, "demi_sgaalloc after demi_fini must fail");
+	}
+}
+
+LIBOS_TEST(fini, twice_enosys, .timeout = 10)
+{
+	lp_init(p);
+	EXPECT_OK(demi_fini());
+	EXPECT_ERR(ENOSYS, demi_fini());
+	lp_init(p);
+	EXPECT_OK(demi_fini());
+}
+
+/* Open queues and pending tokens are closed and cancelled by demi_fini; nothing is left for the next runtime. */
+LIBOS_TEST(fini, open_queues_pending_tokens, .timeout = 20)
+{
+	lp_init(p);
+	int mq;
+	demi_qtoken_t pending[3];
+	int n = 0;
+	EXPECT_OK(demi_queue(&mq));
+	EXPECT_OK(demi_pop(&pending[n++], mq));
+	if (HAS_SOCKETS(p)) {
+		int qd = bound_socket(p, (p->caps & CAP_TCP) ? SOCK_STREAM : SOCK_DGRAM, NULL);
+		if (p->caps & CAP_TCP) {
+			EXPECT_OK(demi_listen(qd, 8));
+			EXPECT_OK(demi_accept(&pending[n++], qd));
+		} else {
+			EXPECT_OK(demi_pop(&pending[n++], qd));
+		}
+		(void)some_queue(p); /* one more, never bound */
+	}
+	EXPECT_OK(demi_fini());
+	demi_qresult_t qr;
+	for (int i = 0; i < n; i++)
+		EXPECT_ERR(ENOSYS, demi_wait(&qr, pending[i], NULL));
+	/* A new runtime starts empty: its token and queue tables are whole again. */
+	lp_init(p);
+	for (int i = 0; i < 64; i++) {
+		int qd;
+		demi_qtoken_t qt;
+		EXPECT_OK(demi_queue(&qd));
+		EXPECT_OK(demi_pop(&qt, qd));
+		EXPECT_OK(demi_close(qd));
+		EXPECT_OK(demi_wait(&qr, qt, NULL));
+		cr_assert_eq(qr.qr_opcode, DEMI_OPC_FAILED);
+	}
+	EXPECT_OK(demi_fini());
+}
