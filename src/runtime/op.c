@@ -6,7 +6,36 @@
 #include <string.h>
 
 #include "buf.h"
+#include "log.h"
 #include "queue.h"
+
+static const char *opc_name(demi_opcode_t opc)
+{
+	switch (opc) {
+	case DEMI_OPC_PUSH: return "push";
+	case DEMI_OPC_POP: return "pop";
+	case DEMI_OPC_ACCEPT: return "accept";
+	case DEMI_OPC_CONNECT: return "connect";
+	case DEMI_OPC_CLOSE: return "close";
+	case DEMI_OPC_FAILED: return "failed";
+	default: return "invalid";
+	}
+}
+
+/*
+ * DEMI_LOG=trace: a line per operation started and completed. Out of line and
+ * cold: with the level lower, each call site costs the level test only.
+ */
+static void __attribute__((noinline, cold)) trace_op(const struct op_table *t, const struct op *op, int qd,
+							const char *what)
+{
+	if (op->state == OP_DONE)
+		log_emit(LOG_TRACE, __FILE__, __LINE__, "op %s: qd %d %s qt %#llx ret %lld", what, qd,
+			 opc_name(op->opcode), (unsigned long long)op_token(t, op), (long long)op->result.qr_ret);
+	else
+		log_emit(LOG_TRACE, __FILE__, __LINE__, "op %s: qd %d %s qt %#llx", what, qd, opc_name(op->opcode),
+			 (unsigned long long)op_token(t, op));
+}
 
 int op_table_init(struct op_table *t, uint32_t cap, struct buf_pool *pool)
 {
@@ -50,6 +79,8 @@ struct op *op_alloc(struct op_table *t, struct queue *q, demi_opcode_t opc)
 	memset(&op->result, 0, sizeof(op->result));
 	list_push_back(&q->pending, &op->qnode);
 	t->in_use++;
+	if (__builtin_expect(LOG_TRACE <= log_threshold, 0))
+		trace_op(t, op, q->qd, "start");
 	return op;
 }
 
@@ -92,6 +123,8 @@ static void done(struct op_table *t, struct op *op, int qd)
 	op->state = OP_DONE;
 	list_push_back(&t->completed, &op->cnode);
 	t->completions++;
+	if (__builtin_expect(LOG_TRACE <= log_threshold, 0))
+		trace_op(t, op, qd, "done");
 }
 
 void op_complete(struct op_table *t, struct op *op)

@@ -368,3 +368,81 @@ LIBOS_TEST(fini, open_queues_pending_tokens, .timeout = 20)
 	}
 	EXPECT_OK(demi_fini());
 }
+
+/* Everything stderr received since capture_start, NUL-terminated in buf. */
+static void capture_all(struct capture *c, char *buf, size_t len)
+{
+	fflush(stderr);
+	dup2(c->saved, 2);
+	close(c->saved);
+	rewind(c->f);
+	size_t n = fread(buf, 1, len - 1, c->f);
+	buf[n] = '\0';
+	fclose(c->f);
+}
+
+/* A TCP connection over the libOS: listen, connect, accept, one push and pop, close both ends. */
+static void one_connection(const struct libos_param *p)
+{
+	struct sockaddr_in addr;
+	int lqd = bound_socket(p, SOCK_STREAM, &addr), cqd;
+	EXPECT_OK(demi_listen(lqd, 4));
+	EXPECT_OK(demi_socket(&cqd, AF_INET, SOCK_STREAM, 0));
+	demi_qtoken_t at, ct, qt;
+	demi_qresult_t qr;
+	EXPECT_OK(demi_accept(&at, lqd));
+	EXPECT_OK(demi_connect(&ct, cqd, (const struct sockaddr *)&addr, sizeof(addr)));
+	EXPECT_OK(demi_wait(&qr, ct, NULL));
+	cr_assert_eq(qr.qr_opcode, DEMI_OPC_CONNECT);
+	EXPECT_OK(demi_wait(&qr, at, NULL));
+	cr_assert_eq(qr.qr_opcode, DEMI_OPC_ACCEPT);
+	int sqd = qr.qr_value.ares.qd;
+	demi_sgarray_t sga = demi_sgaalloc(8);
+	EXPECT_OK(demi_push(&qt, cqd, &sga));
+	EXPECT_OK(demi_wait(&qr, qt, NULL));
+	EXPECT_OK(demi_sgafree(&sga));
+	EXPECT_OK(demi_pop(&qt, sqd));
+	EXPECT_OK(demi_wait(&qr, qt, NULL));
+	cr_assert_eq(qr.qr_opcode, DEMI_OPC_POP);
+	EXPECT_OK(demi_sgafree(&qr.qr_value.sga));
+	EXPECT_OK(demi_close(cqd));
+	EXPECT_OK(demi_close(sqd));
+	EXPECT_OK(demi_close(lqd));
+}
+
+/* DEMI_LOG=trace: connection events (debug) and a line per operation started and done (trace). */
+LIBOS_TEST(log, trace_connection_events_and_ops, .timeout = 20)
+{
+	NEED(CAP_TCP);
+	setenv("DEMI_LOG", "trace", 1);
+	struct capture c;
+	capture_start(&c);
+	lp_init(p);
+	one_connection(p);
+	EXPECT_OK(demi_fini());
+	static char out[1 << 16];
+	capture_all(&c, out, sizeof(out));
+	const char *conn = strcmp(p->name, "catnap") == 0 ? ": accepted" : "SYN_RECEIVED -> ESTABLISHED";
+	cr_assert_not_null(strstr(out, conn), "no '%s' line in:\n%s", conn, out);
+	conn = strcmp(p->name, "catnap") == 0 ? ": connected" : "SYN_SENT -> ESTABLISHED";
+	cr_assert_not_null(strstr(out, conn), "no '%s' line in:\n%s", conn, out);
+	cr_assert_not_null(strstr(out, "op start: qd"), "no op start line in:\n%s", out);
+	cr_assert_not_null(strstr(out, " accept qt "), "no accept op line in:\n%s", out);
+	cr_assert_not_null(strstr(out, "op done: qd"), "no op done line in:\n%s", out);
+}
+
+/* The default level (warn) says nothing about a clean connection. */
+LIBOS_TEST(log, quiet_by_default, .timeout = 20)
+{
+	NEED(CAP_TCP);
+	unsetenv("DEMI_LOG");
+	struct capture c;
+	capture_start(&c);
+	lp_init(p);
+	one_connection(p);
+	EXPECT_OK(demi_fini());
+	static char out[1 << 16];
+	capture_all(&c, out, sizeof(out));
+	cr_assert_null(strstr(out, "debug:"), "debug lines at the default level:\n%s", out);
+	cr_assert_null(strstr(out, "trace:"), "trace lines at the default level:\n%s", out);
+}
