@@ -1,4 +1,5 @@
-/* demi_init: configuration, runtime and libOS start-up for the calling thread. */
+/* demi_init and demi_fini: configuration, runtime and libOS start-up and teardown for the calling thread. */
+#include <demi/fini.h>
 #include <demi/libos.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -36,5 +37,12 @@ DEMI_EXPORT int demi_init(const struct demi_args *args)
 	}
 	rt->libos = libos;
 	log_info("libOS %s started", libos->name);
+	return 0;
+}
+
+DEMI_EXPORT int demi_fini(void)
+{
+	API_RT(rt);
+	rt_destroy(rt); /* what the thread's exit would do; rt_self() is NULL after */
 	return 0;
 }

@@ -9,7 +9,7 @@ int inet_tx_enqueue(struct inet *in, struct pkt *p)
 	if (in->tx_tail - in->tx_head == INET_TXQ) {
 		inet_tx_flush(in);
 		if (in->tx_tail - in->tx_head == INET_TXQ) {
-			in->st.eth.drop_tx_full++;
+			INET_DROP(in->st.eth.drop_tx_full, "eth tx-full");
 			pkt_free(in, p);
 			return -ENOBUFS;
 		}
@@ -48,7 +48,7 @@ void inet_tx_flush(struct inet *in)
 int inet_loop_enqueue(struct inet *in, struct pkt *p)
 {
 	if (in->loop_tail - in->loop_head == INET_LOOPQ || inet_pkt_own(in, p) < 0) {
-		in->st.ipv4.drop_no_buffer++;
+		INET_DROP(in->st.ipv4.drop_no_buffer, "ipv4 no-buffer");
 		pkt_free(in, p);
 		return -ENOBUFS;
 	}

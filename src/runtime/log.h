@@ -4,7 +4,11 @@
 
 enum log_level { LOG_ERROR = 1, LOG_WARN, LOG_INFO, LOG_DEBUG, LOG_TRACE };
 
-extern enum log_level log_threshold;
+/*
+ * Hidden: the library's own code reads it straight (one compare with memory
+ * per log site), not through the GOT; it never leaves libdemi.
+ */
+extern enum log_level log_threshold __attribute__((visibility("hidden")));
 
 /* Parses a level name; returns the level or -1 if unknown. */
 int log_parse_level(const char *name);

@@ -6,7 +6,37 @@
 #include <string.h>
 
 #include "buf.h"
+#include "log.h"
 #include "queue.h"
+
+static const char *opc_name(demi_opcode_t opc)
+{
+	switch (opc) {
+	case DEMI_OPC_PUSH: return "push";
+	case DEMI_OPC_POP: return "pop";
+	case DEMI_OPC_ACCEPT: return "accept";
+	case DEMI_OPC_CONNECT: return "connect";
+	case DEMI_OPC_CLOSE: return "close";
+	case DEMI_OPC_FAILED: return "failed";
+	default: return "invalid";
+	}
+}
+
+/*
+ * DEMI_LOG=trace: a line per operation started and completed. Out of line and
+ * cold: with the level lower, each call site costs the level test only.
+ */
+static struct op *__attribute__((noinline, cold)) trace_op(const struct op_table *t, struct op *op, int qd,
+							    const char *what)
+{
+	if (op->state == OP_DONE)
+		log_emit(LOG_TRACE, __FILE__, __LINE__, "op %s: qd %d %s qt %#llx ret %lld", what, qd,
+			 opc_name(op->opcode), (unsigned long long)op_token(t, op), (long long)op->result.qr_ret);
+	else
+		log_emit(LOG_TRACE, __FILE__, __LINE__, "op %s: qd %d %s qt %#llx", what, qd, opc_name(op->opcode),
+			 (unsigned long long)op_token(t, op));
+	return op; /* lets op_alloc tail-call it */
+}
 
 int op_table_init(struct op_table *t, uint32_t cap, struct buf_pool *pool)
 {
@@ -36,9 +66,10 @@ void op_table_fini(struct op_table *t)
 
 struct op *op_alloc(struct op_table *t, struct queue *q, demi_opcode_t opc)
 {
-	struct list_node *n = list_pop_front(&t->free);
-	if (!n)
+	if (list_empty(&t->free))
 		return NULL;
+	struct list_node *n = t->free.next;
+	list_del(n); /* not list_pop_front: its NULL would be tested twice */
 	struct op *op = container_of(n, struct op, cnode);
 	op->state = OP_PENDING;
 	op->opcode = opc;
@@ -51,6 +82,8 @@ struct op *op_alloc(struct op_table *t, struct queue *q, demi_opcode_t opc)
 	memset(&op->result, 0, sizeof(op->result));
 	list_push_back(&q->pending, &op->qnode);
 	t->in_use++;
+	if (__builtin_expect(LOG_TRACE <= log_threshold, 0))
+		return trace_op(t, op, q->qd, "start");
 	return op;
 }
 
@@ -64,7 +97,7 @@ static void release(struct op_table *t, struct op *op)
 	t->in_use--;
 }
 
-static void drop_refs(struct op_table *t, struct op *op)
+static inline __attribute__((always_inline)) void drop_refs(struct op_table *t, struct op *op)
 {
 	if (op->buf) {
 		buf_unref(t->pool, op->buf);
@@ -85,7 +118,7 @@ void op_discard(struct op_table *t, struct op *op)
 }
 
 /* The common end of a completion: the result names its op, which joins the completion list. */
-static void done(struct op_table *t, struct op *op, int qd)
+static inline __attribute__((always_inline)) void done(struct op_table *t, struct op *op, int qd)
 {
 	op->result.qr_opcode = op->opcode;
 	op->result.qr_qd = qd;
@@ -93,13 +126,15 @@ static void done(struct op_table *t, struct op *op, int qd)
 	op->state = OP_DONE;
 	list_push_back(&t->completed, &op->cnode);
 	t->completions++;
+	if (__builtin_expect(LOG_TRACE <= log_threshold, 0))
+		(void)trace_op(t, op, qd, "done");
 }
 
 void op_complete(struct op_table *t, struct op *op)
 {
 	if (op->state != OP_PENDING)
 		return;
-	int qd = op->q ? op->q->qd : -1;
+	int qd = op->q->qd; /* a pending op always has its queue (op_alloc); only drop_refs clears it */
 	drop_refs(t, op);
 	done(t, op, qd);
 }

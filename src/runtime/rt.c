@@ -2,7 +2,9 @@
 #include "rt.h"
 
 #include <errno.h>
+#include <pthread.h>
 #include <stdlib.h>
+#include <unistd.h>
 
 #include "../os/os.h"
 #include "clock.h"
@@ -23,6 +25,23 @@ void rt_destroy_at_thread_exit(struct rt *rt)
 }
 
 /*
+ * exit() runs atexit handlers in the thread that called it, and never that
+ * thread's key destructors: tear its runtime down here (queues closed, TCP
+ * drained for a bounded time, counters logged). Not in a forked child that
+ * inherited the pointer (its device and connections are the parent's), and
+ * not when exit() is called from a coroutine (the scheduler is mid-round).
+ * Other threads' runtimes die with the process, as before.
+ */
+static void on_process_exit(void)
+{
+	struct rt *rt = rt_tls;
+	if (rt && rt->pid == (int)getpid() && !sched_current(&rt->sched))
+		rt_destroy(rt);
+}
+
+static void hook_process_exit(void) { atexit(on_process_exit); }
+
+/*
  * Background coroutine: fires due timers. It sleeps while none is due, so an
  * idle round costs no switch to it; the wait loop wakes it (rt_run_until).
  */
@@ -41,7 +60,10 @@ int rt_create(const struct demi_config *cfg, struct rt **out)
 	struct rt *rt = calloc(1, sizeof(*rt));
 	if (!rt)
 		return -ENOMEM;
+	static pthread_once_t exit_once = PTHREAD_ONCE_INIT;
+	pthread_once(&exit_once, hook_process_exit);
 	rt->cfg = *cfg;
+	rt->pid = (int)getpid();
 	sched_init(&rt->sched, cfg->coroutine_stack, cfg->max_qtokens + 64);
 	int err = buf_pool_init(&rt->pool, cfg->max_buffers, cfg->max_buffer_bytes);
 	if (!err)

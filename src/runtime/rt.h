@@ -43,6 +43,7 @@ struct rt {
 	const struct libos_ops *libos;
 	void *libos_state;
 	struct rt_ext *exts;
+	int pid; /* the process that created it: a forked child inherits the pointer, not the runtime */
 };
 
 /*
@@ -63,6 +64,11 @@ int rt_create(const struct demi_config *cfg, struct rt **out);
 void rt_destroy(struct rt *rt);
 /* Arranges rt_destroy(rt) when the calling thread exits (NULL: cancels it). */
 void rt_destroy_at_thread_exit(struct rt *rt);
+/*
+ * rt_create arranges, once per process, that exit() (or a return from main)
+ * tears down the runtime of the thread that calls it, as its thread exit
+ * would: a process's main thread never reaches its thread-exit teardown.
+ */
 
 /* Registers e in rt (see struct rt_ext); it stays until rt_destroy. */
 void rt_ext_add(struct rt *rt, struct rt_ext *e);

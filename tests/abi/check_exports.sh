@@ -25,7 +25,7 @@ for sym in demi_init demi_socket demi_bind demi_listen demi_accept demi_connect 
 	demi_pushto demi_pop demi_wait demi_wait_any demi_wait_next_n demi_sgaalloc demi_sgafree \
 	demi_setsockopt demi_getsockopt demi_getpeername demi_getsockname demi_create_pipe demi_open_pipe demi_queue \
 	demi_pipe_sgaalloc demi_open_file demi_storage_seek demi_storage_set_durability demi_storage_sgaalloc \
-	demi_storage_stat demi_netstats; do
+	demi_storage_stat demi_netstats demi_fini demi_shutdown demi_close_flush demi_qtoken_set_ud demi_wait_next_n_ud; do
 	grep -qw "$sym" <<<"$(nm -D --defined-only "$lib")" || { echo "missing export: $sym"; exit 1; }
 done
 
@@ -35,7 +35,7 @@ root=$(find "$tmp" -name libdemi.so -printf '%h\n' | head -n1)
 pc=$(find "$tmp" -name demi.pc | head -n1)
 [ -n "$pc" ] || { echo "demi.pc not installed"; exit 1; }
 inc=$(find "$tmp" -path '*/include/demi' -type d | head -n1)
-for h in libos.h types.h wait.h sga.h cc.h memq.h pipe.h storage.h netstats.h; do
+for h in libos.h types.h wait.h sga.h cc.h memq.h pipe.h storage.h netstats.h fini.h shutdown.h userdata.h; do
 	[ -f "$inc/$h" ] || { echo "header not installed: demi/$h"; exit 1; }
 done
 cc -std=c99 -Wall -Wextra -Werror -I"$(dirname "$inc")" "$(dirname "$0")/demikernel_program.c" \

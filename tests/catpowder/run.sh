@@ -2,7 +2,7 @@
 # catpowder against the Linux kernel, each case in fresh namespaces made by scripts/netns.sh.
 #   tests/catpowder/run.sh CASE BUILD_DIR
 # Cases: device, device-pcap (raw frames, no stack); ping, udp-linux-client, udp-demi-client, pcap,
-# router, errors, conformance, pipes (the catpowder libOS); tcp-* (tcp_cases.sh). Exit 77 without root or `ip netns`.
+# router, errors, kernel-addr, conformance, pipes (the catpowder libOS); tcp-* (tcp_cases.sh). Exit 77 without root or `ip netns`.
 set -uo pipefail
 here=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 netns="$here/../../scripts/netns.sh"
@@ -171,6 +171,29 @@ errors)
 	if command -v setpriv >/dev/null && $nobody test -x "$build/examples/udp_echo"; then
 		IN_A="$IN_A $nobody" expect_refusal "a packet socket needs CAP_NET_RAW" LOCAL_IPV4_ADDR="$IP_A" LINUX_INTERFACE_NAME="$IF_A"
 	fi
+	;;
+kernel-addr)
+	# The kernel also holding LOCAL_IPV4_ADDR answers our clients with RSTs: start-up warns once, with the fix.
+	ip -n "$NS_A" addr add "$IP_A/24" dev "$IF_A"
+	start_server
+	stop_server
+	n=$(grep -c "warn: catpowder: the kernel also owns $IP_A on $IF_A: every TCP client will get a RST" "$tmp/server.log")
+	[ "$n" -eq 1 ] || { cat "$tmp/server.log" >&2; fail "want one warning that the kernel owns $IP_A, got $n"; }
+	grep -q "ip addr del $IP_A/24 dev $IF_A" "$tmp/server.log" || { cat "$tmp/server.log" >&2; fail "the warning gives no fix"; }
+	echo "ok: $(grep -o 'catpowder: the kernel also owns.*' "$tmp/server.log")"
+	# On another interface of the namespace the kernel still answers what arrives on IF_A.
+	ip -n "$NS_A" addr del "$IP_A/24" dev "$IF_A"
+	ip -n "$NS_A" addr add "$IP_A/32" dev lo
+	start_server
+	stop_server
+	grep -q "the kernel also owns $IP_A on lo, and receives what arrives on $IF_A" "$tmp/server.log" ||
+		{ cat "$tmp/server.log" >&2; fail "no warning for $IP_A on lo"; }
+	echo "ok: warned for $IP_A on lo"
+	ip -n "$NS_A" addr del "$IP_A/32" dev lo
+	start_server
+	stop_server
+	! grep -q "kernel also owns" "$tmp/server.log" || { cat "$tmp/server.log" >&2; fail "a warning without the address"; }
+	echo "ok: no warning once the kernel does not own $IP_A"
 	;;
 conformance)
 	# The PDPIX suite on catpowder (UDP rows), one test at a time: two stacks on one interface would

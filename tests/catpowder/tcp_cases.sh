@@ -306,6 +306,36 @@ tcp_case() {
 			tshark_check "$tmp/demi-client.pcap" 100
 		fi
 		;;
+	tcp-exit-drain)
+		# A PDPIX sender pushes 4 MiB, closes and returns from main (no demi_fini): exit() must tear its
+		# runtime down and drain TCP (rt.c's exit hook), so the slow Linux receiver gets every byte and EOF.
+		local bytes=$((4 << 20))
+		spawn linux-sink $IN_B timeout 60 python3 -c '
+import socket, sys, time
+s = socket.socket(); s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+s.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 65536)
+s.bind((sys.argv[1], int(sys.argv[2]))); s.listen(1); print("listening", flush=True)
+c, _ = s.accept(); time.sleep(0.3)  # let unacknowledged data pile up at the sender
+n = bad = 0
+while True:
+    b = c.recv(65536)
+    if not b: break
+    for i, x in enumerate(b):
+        k = n + i
+        if x != (k * 7 + k // 251) & 0xff: bad += 1
+    n += len(b)
+print("received", n, "bytes,", bad, "wrong, then EOF", flush=True)
+sys.exit(0 if n == int(sys.argv[3]) and bad == 0 else 1)
+' "$IP_B" $port $bytes
+		listening linux-sink
+		run_fg demi-sender tdemi DEMI_LOG=info timeout 60 "$build/tests/tools/tcp_send_exit" "$IP_B" $port $bytes
+		cat "$tmp/demi-sender.log"
+		finish linux-sink
+		cat "$tmp/linux-sink.log"
+		[ "$TCP_LIBOS" != catpowder ] || grep -q "inet tcp: rx" "$tmp/demi-sender.log" ||
+			fail "no counters at process exit"
+		echo "ok: every byte and EOF after a return from main"
+		;;
 	tcp-lossy)
 		# NS_A - NS_R - NS_B; the router drops TCP_LOSS_PERMILLE/1000 of the TCP packets it forwards, each
 		# way; 20 MiB each way must arrive intact, with Demi as server and as client.

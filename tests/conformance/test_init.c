@@ -282,3 +282,177 @@ LIBOS_TEST(init, other_thread_enosys, .timeout = 10)
 	cr_assert_eq(pthread_join(t, NULL), 0);
 	cr_assert_eq(oi.err, 0, "demi_init and a queue in a second thread: %s", ename(oi.err));
 }
+
+/* demi_fini (extension, <demi/fini.h>): tears the thread's runtime down; demi_init works again after. */
+#include <demi/fini.h>
+
+/* A queue of the libOS: a socket where it has sockets, else a memory queue. */
+static int some_queue(const struct libos_param *p)
+{
+	int qd;
+	if (HAS_SOCKETS(p))
+		EXPECT_OK(demi_socket(&qd, AF_INET, (p->caps & CAP_TCP) ? SOCK_STREAM : SOCK_DGRAM, 0));
+	else
+		EXPECT_OK(demi_queue(&qd));
+	return qd;
+}
+
+LIBOS_TEST(fini, before_init_enosys, .timeout = 10)
+{
+	(void)p;
+	EXPECT_ERR(ENOSYS, demi_fini());
+}
+
+LIBOS_TEST(fini, init_use_fini_init_again, .timeout = 20)
+{
+	for (int round = 0; round < 3; round++) {
+		lp_init(p);
+		(void)some_queue(p); /* left open: demi_fini closes it */
+		int qd;
+		demi_qtoken_t qt;
+		EXPECT_OK(demi_queue(&qd));
+		demi_sgarray_t sga = demi_sgaalloc(64);
+		cr_assert_not_null(sga.sga_buf);
+		EXPECT_OK(demi_push(&qt, qd, &sga));
+		demi_qresult_t qr;
+		EXPECT_OK(demi_wait(&qr, qt, NULL));
+		cr_assert_eq(qr.qr_opcode, DEMI_OPC_PUSH);
+		EXPECT_OK(demi_pop(&qt, qd));
+		EXPECT_OK(demi_wait(&qr, qt, NULL));
+		cr_assert_eq(qr.qr_opcode, DEMI_OPC_POP);
+		EXPECT_OK(demi_sgafree(&qr.qr_value.sga));
+		EXPECT_OK(demi_sgafree(&sga));
+		EXPECT_OK(demi_fini());
+		/* As before demi_init: every call answers ENOSYS. */
+		EXPECT_ERR(ENOSYS, demi_queue(&qd));
+		EXPECT_ERR(ENOSYS, demi_close(qd));
+		EXPECT_ERR(ENOSYS, demi_pop(&qt, qd));
+		EXPECT_ERR(ENOSYS, demi_wait(&qr, qt, NULL));
+		sga = demi_sgaalloc(64);
+		cr_assert_null(sga.sga_buf, "demi_sgaalloc after demi_fini must fail");
+	}
+}
+
+LIBOS_TEST(fini, twice_enosys, .timeout = 10)
+{
+	lp_init(p);
+	EXPECT_OK(demi_fini());
+	EXPECT_ERR(ENOSYS, demi_fini());
+	lp_init(p);
+	EXPECT_OK(demi_fini());
+}
+
+/* Open queues and pending tokens are closed and cancelled by demi_fini; nothing is left for the next runtime. */
+LIBOS_TEST(fini, open_queues_pending_tokens, .timeout = 20)
+{
+	lp_init(p);
+	int mq;
+	demi_qtoken_t pending[3];
+	int n = 0;
+	EXPECT_OK(demi_queue(&mq));
+	EXPECT_OK(demi_pop(&pending[n++], mq));
+	if (HAS_SOCKETS(p)) {
+		int qd = bound_socket(p, (p->caps & CAP_TCP) ? SOCK_STREAM : SOCK_DGRAM, NULL);
+		if (p->caps & CAP_TCP) {
+			EXPECT_OK(demi_listen(qd, 8));
+			EXPECT_OK(demi_accept(&pending[n++], qd));
+		} else {
+			EXPECT_OK(demi_pop(&pending[n++], qd));
+		}
+		(void)some_queue(p); /* one more, never bound */
+	}
+	EXPECT_OK(demi_fini());
+	demi_qresult_t qr;
+	for (int i = 0; i < n; i++)
+		EXPECT_ERR(ENOSYS, demi_wait(&qr, pending[i], NULL));
+	/* A new runtime starts empty: its token and queue tables are whole again. */
+	lp_init(p);
+	for (int i = 0; i < 64; i++) {
+		int qd;
+		demi_qtoken_t qt;
+		EXPECT_OK(demi_queue(&qd));
+		EXPECT_OK(demi_pop(&qt, qd));
+		EXPECT_OK(demi_close(qd));
+		EXPECT_OK(demi_wait(&qr, qt, NULL));
+		cr_assert_eq(qr.qr_opcode, DEMI_OPC_FAILED);
+	}
+	EXPECT_OK(demi_fini());
+}
+
+/* Everything stderr received since capture_start, NUL-terminated in buf. */
+static void capture_all(struct capture *c, char *buf, size_t len)
+{
+	fflush(stderr);
+	dup2(c->saved, 2);
+	close(c->saved);
+	rewind(c->f);
+	size_t n = fread(buf, 1, len - 1, c->f);
+	buf[n] = '\0';
+	fclose(c->f);
+}
+
+/* A TCP connection over the libOS: listen, connect, accept, one push and pop, close both ends. */
+static void one_connection(const struct libos_param *p)
+{
+	struct sockaddr_in addr;
+	int lqd = bound_socket(p, SOCK_STREAM, &addr), cqd;
+	EXPECT_OK(demi_listen(lqd, 4));
+	EXPECT_OK(demi_socket(&cqd, AF_INET, SOCK_STREAM, 0));
+	demi_qtoken_t at, ct, qt;
+	demi_qresult_t qr;
+	EXPECT_OK(demi_accept(&at, lqd));
+	EXPECT_OK(demi_connect(&ct, cqd, (const struct sockaddr *)&addr, sizeof(addr)));
+	EXPECT_OK(demi_wait(&qr, ct, NULL));
+	cr_assert_eq(qr.qr_opcode, DEMI_OPC_CONNECT);
+	EXPECT_OK(demi_wait(&qr, at, NULL));
+	cr_assert_eq(qr.qr_opcode, DEMI_OPC_ACCEPT);
+	int sqd = qr.qr_value.ares.qd;
+	demi_sgarray_t sga = demi_sgaalloc(8);
+	EXPECT_OK(demi_push(&qt, cqd, &sga));
+	EXPECT_OK(demi_wait(&qr, qt, NULL));
+	EXPECT_OK(demi_sgafree(&sga));
+	EXPECT_OK(demi_pop(&qt, sqd));
+	EXPECT_OK(demi_wait(&qr, qt, NULL));
+	cr_assert_eq(qr.qr_opcode, DEMI_OPC_POP);
+	EXPECT_OK(demi_sgafree(&qr.qr_value.sga));
+	EXPECT_OK(demi_close(cqd));
+	EXPECT_OK(demi_close(sqd));
+	EXPECT_OK(demi_close(lqd));
+}
+
+/* DEMI_LOG=trace: connection events (debug) and a line per operation started and done (trace). */
+LIBOS_TEST(log, trace_connection_events_and_ops, .timeout = 20)
+{
+	NEED(CAP_TCP);
+	setenv("DEMI_LOG", "trace", 1);
+	struct capture c;
+	capture_start(&c);
+	lp_init(p);
+	one_connection(p);
+	EXPECT_OK(demi_fini());
+	static char out[1 << 16];
+	capture_all(&c, out, sizeof(out));
+	const char *conn = strcmp(p->name, "catnap") == 0 ? ": accepted" : "SYN_RECEIVED -> ESTABLISHED";
+	cr_assert_not_null(strstr(out, conn), "no '%s' line in:\n%s", conn, out);
+	conn = strcmp(p->name, "catnap") == 0 ? ": connected" : "SYN_SENT -> ESTABLISHED";
+	cr_assert_not_null(strstr(out, conn), "no '%s' line in:\n%s", conn, out);
+	cr_assert_not_null(strstr(out, "op start: qd"), "no op start line in:\n%s", out);
+	cr_assert_not_null(strstr(out, " accept qt "), "no accept op line in:\n%s", out);
+	cr_assert_not_null(strstr(out, "op done: qd"), "no op done line in:\n%s", out);
+}
+
+/* The default level (warn) says nothing about a clean connection. */
+LIBOS_TEST(log, quiet_by_default, .timeout = 20)
+{
+	NEED(CAP_TCP);
+	unsetenv("DEMI_LOG");
+	struct capture c;
+	capture_start(&c);
+	lp_init(p);
+	one_connection(p);
+	EXPECT_OK(demi_fini());
+	static char out[1 << 16];
+	capture_all(&c, out, sizeof(out));
+	cr_assert_null(strstr(out, "debug:"), "debug lines at the default level:\n%s", out);
+	cr_assert_null(strstr(out, "trace:"), "trace lines at the default level:\n%s", out);
+}

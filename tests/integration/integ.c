@@ -478,6 +478,9 @@ static int cmd_many_demi(const char *tcp_echo, int n)
 	server_still_alive();
 	stop_server();
 	printf("integ: %d concurrent Demi connections echoed: ok\n", n);
+	free(c);
+	free(qts);
+	free(owner);
 	return 0;
 }
 

@@ -38,7 +38,7 @@ static void drop_parked(struct inet *in, struct arp_entry *e)
 		a->pend[i].next = a->pend_free;
 		a->pend_free = i;
 		a->pend_used--;
-		in->st.arp.drop_queue_timeout++;
+		INET_DROP(in->st.arp.drop_queue_timeout, "arp queue-timeout");
 	}
 	e->qhead = e->qtail = -1;
 	e->qlen = 0;
@@ -91,7 +91,7 @@ struct arp_entry *arp_entry_new(struct inet *in, uint32_t ip, enum arp_state sta
 		e = victim;
 	}
 	if (!e) {
-		in->st.arp.drop_cache_full++;
+		INET_DROP(in->st.arp.drop_cache_full, "arp cache-full");
 		return NULL;
 	}
 	memset(e->mac, 0, sizeof(e->mac));
@@ -162,13 +162,13 @@ int arp_park(struct inet *in, struct arp_entry *e, struct pkt *p)
 {
 	struct arp *a = &in->arp;
 	if (e->qlen >= ARP_PENDING_PER_ENTRY || a->pend_free < 0) {
-		in->st.arp.drop_queue_full++;
+		INET_DROP(in->st.arp.drop_queue_full, "arp queue-full");
 		pkt_free(in, p);
 		return -ENOBUFS;
 	}
 	/* The packet outlives its push: the application may reuse its buffer. */
 	if (inet_pkt_own(in, p) < 0) {
-		in->st.ipv4.drop_no_buffer++;
+		INET_DROP(in->st.ipv4.drop_no_buffer, "ipv4 no-buffer");
 		pkt_free(in, p);
 		return -ENOBUFS;
 	}

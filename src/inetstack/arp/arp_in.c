@@ -16,7 +16,7 @@ void arp_input(struct inet *in, struct pkt *p)
 	/* RFC 826: check the hardware and protocol types and lengths; we know only Ethernet and IPv4. */
 	if (p->len < ARP_PKT_LEN || ap->htype != htons(ARP_HTYPE_ETHER) || ap->ptype != htons(ETH_TYPE_IPV4) ||
 	    ap->hlen != ETH_ADDR_LEN || ap->plen != 4 || eth_is_group(ap->sha)) {
-		st->drop_malformed++;
+		INET_DROP(st->drop_malformed, "arp malformed");
 		goto drop;
 	}
 	uint16_t oper = ntohs(ap->oper);
@@ -25,13 +25,13 @@ void arp_input(struct inet *in, struct pkt *p)
 	} else if (oper == ARP_OP_REPLY) {
 		st->rx_replies++;
 	} else {
-		st->drop_malformed++;
+		INET_DROP(st->drop_malformed, "arp malformed");
 		goto drop;
 	}
 	if (ap->spa == in->addr) {
 		/* Our own announcement echoed back is harmless; anyone else with our address is a conflict. */
 		if (memcmp(ap->sha, in->mac, 6) != 0)
-			st->drop_conflict++;
+			INET_DROP(st->drop_conflict, "arp conflict");
 		goto drop;
 	}
 	/* Merge: update an entry we already have for the sender (static ones never change). */
@@ -44,13 +44,13 @@ void arp_input(struct inet *in, struct pkt *p)
 	}
 	if (ap->tpa != in->addr) {
 		if (oper == ARP_OP_REPLY && !merged)
-			st->drop_unsolicited++;
+			INET_DROP(st->drop_unsolicited, "arp unsolicited");
 		goto drop;
 	}
 	if (oper == ARP_OP_REPLY) {
 		/* A reply for us that nobody asked for is not learnt (a poisoning vector): dropped. */
 		if (!merged)
-			st->drop_unsolicited++;
+			INET_DROP(st->drop_unsolicited, "arp unsolicited");
 		goto drop;
 	}
 	/* A request for us: RFC 826 adds the sender when it is new, then replies. */

@@ -29,7 +29,7 @@ int arp_send(struct inet *in, uint16_t oper, const uint8_t *tha, uint32_t tpa, c
 {
 	struct pkt p;
 	if (inet_pkt_alloc(in, ARP_PKT_LEN, &p) < 0) {
-		in->st.ipv4.drop_no_buffer++;
+		INET_DROP(in->st.ipv4.drop_no_buffer, "ipv4 no-buffer");
 		return -ENOMEM;
 	}
 	fill(in, (struct arp_pkt *)p.data, oper, tha, tpa);

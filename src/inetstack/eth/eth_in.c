@@ -11,18 +11,18 @@ void eth_input(struct inet *in, struct pkt *p)
 	struct demi_netstats_eth *st = &in->st.eth;
 	st->rx_frames++;
 	if (p->len < ETH_HDR_LEN) {
-		st->drop_short++;
+		INET_DROP(st->drop_short, "eth short");
 		goto drop;
 	}
 	const struct eth_hdr *eh = (const struct eth_hdr *)p->data;
 	/* Ours or broadcast; other group addresses are not joined (no multicast yet). */
 	if (memcmp(eh->dst, in->mac, ETH_ADDR_LEN) != 0 && memcmp(eh->dst, eth_broadcast, ETH_ADDR_LEN) != 0) {
-		st->drop_not_ours++;
+		INET_DROP(st->drop_not_ours, "eth not-ours");
 		goto drop;
 	}
 	/* IEEE 802.3 clause 3.2.3: a source address is never a group address. */
 	if (eth_is_group(eh->src)) {
-		st->drop_bad_src++;
+		INET_DROP(st->drop_bad_src, "eth bad-src");
 		goto drop;
 	}
 	uint16_t type = ntohs(eh->type);
@@ -35,7 +35,7 @@ void eth_input(struct inet *in, struct pkt *p)
 		arp_input(in, p);
 		return;
 	default:
-		st->drop_type++;
+		INET_DROP(st->drop_type, "eth type");
 		break;
 	}
 drop:

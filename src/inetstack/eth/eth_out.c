@@ -10,7 +10,7 @@
 int eth_output(struct inet *in, struct pkt *p, const uint8_t *dst, uint16_t type)
 {
 	if (!pkt_prepend(p, ETH_HDR_LEN)) {
-		in->st.eth.drop_tx_full++;
+		INET_DROP(in->st.eth.drop_tx_full, "eth tx-full");
 		pkt_free(in, p);
 		return -ENOBUFS;
 	}

@@ -18,12 +18,12 @@ void icmp_input(struct inet *in, struct pkt *p, const struct ipv4_hdr *ih)
 	struct demi_netstats_icmp *st = &in->st.icmp;
 	st->rx_messages++;
 	if (p->len < ICMP_HDR_LEN) {
-		st->drop_short++;
+		INET_DROP(st->drop_short, "icmp short");
 		goto drop;
 	}
 	/* RFC 792: the checksum covers the whole message; offloads cover TCP and UDP only. */
 	if (cksum_fold(cksum_add(0, p->data, p->len)) != 0xffff) {
-		st->drop_checksum++;
+		INET_DROP(st->drop_checksum, "icmp checksum");
 		goto drop;
 	}
 	struct icmp_hdr *icmp = (struct icmp_hdr *)p->data;
@@ -34,7 +34,7 @@ void icmp_input(struct inet *in, struct pkt *p, const struct ipv4_hdr *ih)
 	st->rx_echo_requests++;
 	/* RFC 1122 3.2.2.6: an echo request to a broadcast address MAY be discarded, and is. */
 	if (ih->dst != in->addr) {
-		st->drop_broadcast++;
+		INET_DROP(st->drop_broadcast, "icmp broadcast");
 		goto drop;
 	}
 	/*

@@ -51,7 +51,7 @@ void icmp_error(struct inet *in, uint8_t type, uint8_t code, const struct ipv4_h
 		quote = ICMP_ERR_MAX_LEN - IPV4_HDR_LEN - ICMP_HDR_LEN;
 	struct pkt p;
 	if (inet_pkt_alloc(in, ICMP_HDR_LEN + quote, &p) < 0) {
-		in->st.ipv4.drop_no_buffer++;
+		INET_DROP(in->st.ipv4.drop_no_buffer, "ipv4 no-buffer");
 		return;
 	}
 	struct icmp_hdr *icmp = (struct icmp_hdr *)p.data;

@@ -25,7 +25,7 @@ int ipv4_fragment(struct inet *in, struct pkt *p, uint8_t proto, uint32_t dst)
 		n = p->len - off < per ? p->len - off : per;
 		struct pkt f;
 		if (inet_pkt_alloc(in, IPV4_HDR_LEN + n, &f) < 0) {
-			st->drop_no_buffer++;
+			INET_DROP(st->drop_no_buffer, "ipv4 no-buffer");
 			err = -ENOMEM;
 			break;
 		}

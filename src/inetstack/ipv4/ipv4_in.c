@@ -18,38 +18,38 @@ void ipv4_input(struct inet *in, struct pkt *p, bool trusted)
 	struct demi_netstats_ipv4 *st = &in->st.ipv4;
 	st->rx_packets++;
 	if (p->len < IPV4_HDR_LEN) {
-		st->drop_short++;
+		INET_DROP(st->drop_short, "ipv4 short");
 		goto drop;
 	}
 	const struct ipv4_hdr *ih = (const struct ipv4_hdr *)p->data;
 	/* RFC 1122 3.2.1.1: a datagram whose version is not 4 is silently discarded. */
 	if ((ih->vhl >> 4) != 4) {
-		st->drop_version++;
+		INET_DROP(st->drop_version, "ipv4 version");
 		goto drop;
 	}
 	uint32_t hlen = (ih->vhl & 0xfu) * 4;
 	if (hlen < IPV4_HDR_LEN || hlen > p->len) {
-		st->drop_hdr_len++;
+		INET_DROP(st->drop_hdr_len, "ipv4 hdr-len");
 		goto drop;
 	}
 	uint32_t tot = ntohs(ih->len);
 	if (tot < hlen || tot > p->len) {
-		st->drop_total_len++;
+		INET_DROP(st->drop_total_len, "ipv4 total-len");
 		goto drop;
 	}
 	p->len = tot; /* drops the Ethernet padding behind short datagrams (RFC 894) */
 	/* RFC 1122 3.2.1.2: a datagram with a bad header checksum is silently discarded. */
 	if (!trusted && !(in->caps & NETDEV_RX_CSUM_OK) && cksum_ipv4_hdr(ih, hlen) != 0) {
-		st->drop_checksum++;
+		INET_DROP(st->drop_checksum, "ipv4 checksum");
 		goto drop;
 	}
 	/* RFC 1122 3.3.4.2 and 3.3.6: a host accepts its own address and the limited broadcast. */
 	if (ih->dst != in->addr && ih->dst != IPV4_BROADCAST) {
-		st->drop_not_ours++;
+		INET_DROP(st->drop_not_ours, "ipv4 not-ours");
 		goto drop;
 	}
 	if (!trusted && bad_source(ih->src)) {
-		st->drop_bad_src++;
+		INET_DROP(st->drop_bad_src, "ipv4 bad-src");
 		goto drop;
 	}
 	/*
@@ -85,7 +85,7 @@ void ipv4_deliver(struct inet *in, struct pkt *p, const struct ipv4_hdr *ih, boo
 		return;
 	default:
 		/* RFC 1122 3.2.2.1: a host SHOULD say protocol unreachable. */
-		in->st.ipv4.drop_protocol++;
+		INET_DROP(in->st.ipv4.drop_protocol, "ipv4 protocol");
 		icmp_error(in, ICMP_UNREACH, ICMP_UNREACH_PROTOCOL, ih, (uint32_t)(p->data + p->len - (const uint8_t *)ih));
 		pkt_free(in, p);
 		return;

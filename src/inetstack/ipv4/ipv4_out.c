@@ -41,7 +41,7 @@ int ipv4_output(struct inet *in, struct pkt *p, uint8_t proto, uint32_t dst)
 	if (__builtin_expect(p->len + IPV4_HDR_LEN > in->mtu, 0))
 		return ipv4_fragment(in, p, proto, dst);
 	if (!pkt_prepend(p, IPV4_HDR_LEN)) {
-		in->st.ipv4.drop_no_buffer++;
+		INET_DROP(in->st.ipv4.drop_no_buffer, "ipv4 no-buffer");
 		pkt_free(in, p);
 		return -ENOBUFS;
 	}

@@ -79,7 +79,7 @@ static struct ipv4_reass_ctx *ctx_new(struct inet *in, const struct ipv4_hdr *ih
 	}
 	c->buf = buf_alloc(in->pool, IPV4_MAX_LEN);
 	if (!c->buf) {
-		in->st.ipv4.drop_no_buffer++;
+		INET_DROP(in->st.ipv4.drop_no_buffer, "ipv4 no-buffer");
 		return NULL;
 	}
 	c->used = true;
@@ -95,7 +95,7 @@ static struct ipv4_reass_ctx *ctx_new(struct inet *in, const struct ipv4_hdr *ih
 	c->holes[0] = (struct ipv4_hole){ 0, HOLE_INFINITY }; /* RFC 815 section 3: one hole, 0 to infinity */
 	c->in = in;
 	if (timer_arm(&in->rt->timers, &c->timer, clock_now() + IPV4_REASS_TIMEOUT_NS, reass_timeout, c) < 0) {
-		in->st.ipv4.drop_no_buffer++;
+		INET_DROP(in->st.ipv4.drop_no_buffer, "ipv4 no-buffer");
 		ctx_free(in, c);
 		return NULL;
 	}

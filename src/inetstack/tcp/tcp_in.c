@@ -109,7 +109,7 @@ static void process_text(struct tcb *tp, struct seg *s, struct pkt *p)
 		tcp_seq before = tp->rcv_nxt;
 		enum tcp_rcvq_took took = tcp_rcvq_in_order(&tp->rq, in, p, &tp->rcv_nxt);
 		if (took == TCP_RCVQ_NOROOM) {
-			in->st.tcp.drop_no_room++;
+			INET_DROP(in->st.tcp.drop_no_room, "tcp no-room");
 			pkt_free(in, p);
 			s->flags &= (uint8_t)~TH_FIN; /* not acknowledged: the FIN comes again */
 			tp->flags |= TF_ACKNOW;
@@ -132,7 +132,7 @@ static void process_text(struct tcb *tp, struct seg *s, struct pkt *p)
 	/* Out of order (above rcv_nxt, trimmed to the window): keep it, ACK at once with SACK (RFC 5681 section 4.2). */
 	in->st.tcp.ooo_segments++;
 	if (!tcp_rcvq_ooo_insert(&tp->rq, in->pool, s->seq, p))
-		in->st.tcp.drop_no_room++;
+		INET_DROP(in->st.tcp.drop_no_room, "tcp no-room");
 	s->flags &= (uint8_t)~TH_FIN; /* a FIN beyond a hole is taken when retransmitted */
 	tp->flags |= TF_ACKNOW;
 }
@@ -305,7 +305,7 @@ static void established(struct tcb *tp, struct seg *s, struct pkt *p)
 		if (now - tp->ts_recent_age > TCP_MSL_TS_NS) {
 			tp->ts_recent = s->o.ts_val; /* idle for 24 days: TS.Recent is invalid (section 5.5) */
 		} else {
-			st->drop_paws++;
+			INET_DROP(st->drop_paws, "tcp paws");
 			tp->flags |= TF_ACKNOW;
 			goto drop_out;
 		}
@@ -313,7 +313,7 @@ static void established(struct tcb *tp, struct seg *s, struct pkt *p)
 
 	/* First: sequence number. */
 	if (!seq_acceptable(tp, s)) {
-		st->drop_out_of_window++;
+		INET_DROP(st->drop_out_of_window, "tcp out-of-window");
 		if (!(s->flags & TH_RST))
 			tp->flags |= TF_ACKNOW;
 		/* RFC 9293 section 3.10.7.4: in TIME-WAIT a retransmitted FIN is acknowledged and restarts the 2 MSL wait. */
@@ -372,7 +372,7 @@ static void established(struct tcb *tp, struct seg *s, struct pkt *p)
 		}
 		struct tcb *lp = tp->listener;
 		if (lp && lp->nacceptq >= lp->backlog && list_empty(&lp->acceptors)) {
-			st->drop_listen_overflow++; /* as Linux: the peer's ACK comes again */
+			INET_DROP(st->drop_listen_overflow, "tcp listen-overflow"); /* as Linux: the peer's ACK comes again */
 			goto drop;
 		}
 		tcb_set_state(tp, TCPS_ESTABLISHED);
@@ -524,22 +524,22 @@ void tcp_input(struct inet *in, struct pkt *p, const struct ipv4_hdr *ih, bool t
 	struct demi_netstats_tcp *st = &in->st.tcp;
 	struct seg s;
 	if (p->len < TCP_HDR_LEN) {
-		st->drop_short++;
+		INET_DROP(st->drop_short, "tcp short");
 		goto drop;
 	}
 	const struct tcp_hdr *th = (const struct tcp_hdr *)p->data;
 	uint32_t hlen = tcp_hdr_len(th);
 	if (hlen < TCP_HDR_LEN || hlen > p->len) {
-		st->drop_bad_offset++;
+		INET_DROP(st->drop_bad_offset, "tcp bad-offset");
 		goto drop;
 	}
 	if (!trusted && !(in->caps & NETDEV_RX_CSUM_OK) && !tcp_cksum_ok(ih->src, ih->dst, p->data, p->len)) {
-		st->drop_checksum++;
+		INET_DROP(st->drop_checksum, "tcp checksum");
 		goto drop;
 	}
 	/* TCP is unicast only (RFC 1122 4.2.3.10). */
 	if (ih->dst != in->addr) {
-		st->drop_short++;
+		INET_DROP(st->drop_short, "tcp short");
 		goto drop;
 	}
 	uint32_t ow[3];
@@ -550,7 +550,7 @@ void tcp_input(struct inet *in, struct pkt *p, const struct ipv4_hdr *ih, bool t
 		s.o.ts_val = ntohl(ow[1]);
 		s.o.ts_ecr = ntohl(ow[2]);
 	} else if (tcp_opt_parse((const uint8_t *)(th + 1), hlen - TCP_HDR_LEN, &s.o) < 0) {
-		st->drop_bad_options++;
+		INET_DROP(st->drop_bad_options, "tcp bad-options");
 		goto drop;
 	}
 	s.ih = ih;

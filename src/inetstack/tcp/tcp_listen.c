@@ -45,12 +45,12 @@ void tcp_listen_syn(struct tcb *lp, const struct ipv4_hdr *ih, const struct tcp_
 	struct inet *in = lp->in;
 	struct tcp *t = &in->tcp;
 	if (lp->nacceptq >= lp->backlog) {
-		in->st.tcp.drop_listen_overflow++; /* as Linux: no room to accept, no handshake */
+		INET_DROP(in->st.tcp.drop_listen_overflow, "tcp listen-overflow"); /* as Linux: no room to accept, no handshake */
 		return;
 	}
 	if (lp->nsynq >= t->syn_backlog) {
 		if (!t->syncookies) {
-			in->st.tcp.drop_listen_overflow++;
+			INET_DROP(in->st.tcp.drop_listen_overflow, "tcp listen-overflow");
 			return;
 		}
 		/* Stateless SYN-ACK: everything rides in our ISN and timestamp, built from the SYN alone. */
@@ -94,7 +94,7 @@ bool tcp_listen_cookie_ack(struct tcb *lp, const struct ipv4_hdr *ih, const stru
 	if (!t->syncookies)
 		return false;
 	if (lp->nacceptq >= lp->backlog) {
-		in->st.tcp.drop_listen_overflow++;
+		INET_DROP(in->st.tcp.drop_listen_overflow, "tcp listen-overflow");
 		return false;
 	}
 	struct tcp_cookie_syn cs;

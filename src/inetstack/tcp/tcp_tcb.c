@@ -1,6 +1,9 @@
 /* The control block's lifetime: creation with the stack's defaults, state changes, closing, dropping, freeing. */
+#include <arpa/inet.h>
 #include <errno.h>
+#include <stdio.h>
 #include <stdlib.h>
+#include <string.h>
 
 #include "../../runtime/clock.h"
 #include "../inet_tx.h"
@@ -61,8 +64,31 @@ void tcb_free(struct tcb *tp)
 	free(tp);
 }
 
+static const char *const state_names[] = {
+	[TCPS_CLOSED] = "CLOSED", [TCPS_LISTEN] = "LISTEN", [TCPS_SYN_SENT] = "SYN_SENT",
+	[TCPS_SYN_RECEIVED] = "SYN_RECEIVED", [TCPS_ESTABLISHED] = "ESTABLISHED", [TCPS_CLOSE_WAIT] = "CLOSE_WAIT",
+	[TCPS_FIN_WAIT_1] = "FIN_WAIT_1", [TCPS_CLOSING] = "CLOSING", [TCPS_LAST_ACK] = "LAST_ACK",
+	[TCPS_FIN_WAIT_2] = "FIN_WAIT_2", [TCPS_TIME_WAIT] = "TIME_WAIT",
+};
+
+/* The debug line of a connection event: "tcp: qd 5 10.0.0.1:80 - 10.0.0.2:41000: what". */
+static void __attribute__((noinline, cold)) log_conn(const struct tcb *tp, int line, const char *what, const char *why)
+{
+	char l[INET_ADDRSTRLEN], f[INET_ADDRSTRLEN];
+	inet_ntop(AF_INET, &tp->laddr, l, sizeof(l));
+	inet_ntop(AF_INET, &tp->faddr, f, sizeof(f));
+	int qd = (tp->flags & TF_ORPHAN) ? -1 : tp->q.qd;
+	log_emit(LOG_DEBUG, __FILE__, line, "tcp: qd %d %s:%u - %s:%u: %s%s%s", qd, l, ntohs(tp->lport), f,
+		 ntohs(tp->fport), what, why ? ": " : "", why ? why : "");
+}
+
 void tcb_set_state(struct tcb *tp, enum tcp_state s)
 {
+	if (__builtin_expect(LOG_DEBUG <= log_threshold, 0) && s != tp->state) {
+		char what[48];
+		snprintf(what, sizeof(what), "%s -> %s", state_names[tp->state], state_names[s]);
+		log_conn(tp, __LINE__, what, NULL);
+	}
 	tp->state = s;
 	/* Our FIN acknowledged (or the connection gone): demi_close_flush's coroutine looks. */
 	if (tp->close_op && tp->close_op->task && (s == TCPS_FIN_WAIT_2 || s == TCPS_TIME_WAIT || s == TCPS_CLOSED))
@@ -74,6 +100,9 @@ void tcb_close(struct tcb *tp, int err)
 	struct inet *in = tp->in;
 	if (err && tp->state != TCPS_CLOSED && !tp->so_error)
 		tp->so_error = err;
+	if (__builtin_expect(LOG_DEBUG <= log_threshold, 0) && tp->state != TCPS_CLOSED && err)
+		log_conn(tp, __LINE__, err == ECONNRESET ? "reset" : err == ETIMEDOUT ? "timed out" : "failed",
+			 strerror(err));
 	tcb_set_state(tp, TCPS_CLOSED);
 	tcp_timers_stop(tp);
 	if (tp->flags & TF_HASHED)

@@ -10,7 +10,7 @@
 int udp_output(struct inet *in, struct pkt *p, uint16_t sport, uint32_t daddr, uint16_t dport)
 {
 	if (!pkt_prepend(p, UDP_HDR_LEN)) {
-		in->st.ipv4.drop_no_buffer++;
+		INET_DROP(in->st.ipv4.drop_no_buffer, "ipv4 no-buffer");
 		pkt_free(in, p);
 		return -ENOBUFS;
 	}

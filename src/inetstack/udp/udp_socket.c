@@ -94,6 +94,11 @@ static int do_bind(struct udp_sock *s, uint32_t addr, uint16_t port, uint32_t fa
 	s->lport = port;
 	s->bound = true;
 	hash_insert(&in->udp, s);
+	if (__builtin_expect(LOG_DEBUG <= log_threshold, 0)) {
+		char a[INET_ADDRSTRLEN];
+		inet_ntop(AF_INET, &addr, a, sizeof(a));
+		log_debug("udp: qd %d bound to %s:%u", s->q.qd, a, ntohs(port));
+	}
 	return 0;
 }
 

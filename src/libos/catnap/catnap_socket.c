@@ -1,6 +1,8 @@
 /* catnap socket queues: PDPIX socket calls over non-blocking Linux sockets. */
+#include <arpa/inet.h>
 #include <errno.h>
 #include <netinet/tcp.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
@@ -12,6 +14,32 @@
 
 static inline struct cn_sock *sock_of(struct queue *q) { return container_of(q, struct cn_sock, q); }
 static inline struct rt *rt_of(struct cn_sock *s) { return s->cn->rt; }
+
+/*
+ * DEMI_LOG=debug: a line per connection event, "catnap: qd 5 tcp 127.0.0.1:80 -
+ * 127.0.0.1:41000: what[: error]". Out of line and cold; callers test the level.
+ */
+static void __attribute__((noinline, cold)) log_sock(const struct cn_sock *s, int line, const char *what, int err)
+{
+	int saved = errno; /* the caller fails its op with errno next */
+	struct sockaddr_in l = { 0 }, f = { 0 };
+	socklen_t len = sizeof(l);
+	getsockname(s->fd, (struct sockaddr *)&l, &len);
+	len = sizeof(f);
+	getpeername(s->fd, (struct sockaddr *)&f, &len);
+	char ls[INET_ADDRSTRLEN], fs[INET_ADDRSTRLEN];
+	inet_ntop(AF_INET, &l.sin_addr, ls, sizeof(ls));
+	inet_ntop(AF_INET, &f.sin_addr, fs, sizeof(fs));
+	log_emit(LOG_DEBUG, __FILE__, line, "catnap: qd %d %s %s:%u - %s:%u: %s%s%s", s->q.qd,
+		 s->type == SOCK_STREAM ? "tcp" : "udp", ls, ntohs(l.sin_port), fs, ntohs(f.sin_port), what,
+		 err ? ": " : "", err ? strerror(err) : "");
+	errno = saved;
+}
+#define SOCK_EVENT(s, what, err)                                               \
+	do {                                                                   \
+		if (__builtin_expect(LOG_DEBUG <= log_threshold, 0))           \
+			log_sock((s), __LINE__, (what), (err));                \
+	} while (0)
 
 /* Applies the configuration's default TCP options (tcp_socket_options) to a stream socket. */
 static void apply_tcp_defaults(struct cn_sock *s)
@@ -147,9 +175,12 @@ static int try_pop(struct cn_sock *s, struct op *op)
 		}
 		if (err == EINTR)
 			return -EAGAIN;
+		SOCK_EVENT(s, "pop failed", err);
 		op_fail(&rt->ops, op, err);
 		return 0;
 	}
+	if (n == 0 && s->type == SOCK_STREAM)
+		SOCK_EVENT(s, "end of stream (the peer closed)", 0);
 	/*
 	 * A short stream read drained the socket; a later arrival raises a new
 	 * edge. Not so once the peer closed: its FIN may have come with the data
@@ -206,6 +237,7 @@ static int try_push(struct cn_sock *s, struct op *op)
 				s->writable = false;
 				return -EAGAIN;
 			}
+			SOCK_EVENT(s, "push failed", errno);
 			op_fail(&rt->ops, op, errno);
 			return 0;
 		}
@@ -264,6 +296,7 @@ static int try_accept(struct cn_sock *s, struct op *op)
 			s->readable = false;
 			return -EAGAIN;
 		}
+		SOCK_EVENT(s, "accept failed", errno);
 		op_fail(&rt->ops, op, errno);
 		return 0;
 	}
@@ -278,6 +311,7 @@ static int try_accept(struct cn_sock *s, struct op *op)
 		op_fail(&rt->ops, op, -err);
 		return 0;
 	}
+	SOCK_EVENT(c, "accepted", 0);
 	op->result.qr_value.ares.qd = c->q.qd;
 	op->result.qr_value.ares.addr = peer;
 	op_complete(&rt->ops, op);
@@ -322,11 +356,13 @@ static int try_connect(struct cn_sock *s, struct op *op)
 		}
 	}
 	if (soerr) {
+		SOCK_EVENT(s, "connect failed", soerr);
 		s->state = CN_FAILED;
 		op_fail(&rt->ops, op, soerr);
 		return 0;
 	}
 	s->state = CN_CONNECTED;
+	SOCK_EVENT(s, "connected", 0);
 	op_complete(&rt->ops, op);
 	return 0;
 }
@@ -357,6 +393,7 @@ static int cn_connect(struct queue *q, struct op *op)
 	if (connect(s->fd, (const struct sockaddr *)&op->addr, sizeof(op->addr)) == 0) {
 		s->state = CN_CONNECTED;
 		s->udp_connected = s->type == SOCK_DGRAM;
+		SOCK_EVENT(s, "connected", 0);
 		op_complete(&rt_of(s)->ops, op);
 		return 0;
 	}
@@ -364,6 +401,7 @@ static int cn_connect(struct queue *q, struct op *op)
 		/* Refusals found at once (loopback) are asynchronous results, as they would be on a network. */
 		if (errno == ECONNREFUSED || errno == ETIMEDOUT || errno == ENETUNREACH || errno == EHOSTUNREACH) {
 			s->state = CN_FAILED;
+			SOCK_EVENT(s, "connect failed", errno);
 			op_fail(&rt_of(s)->ops, op, errno);
 			return 0;
 		}
@@ -525,6 +563,7 @@ static int cn_close_flush(struct queue *q, struct op *op)
 static int cn_close(struct queue *q)
 {
 	struct cn_sock *s = sock_of(q);
+	SOCK_EVENT(s, "close", 0);
 	/* close(2) also leaves the epoll set: no event can name this socket afterwards. */
 	int err = close(s->fd) < 0 ? -errno : 0;
 	free(s);

@@ -19,9 +19,10 @@
 #include "dpdk_dev.h"
 
 /*
- * A process that returns from main skips the runtime's teardown (it runs at
- * thread exit, rt.c), and with it the counters' log: say them at exit.
- * The instances of all threads, in a list of their own under a lock.
+ * A process that returns from main tears down only the exiting thread's
+ * runtime (rt.c's exit hook, which logs its counters): say the other
+ * threads' counters at exit too. The instances of all threads, in a list of
+ * their own under a lock.
  */
 static pthread_mutex_t live_lock = PTHREAD_MUTEX_INITIALIZER;
 static struct inet_libos *live;
@@ -30,6 +31,8 @@ static void log_at_exit(void)
 {
 	pthread_mutex_lock(&live_lock);
 	for (struct inet_libos *il = live; il; il = il->next) {
+		if (il->rt == rt_self())
+			continue; /* the runtime's own exit hook tears it down after this one */
 		inet_stats_log(il->in);
 		dpdk_dev_log(il->port);
 	}

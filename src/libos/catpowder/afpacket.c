@@ -1,7 +1,9 @@
 /* catpowder device set-up: the packet socket, its TPACKET_V2 rings, the interface's MAC and MTU. */
 #include "afpacket_priv.h"
 
+#include <arpa/inet.h>
 #include <errno.h>
+#include <ifaddrs.h>
 #include <linux/if_ether.h>
 #include <net/if.h>
 #include <net/if_arp.h>
@@ -190,6 +192,41 @@ static int afp_setup(struct afp *a, const struct demi_config *cfg)
 	return 0;
 }
 
+/*
+ * The kernel keeps receiving every frame catpowder receives (a packet socket
+ * taps, it does not steal): if the kernel also owns our address, on this
+ * interface or any other of the namespace (Linux's weak host model), its own
+ * TCP answers every segment sent to us with a RST, and its ARP answers too.
+ * Warned once per process, with the fix; a failed query says nothing.
+ */
+static void warn_kernel_owns_addr(const char *ifname, const struct demi_config *cfg)
+{
+	static int warned;
+	struct ifaddrs *ifs;
+	if (!cfg->has_local_ipv4_addr || __atomic_load_n(&warned, __ATOMIC_RELAXED) || getifaddrs(&ifs) < 0)
+		return;
+	for (const struct ifaddrs *i = ifs; i; i = i->ifa_next) {
+		if (!i->ifa_addr || i->ifa_addr->sa_family != AF_INET)
+			continue;
+		const struct sockaddr_in *sin = (const struct sockaddr_in *)i->ifa_addr;
+		if (sin->sin_addr.s_addr != cfg->local_ipv4_addr.s_addr)
+			continue;
+		if (__atomic_exchange_n(&warned, 1, __ATOMIC_RELAXED))
+			break;
+		char a[INET_ADDRSTRLEN];
+		inet_ntop(AF_INET, &sin->sin_addr, a, sizeof(a));
+		unsigned prefix = 0;
+		if (i->ifa_netmask)
+			prefix = (unsigned)__builtin_popcount(((const struct sockaddr_in *)i->ifa_netmask)->sin_addr.s_addr);
+		log_warn("catpowder: the kernel also owns %s on %s%s%s: every TCP client will get a RST from it; "
+			 "remove the address (ip addr del %s/%u dev %s) or use another local_ipv4_addr",
+			 a, i->ifa_name, strcmp(i->ifa_name, ifname) ? ", and receives what arrives on " : "",
+			 strcmp(i->ifa_name, ifname) ? ifname : "", a, prefix, i->ifa_name);
+		break;
+	}
+	freeifaddrs(ifs);
+}
+
 int afp_open(const char *ifname, const struct demi_config *cfg, struct buf_pool *pool, struct netdev **out)
 {
 	if (!ifname || !*ifname) {
@@ -238,6 +275,7 @@ int afp_open(const char *ifname, const struct demi_config *cfg, struct buf_pool 
 	log_info("catpowder: %s: ifindex %d, MTU %u, MAC %02x:%02x:%02x:%02x:%02x:%02x, %u rx + %u tx slots of %u B",
 		 ifname, a->ifindex, a->nd.mtu, a->nd.mac[0], a->nd.mac[1], a->nd.mac[2], a->nd.mac[3], a->nd.mac[4],
 		 a->nd.mac[5], a->rx.nframes, a->tx.nframes, a->rx.frame_size);
+	warn_kernel_owns_addr(ifname, cfg);
 	*out = &a->nd;
 	return 0;
 }

@@ -27,6 +27,15 @@ static inline void slot_give(struct tpacket2_hdr *h, uint32_t status)
 	__atomic_store_n(&h->tp_status, status, __ATOMIC_RELEASE);
 }
 
+/* Counts a device drop; at DEMI_LOG=debug the first of each class is logged (as INET_DROP). */
+#define AFP_DROP(a, ctr, what)                                                 \
+	do {                                                                   \
+		(ctr)++;                                                       \
+		if (__builtin_expect(LOG_DEBUG <= log_threshold, 0) && (ctr) == 1) \
+			log_emit(LOG_DEBUG, __FILE__, __LINE__, "catpowder: %s: first drop: %s (later ones are only counted)", \
+				 (a)->ifname, what);                          \
+	} while (0)
+
 /* Copies the frame of one filled slot into a runtime buffer; false when it is dropped. */
 static bool rx_one(struct afp *a, struct tpacket2_hdr *h, uint32_t status, struct pkt *out)
 {
@@ -35,11 +44,11 @@ static bool rx_one(struct afp *a, struct tpacket2_hdr *h, uint32_t status, struc
 	if (sll->sll_pkttype == PACKET_OUTGOING)
 		return false;
 	if (h->tp_snaplen < h->tp_len) {
-		a->st.rx_truncated++;
+		AFP_DROP(a, a->st.rx_truncated, "rx truncated (larger than a slot: GRO/GSO on?)");
 		return false;
 	}
 	if (status & TP_STATUS_VLAN_VALID) {
-		a->st.rx_vlan++;
+		AFP_DROP(a, a->st.rx_vlan, "rx VLAN-tagged");
 		return false;
 	}
 	uint32_t len = h->tp_snaplen;
@@ -49,7 +58,7 @@ static bool rx_one(struct afp *a, struct tpacket2_hdr *h, uint32_t status, struc
 	 */
 	struct buf *b = buf_alloc(a->nd.pool, len);
 	if (!b) {
-		a->st.rx_nobuf++;
+		AFP_DROP(a, a->st.rx_nobuf, "rx no buffer (the pool is empty)");
 		return false;
 	}
 	uint8_t *data = buf_data(b);

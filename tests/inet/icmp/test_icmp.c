@@ -1,7 +1,11 @@
 /* ICMP over memwire: echo replies, port and protocol unreachable, the rate limit. */
 #include "inet_test.h"
 
+#include <stdio.h>
+#include <unistd.h>
+
 #include "net/prot/icmp.h"
+#include "runtime/log.h"
 
 static void init(void) { tnet_init(NULL, NULL); }
 static void fini(void) { tnet_fini(); }
@@ -137,4 +141,33 @@ Test(icmp, protocol_unreachable)
 	cr_assert_eq(r[34], ICMP_UNREACH);
 	cr_assert_eq(r[35], ICMP_UNREACH_PROTOCOL);
 	cr_assert_eq(tnet_stats(NA)->ipv4.drop_protocol, 1);
+}
+
+/* DEMI_LOG=debug: the first drop of a class is logged, once per stack; later ones only count. */
+Test(icmp, first_drop_of_a_class_logged_once)
+{
+	enum log_level saved = log_threshold;
+	log_threshold = LOG_DEBUG;
+	fflush(stderr);
+	FILE *tmp = tmpfile();
+	cr_assert_not_null(tmp);
+	int err_fd = dup(2);
+	dup2(fileno(tmp), 2);
+	uint8_t f[2048];
+	uint32_t n = mk_udp_frame(f, 4000, 9999, "hello", 5);
+	for (int i = 0; i < 3; i++)
+		raw_inject(NA, f, n);
+	tnet_run(NSEC_PER_MSEC);
+	fflush(stderr);
+	dup2(err_fd, 2);
+	close(err_fd);
+	log_threshold = saved;
+	cr_assert_eq(tnet_stats(NA)->udp.drop_no_port, 3);
+	rewind(tmp);
+	char line[512];
+	int lines = 0;
+	while (fgets(line, sizeof(line), tmp))
+		lines += strstr(line, "debug: inet: first drop: udp no-port") != NULL;
+	fclose(tmp);
+	cr_assert_eq(lines, 1, "want one 'first drop: udp no-port' line, got %d", lines);
 }
