@@ -49,32 +49,58 @@ DEMI_EXPORT int demi_wait(demi_qresult_t *qr_out, demi_qtoken_t qt, const struct
 	return 0;
 }
 
+/*
+ * demi_wait_any returns the earliest completion among its tokens, not the
+ * lowest index. Every token is looked up once anyway (an invalid one is
+ * EINVAL at once), and that pass keeps the done op with the smallest
+ * completion number (cseq). When none is done the call runs rounds; at the
+ * first round that completes anything, one more pass stamps the ops with
+ * this call's number and their index, and from then on only the completions
+ * new since the last check (the tail of the completion list) are read: the
+ * oldest stamped one is the answer. A call costs one pass over the array
+ * (two when something completes while it waits) plus the new completions of
+ * each round, never a rescan of the array per round.
+ */
 struct any_wait {
 	const demi_qtoken_t *qts;
 	int n;
-	int found;
-	uint64_t seen; /* completions counter at the last scan: rescan only when it moved */
+	uint64_t stamp; /* 0 until the ops are stamped */
+	uint64_t seen;  /* completions already checked: those with cseq <= seen */
+	struct op *found;
 };
 
-static int scan_any(struct rt *rt, struct any_wait *w)
+static void stamp_ops(struct op_table *t, struct any_wait *w)
 {
-	for (int i = 0; i < w->n; i++) {
-		struct op *op = op_lookup(&rt->ops, w->qts[i]);
-		if (op && op->state == OP_DONE) {
-			w->found = i;
-			return 1;
+	w->stamp = ++t->wait_stamps;
+	for (int i = w->n - 1; i >= 0; i--) { /* backwards: a repeated token keeps its first index */
+		struct op *op = op_lookup(t, w->qts[i]);
+		if (op) {
+			op->wait_stamp = w->stamp;
+			op->wait_idx = i;
 		}
 	}
-	return 0;
 }
 
 static int any_is_done(struct rt *rt, void *arg)
 {
 	struct any_wait *w = arg;
-	if (rt->ops.completions == w->seen)
+	struct op_table *t = &rt->ops;
+	if (t->completions == w->seen)
 		return 0;
-	w->seen = rt->ops.completions;
-	return scan_any(rt, w);
+	if (!w->stamp)
+		stamp_ops(t, w);
+	/* Newest first, back to the last check: the last stamped op met is the oldest new one. */
+	struct op *oldest = NULL;
+	for (struct list_node *n = t->completed.prev; n != &t->completed; n = n->prev) {
+		struct op *op = container_of(n, struct op, cnode);
+		if (op->cseq <= w->seen)
+			break;
+		if (op->wait_stamp == w->stamp)
+			oldest = op;
+	}
+	w->seen = t->completions;
+	w->found = oldest;
+	return oldest != NULL;
 }
 
 DEMI_EXPORT int demi_wait_any(demi_qresult_t *qr_out, int *ready_offset, const demi_qtoken_t qts[], int num_qts,
@@ -83,19 +109,30 @@ DEMI_EXPORT int demi_wait_any(demi_qresult_t *qr_out, int *ready_offset, const d
 	API_RT(rt);
 	if (!qr_out || !ready_offset || !qts || num_qts <= 0)
 		return EINVAL;
-	for (int i = 0; i < num_qts; i++)
-		if (!op_lookup(&rt->ops, qts[i]))
+	struct op_table *t = &rt->ops;
+	struct op *best = NULL;
+	int best_i = -1;
+	for (int i = 0; i < num_qts; i++) {
+		struct op *op = op_lookup(t, qts[i]);
+		if (!op)
 			return EINVAL;
-	struct any_wait w = { .qts = qts, .n = num_qts, .found = -1, .seen = rt->ops.completions };
-	if (!scan_any(rt, &w)) {
+		if (op->state == OP_DONE && (!best || op->cseq < best->cseq)) {
+			best = op;
+			best_i = i;
+		}
+	}
+	if (!best) {
 		uint64_t deadline;
 		if (deadline_of(timeout, &deadline) < 0)
 			return EINVAL;
+		struct any_wait w = { .qts = qts, .n = num_qts, .stamp = 0, .seen = t->completions, .found = NULL };
 		if (rt_run_until(rt, any_is_done, &w, deadline) < 0)
 			return ETIMEDOUT;
+		best = w.found;
+		best_i = best->wait_idx;
 	}
-	op_collect(&rt->ops, op_lookup(&rt->ops, qts[w.found]), qr_out);
-	*ready_offset = w.found;
+	op_collect(t, best, qr_out);
+	*ready_offset = best_i;
 	return 0;
 }
 

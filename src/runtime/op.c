@@ -18,6 +18,7 @@ int op_table_init(struct op_table *t, uint32_t cap, struct buf_pool *pool)
 	t->pool = pool;
 	list_init(&t->free);
 	list_init(&t->completed);
+	list_init(&t->orphans);
 	/* Pushed in order so that low slots are used first and stay cache-hot. */
 	for (uint32_t i = 0; i < cap; i++) {
 		t->ops[i].gen = 1;
@@ -34,12 +35,32 @@ void op_table_fini(struct op_table *t)
 	memset(t, 0, sizeof(*t));
 }
 
-struct op *op_alloc(struct op_table *t, struct queue *q, demi_opcode_t opc)
+static void release(struct op_table *t, struct op *op);
+
+/* A free op: the free list's first, else the oldest orphan's slot (its token is spent); NULL when neither. */
+static struct op *take(struct op_table *t)
 {
 	struct list_node *n = list_pop_front(&t->free);
-	if (!n)
-		return NULL;
+	if (__builtin_expect(!n, 0)) {
+		n = list_pop_front(&t->orphans);
+		if (!n)
+			return NULL;
+		struct op *old = container_of(n, struct op, qnode);
+		list_del(&old->cnode); /* off the completion list: nobody collects it now */
+		release(t, old);
+		t->reclaimed++;
+		n = list_pop_front(&t->free);
+	}
 	struct op *op = container_of(n, struct op, cnode);
+	op->wait_stamp = 0; /* no wait_any in progress looks for the new op */
+	return op;
+}
+
+struct op *op_alloc(struct op_table *t, struct queue *q, demi_opcode_t opc)
+{
+	struct op *op = take(t);
+	if (!op)
+		return NULL;
 	op->state = OP_PENDING;
 	op->opcode = opc;
 	op->q = q;
@@ -91,7 +112,7 @@ static void done(struct op_table *t, struct op *op, int qd)
 	op->result.qr_qt = op_token(t, op);
 	op->state = OP_DONE;
 	list_push_back(&t->completed, &op->cnode);
-	t->completions++;
+	op->cseq = ++t->completions;
 }
 
 void op_complete(struct op_table *t, struct op *op)
@@ -105,7 +126,7 @@ void op_complete(struct op_table *t, struct op *op)
 
 struct op *op_done_now(struct op_table *t, struct queue *q, demi_opcode_t opc, const demi_sgarray_t *sga)
 {
-	struct op *op = container_of(list_pop_front(&t->free), struct op, cnode);
+	struct op *op = take(t);
 	t->in_use++;
 	op->opcode = opc;
 	op->q = NULL;
@@ -141,5 +162,13 @@ void op_collect(struct op_table *t, struct op *op, demi_qresult_t *out)
 	out->qr_ret = r->qr_ret;
 	sga_copy(&out->qr_value.sga, &r->qr_value.sga);
 	list_del(&op->cnode);
+	if (__builtin_expect(list_linked(&op->qnode), 0))
+		list_del(&op->qnode); /* an orphan collected after all */
 	release(t, op);
+}
+
+void op_orphan(struct op_table *t, struct op *op)
+{
+	if (op->state == OP_DONE && !list_linked(&op->qnode))
+		list_push_back(&t->orphans, &op->qnode);
 }

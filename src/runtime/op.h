@@ -2,7 +2,18 @@
  * Operations and their qtokens. Every asynchronous call creates an op in a
  * fixed table; its token encodes slot and generation, so checking a token is
  * O(1) and a spent or forged one is rejected. A completed op waits on the
- * completion list until the application collects its result.
+ * completion list, numbered in completion order (cseq), until the
+ * application collects its result.
+ *
+ * Reclaiming: an op cancelled by demi_close (FAILED/ECANCELED) whose result
+ * the application never collects would hold its slot for ever. Such results
+ * are "orphans": they stay collectable (demi_wait on the token still answers
+ * the cancellation) until the table has no free slot; then an allocation
+ * reclaims the oldest orphan instead of failing, and its token is spent
+ * (EINVAL, as a collected one). Results of ops that completed before their
+ * queue was closed, and every result of an open queue, are never reclaimed:
+ * they carry data or a report the application may still want. So -ENOMEM
+ * means that every slot holds a pending op or such a result.
  */
 #ifndef DEMI_RUNTIME_OP_H
 #define DEMI_RUNTIME_OP_H
@@ -33,6 +44,9 @@ struct op {
 	demi_sgarray_t sga;     /* push: what the application pushed */
 	struct sockaddr_in addr;/* pushto, connect: the peer */
 	uint32_t progress;      /* push: bytes already handed to the device */
+	uint64_t cseq;          /* done: its place in completion order (op_table.completions after it) */
+	uint64_t wait_stamp;    /* demi_wait_any: the call that looks for this op (op_table.wait_stamps) */
+	int wait_idx;           /* demi_wait_any: its first index in that call's array */
 	demi_qresult_t result;
 };
 
@@ -45,13 +59,20 @@ struct op_table {
 	uint32_t cap;
 	struct list_node free;
 	struct list_node completed; /* in completion order, for demi_wait_next_n */
+	struct list_node orphans;   /* done ops cancelled by a close, oldest first (linked by qnode): reclaimable */
+	uint64_t wait_stamps;       /* demi_wait_any calls that marked their ops */
+	uint64_t reclaimed;         /* orphans reclaimed because the table was full */
 	uint32_t in_use;
 };
 
 int op_table_init(struct op_table *t, uint32_t cap, struct buf_pool *pool);
 void op_table_fini(struct op_table *t);
 
-/* A fresh pending op on q with opcode opc; NULL when the table is full (-ENOMEM). */
+/*
+ * A fresh pending op on q with opcode opc; when no slot is free it reclaims
+ * the oldest orphan (see above). NULL when every slot holds a pending op or a
+ * result that is not an orphan (-ENOMEM).
+ */
 struct op *op_alloc(struct op_table *t, struct queue *q, demi_opcode_t opc);
 /*
  * An op that completed as it was made (queue_ops.push_now): DONE on the
@@ -59,7 +80,7 @@ struct op *op_alloc(struct op_table *t, struct queue *q, demi_opcode_t opc);
  * that the table has a free op (op_table_full).
  */
 struct op *op_done_now(struct op_table *t, struct queue *q, demi_opcode_t opc, const demi_sgarray_t *sga);
-static inline bool op_table_full(const struct op_table *t) { return list_empty(&t->free); }
+static inline bool op_table_full(const struct op_table *t) { return list_empty(&t->free) && list_empty(&t->orphans); }
 /* Returns an op that never started (its call failed) to the table. */
 void op_discard(struct op_table *t, struct op *op);
 
@@ -86,6 +107,12 @@ static inline struct op *op_lookup(const struct op_table *t, demi_qtoken_t qt)
 void op_complete(struct op_table *t, struct op *op);
 /* Completes op as DEMI_OPC_FAILED with errno err (positive). */
 void op_fail(struct op_table *t, struct op *op, int err);
+/*
+ * Marks a done op whose queue is being closed under it (its result is the
+ * cancellation) as reclaimable once the table is full; a no-op for an op that
+ * is not done.
+ */
+void op_orphan(struct op_table *t, struct op *op);
 
 /* Copies the result of a done op out and frees the op: its token is spent. */
 void op_collect(struct op_table *t, struct op *op, demi_qresult_t *out);

@@ -128,6 +128,7 @@ int rt_close_queue(struct rt *rt, struct queue *q)
 		struct op *op = container_of(n, struct op, qnode);
 		struct task *t = op->task;
 		op_fail(&rt->ops, op, ECANCELED);
+		op_orphan(&rt->ops, op);
 		if (t)
 			sched_cancel(&rt->sched, t);
 	}
