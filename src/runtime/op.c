@@ -35,23 +35,31 @@ void op_table_fini(struct op_table *t)
 	memset(t, 0, sizeof(*t));
 }
 
-static void release(struct op_table *t, struct op *op);
+/* Spends every token issued for op's slot (a new generation); the op is free but on no list. */
+static void spend(struct op_table *t, struct op *op)
+{
+	op->state = OP_FREE;
+	if (++op->gen == 0)
+		op->gen = 1;
+	t->in_use--;
+}
 
 /* A free op: the free list's first, else the oldest orphan's slot (its token is spent); NULL when neither. */
 static struct op *take(struct op_table *t)
 {
 	struct list_node *n = list_pop_front(&t->free);
-	if (__builtin_expect(!n, 0)) {
+	struct op *op;
+	if (__builtin_expect(n != NULL, 1)) {
+		op = container_of(n, struct op, cnode);
+	} else {
 		n = list_pop_front(&t->orphans);
 		if (!n)
 			return NULL;
-		struct op *old = container_of(n, struct op, qnode);
-		list_del(&old->cnode); /* off the completion list: nobody collects it now */
-		release(t, old);
+		op = container_of(n, struct op, qnode);
+		list_del(&op->cnode); /* off the completion list: nobody collects it now */
+		spend(t, op);
 		t->reclaimed++;
-		n = list_pop_front(&t->free);
 	}
-	struct op *op = container_of(n, struct op, cnode);
 	op->wait_stamp = 0; /* no wait_any in progress looks for the new op */
 	return op;
 }
@@ -76,12 +84,8 @@ struct op *op_alloc(struct op_table *t, struct queue *q, demi_opcode_t opc)
 
 static void release(struct op_table *t, struct op *op)
 {
-	op->state = OP_FREE;
-	/* A new generation spends every token issued for this slot. */
-	if (++op->gen == 0)
-		op->gen = 1;
+	spend(t, op);
 	list_push_front(&t->free, &op->cnode);
-	t->in_use--;
 }
 
 static void drop_refs(struct op_table *t, struct op *op)
