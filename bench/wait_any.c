@@ -4,8 +4,8 @@
  *   array; and none completed with a zero timeout (one scheduler round, then ETIMEDOUT).
  *   new  demi_wait_any: the earliest completion among the tokens (one pass keeping the smallest completion number)
  *   old  a copy of the former demi_wait_any: every token checked, then the lowest index that is done
- * Only the call is timed (clock_gettime around it, the clock's own cost subtracted); each figure is the best of
- * --reps runs of a case, old and new alternating. Links the static internal library (the old algorithm reads the
+ * Only the call is timed (clock_gettime around it, the clock's own cost subtracted); each run of a case gives the
+ * median call (robust on a loaded machine), and each figure is the best of --reps runs, old and new alternating. Links the static internal library (the old algorithm reads the
  * op table). Run by bench/wait_any_run.
  *   wait_any [--sizes 10,1000,20000] [--reps R] [--calls C]   (C: calls per case at 1,000 tokens; scaled by 1000/N)
  */
@@ -36,10 +36,17 @@ static void complete(int i)
 	CHECK(demi_wait(&qr, qt, NULL));
 }
 
-/* ns per call with the token at index pos completed (pos < 0: none, zero timeout). */
+static int cmp_u64(const void *a, const void *b)
+{
+	uint64_t x = *(const uint64_t *)a, y = *(const uint64_t *)b;
+	return (x > y) - (x < y);
+}
+
+static uint64_t *times;
+
+/* Median ns per call with the token at index pos completed (pos < 0: none, zero timeout). */
 static double run_case(wait_any_fn fn, int n, int pos, long calls)
 {
-	uint64_t total = 0;
 	struct timespec zero = { 0, 0 };
 	for (long c = 0; c < calls; c++) {
 		if (pos >= 0)
@@ -48,7 +55,7 @@ static double run_case(wait_any_fn fn, int n, int pos, long calls)
 		int off = -1;
 		uint64_t t0 = now_ns();
 		int err = fn(&qr, &off, qts, n, pos >= 0 ? NULL : &zero);
-		total += now_ns() - t0;
+		times[c] = now_ns() - t0;
 		if (pos >= 0) {
 			if (err || off != pos) {
 				fprintf(stderr, "wait_any: %s, index %d, want %d\n", strerror(err), off, pos);
@@ -61,7 +68,8 @@ static double run_case(wait_any_fn fn, int n, int pos, long calls)
 			exit(1);
 		}
 	}
-	return (double)total / (double)calls - clock_ns;
+	qsort(times, (size_t)calls, sizeof(*times), cmp_u64);
+	return (double)times[calls / 2] - clock_ns;
 }
 
 int main(int argc, char **argv)
@@ -81,13 +89,17 @@ int main(int argc, char **argv)
 			return 2;
 		}
 	}
+	times = calloc(2000000, sizeof(*times));
+	if (!times)
+		return 1;
 	struct demi_args args = { .argc = argc, .argv = argv, .callback = NULL };
 	CHECK(demi_init(&args));
-	uint64_t t0 = now_ns();
-	for (int i = 0; i < 1000000; i++)
-		(void)now_ns();
-	uint64_t t1 = now_ns();
-	clock_ns = (double)(t1 - t0) / 1e6;
+	for (int i = 0; i < 1000000; i++) { /* the clock pair's own median cost */
+		uint64_t t0 = now_ns();
+		times[i] = now_ns() - t0;
+	}
+	qsort(times, 1000000, sizeof(*times), cmp_u64);
+	clock_ns = (double)times[500000];
 	printf("%-7s %-6s %12s %12s\n", "tokens", "done", "old ns/call", "new ns/call");
 	for (char *s = strtok(sizes, ","); s; s = strtok(NULL, ",")) {
 		int n = atoi(s);

@@ -51,9 +51,9 @@ DEMI_EXPORT int demi_wait(demi_qresult_t *qr_out, demi_qtoken_t qt, const struct
 
 /*
  * demi_wait_any returns the earliest completion among its tokens, not the
- * lowest index. Every token is looked up once anyway (an invalid one is
- * EINVAL at once), and that pass keeps the done op with the smallest
- * completion number (cseq). When none is done the call runs rounds; at the
+ * lowest index. Every token is checked once anyway (an invalid one is
+ * EINVAL at once), in the op table's dense tags (8 bytes a slot), and that
+ * pass keeps the done op with the smallest completion number (cseq). When none is done the call runs rounds; at the
  * first round that completes anything, one more pass stamps the ops with
  * this call's number and their index, and from then on only the completions
  * new since the last check (the tail of the completion list) are read: the
@@ -113,12 +113,15 @@ DEMI_EXPORT int demi_wait_any(demi_qresult_t *qr_out, int *ready_offset, const d
 	struct op *best = NULL;
 	int best_i = -1;
 	for (int i = 0; i < num_qts; i++) {
-		struct op *op = op_lookup(t, qts[i]);
-		if (!op)
+		enum op_state st = op_token_state(t, qts[i]); /* the dense tags only: pending ops are not touched */
+		if (st == OP_FREE)
 			return EINVAL;
-		if (op->state == OP_DONE && (!best || op->cseq < best->cseq)) {
-			best = op;
-			best_i = i;
+		if (st == OP_DONE) {
+			struct op *op = op_of_token(t, qts[i]);
+			if (!best || op->cseq < best->cseq) {
+				best = op;
+				best_i = i;
+			}
 		}
 	}
 	if (!best) {

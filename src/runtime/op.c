@@ -12,8 +12,12 @@ int op_table_init(struct op_table *t, uint32_t cap, struct buf_pool *pool)
 {
 	memset(t, 0, sizeof(*t));
 	t->ops = calloc(cap, sizeof(*t->ops));
-	if (!t->ops)
+	t->tags = calloc(cap, sizeof(*t->tags));
+	if (!t->ops || !t->tags) {
+		free(t->ops);
+		free(t->tags);
 		return -ENOMEM;
+	}
 	t->cap = cap;
 	t->pool = pool;
 	list_init(&t->free);
@@ -22,6 +26,7 @@ int op_table_init(struct op_table *t, uint32_t cap, struct buf_pool *pool)
 	/* Pushed in order so that low slots are used first and stay cache-hot. */
 	for (uint32_t i = 0; i < cap; i++) {
 		t->ops[i].gen = 1;
+		t->tags[i] = (uint64_t)1 << 32 | OP_FREE;
 		list_node_init(&t->ops[i].qnode);
 		list_node_init(&t->ops[i].wnode);
 		list_push_back(&t->free, &t->ops[i].cnode);
@@ -32,15 +37,23 @@ int op_table_init(struct op_table *t, uint32_t cap, struct buf_pool *pool)
 void op_table_fini(struct op_table *t)
 {
 	free(t->ops);
+	free(t->tags);
 	memset(t, 0, sizeof(*t));
+}
+
+/* Sets op's state, and its tag with it. */
+static inline void set_state(struct op_table *t, struct op *op, enum op_state st)
+{
+	op->state = st;
+	t->tags[op - t->ops] = (uint64_t)op->gen << 32 | st;
 }
 
 /* Spends every token issued for op's slot (a new generation); the op is free but on no list. */
 static void spend(struct op_table *t, struct op *op)
 {
-	op->state = OP_FREE;
 	if (++op->gen == 0)
 		op->gen = 1;
+	set_state(t, op, OP_FREE);
 	t->in_use--;
 }
 
@@ -69,7 +82,7 @@ struct op *op_alloc(struct op_table *t, struct queue *q, demi_opcode_t opc)
 	struct op *op = take(t);
 	if (!op)
 		return NULL;
-	op->state = OP_PENDING;
+	set_state(t, op, OP_PENDING);
 	op->opcode = opc;
 	op->q = q;
 	op->task = NULL;
@@ -114,7 +127,7 @@ static void done(struct op_table *t, struct op *op, int qd)
 	op->result.qr_opcode = op->opcode;
 	op->result.qr_qd = qd;
 	op->result.qr_qt = op_token(t, op);
-	op->state = OP_DONE;
+	set_state(t, op, OP_DONE);
 	list_push_back(&t->completed, &op->cnode);
 	op->cseq = ++t->completions;
 }

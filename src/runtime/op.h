@@ -56,6 +56,12 @@ struct op_table {
 	struct buf_pool *pool; /* where push references go back */
 	uint64_t completions;  /* bumped by every completion: progress for the wait loop */
 	struct op *ops;
+	/*
+	 * Per slot, (gen << 32) | state, kept with the op's own fields: a token
+	 * is checked in this dense array (8 bytes a slot, not the op's 4 cache
+	 * lines), so demi_wait_any's pass over 20,000 tokens stays in cache.
+	 */
+	uint64_t *tags;
 	uint32_t cap;
 	struct list_node free;
 	struct list_node completed; /* in completion order, for demi_wait_next_n */
@@ -89,14 +95,26 @@ static inline demi_qtoken_t op_token(const struct op_table *t, const struct op *
 	return ((uint64_t)op->gen << 32) | (uint64_t)(op - t->ops + 1);
 }
 
+/* The state of the op a token names: OP_FREE when the token is spent, forged or out of range. */
+static inline enum op_state op_token_state(const struct op_table *t, demi_qtoken_t qt)
+{
+	uint32_t slot = (uint32_t)qt;
+	if (slot == 0 || slot > t->cap)
+		return OP_FREE;
+	uint64_t tag = t->tags[slot - 1];
+	return (tag >> 32) == (qt >> 32) ? (enum op_state)(uint32_t)tag : OP_FREE;
+}
+
+/* The op of a token that op_token_state found live. */
+static inline struct op *op_of_token(const struct op_table *t, demi_qtoken_t qt)
+{
+	return &t->ops[(uint32_t)qt - 1];
+}
+
 /* The op a token names if it is pending or done and not yet collected; else NULL. */
 static inline struct op *op_lookup(const struct op_table *t, demi_qtoken_t qt)
 {
-	uint32_t slot = (uint32_t)qt, gen = (uint32_t)(qt >> 32);
-	if (slot == 0 || slot > t->cap)
-		return NULL;
-	struct op *op = &t->ops[slot - 1];
-	return (op->gen == gen && op->state != OP_FREE) ? op : NULL;
+	return op_token_state(t, qt) != OP_FREE ? op_of_token(t, qt) : NULL;
 }
 
 /*
