@@ -6,8 +6,11 @@
  *   next  demi_wait_next_n, 64 results at a time, no array
  * For every result it takes, the server counts the waits it made since that token completed (calls begun with the
  * token already done: the op's completion number against the runtime's count at the start of each call) and prints
- * the largest and the 99th percentile of that age, with the echoes per second of the measured window.
- * --max-age N makes it exit 1 when some token waited more than N calls (the test's assertion).
+ * the largest and the 99th percentile of that age, with the echoes per second of the measured window and the
+ * server thread's CPU time per echo (its cost, which a loaded machine disturbs less than the rate).
+ * It also counts the results returned while a token that completed earlier still waited ("overtaken"): 0 when
+ * results come in completion order. --max-age N makes it exit 1 when some token waited more than N calls or
+ * any result was overtaken (the test's assertion).
  * Links the static internal library, only to read those completion numbers. bench/wait_fair_run runs it.
  *   wait_fair [--mode any|old|next] [--conns N] [--secs S] [--max-age N]
  */
@@ -84,6 +87,7 @@ static void *clients(void *arg)
 
 static uint64_t marks[AGE_RING]; /* op-table completion count at the start of each wait call */
 static uint64_t ncalls;
+static uint64_t last_cseq, overtaken; /* results returned after a later completion: 0 in completion order */
 static uint32_t *ages;
 static size_t nages, cap_ages;
 
@@ -95,6 +99,10 @@ static void record_age(demi_qtoken_t qt)
 {
 	const struct op_table *t = &rt_self()->ops;
 	uint64_t cseq = t->ops[(uint32_t)qt - 1].cseq; /* kept after the collect, until the slot is reused */
+	if (cseq < last_cseq)
+		overtaken++;
+	else
+		last_cseq = cseq;
 	/* marks[] is non-decreasing: the first call whose mark reached cseq, by binary search over the kept ones. */
 	uint64_t lo = ncalls > AGE_RING ? ncalls - AGE_RING : 0, hi = ncalls;
 	while (lo < hi) {
@@ -112,6 +120,14 @@ static void record_age(demi_qtoken_t qt)
 			exit(1);
 	}
 	ages[nages++] = (uint32_t)(age > AGE_RING ? AGE_RING : age);
+}
+
+/* CPU time of the calling thread (the server's), in ns: its cost per echo is robust to a loaded machine. */
+static uint64_t thread_cpu_ns(void)
+{
+	struct timespec ts;
+	clock_gettime(CLOCK_THREAD_CPUTIME_ID, &ts);
+	return (uint64_t)ts.tv_sec * 1000000000ull + (uint64_t)ts.tv_nsec;
 }
 
 static int cmp_u32(const void *a, const void *b)
@@ -174,7 +190,7 @@ int main(int argc, char **argv)
 	pthread_t th;
 	pthread_create(&th, NULL, clients, NULL);
 	long echoes = 0, window_echoes = 0;
-	uint64_t start = 0, end = 0;
+	uint64_t start = 0, end = 0, cpu0 = 0;
 	size_t window_ages = 0;
 	struct timespec tick = { 0, 100 * 1000 * 1000 };
 	uint64_t deadline = now_ns() + (uint64_t)((secs + 30) * 1e9); /* connecting is bounded too */
@@ -187,6 +203,7 @@ int main(int argc, char **argv)
 			window_echoes = echoes ? echoes : 1;
 			window_ages = nages ? nages : 1;
 			end = now + (uint64_t)(secs * 1e9);
+			cpu0 = thread_cpu_ns();
 		} else if (end && now >= end) {
 			break;
 		}
@@ -208,9 +225,11 @@ int main(int argc, char **argv)
 			CHECK(err);
 			got = 1;
 		}
+		/* Before any new op reuses the collected slots, whose completion numbers are read here. */
+		for (int k = 0; k < got; k++)
+			record_age(qrs[k].qr_qt);
 		for (int k = 0; k < got; k++) {
 			demi_qresult_t *qr = &qrs[k];
-			record_age(qr->qr_qt);
 			/* What the result was: the array says so for wait_any; next_n reads the opcode and the qd. */
 			enum kind kind = next ? (qr->qr_qd == lqd ? K_ACCEPT : qr->qr_opcode == DEMI_OPC_PUSH ? K_PUSH : K_POP)
 					      : slots[off].kind;
@@ -256,6 +275,7 @@ int main(int argc, char **argv)
 				max_n = n;
 		}
 	}
+	double cpu_us = (double)(thread_cpu_ns() - cpu0) / 1e3;
 	stop = 1;
 	pthread_join(th, NULL);
 	double span = (double)(end - (start ? start : end)) / 1e9;
@@ -263,10 +283,18 @@ int main(int argc, char **argv)
 	size_t from = window_ages, count = nages - from;
 	qsort(ages + from, count, sizeof(*ages), cmp_u32);
 	uint32_t max = count ? ages[nages - 1] : 0, p99 = count ? ages[from + (size_t)(count * 0.99)] : 0;
-	printf("%-5s conns=%d  %.0f echoes/s  age in calls: max %u, p99 %u  (array up to %d tokens, %zu results)\n",
-	       mode, conns, measured / span, max, p99, max_n, count);
-	printf("RESULT kind=wait_fair mode=%s conns=%d echoes_per_s=%.0f max_age=%u p99_age=%u max_tokens=%d\n", mode,
-	       conns, measured / span, max, p99, max_n);
+	double per_echo = measured ? cpu_us / (double)measured : 0;
+	printf("%-5s conns=%d  %.0f echoes/s  server CPU %.2f us/echo  age in calls: max %u, p99 %u  overtaken %llu  "
+	       "(array up to %d tokens, %zu results)\n",
+	       mode, conns, measured / span, per_echo, max, p99, (unsigned long long)overtaken, max_n, count);
+	printf("RESULT kind=wait_fair mode=%s conns=%d echoes_per_s=%.0f cpu_us_per_echo=%.3f max_age=%u p99_age=%u "
+	       "overtaken=%llu max_tokens=%d\n",
+	       mode, conns, measured / span, per_echo, max, p99, (unsigned long long)overtaken, max_n);
+	if (max_age >= 0 && overtaken) {
+		fprintf(stderr, "wait_fair: %llu results were returned before a token that completed earlier\n",
+			(unsigned long long)overtaken);
+		return 1;
+	}
 	if (max_age >= 0 && max > (uint32_t)max_age) {
 		fprintf(stderr, "wait_fair: a token waited %u calls after it completed (at most %ld allowed)\n", max,
 			max_age);
