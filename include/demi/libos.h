@@ -67,7 +67,7 @@ extern int demi_bind(_In_ int sockqd, _In_reads_bytes_(size) const struct sockad
 
 /**
  * Accepts a connection; completes with DEMI_OPC_ACCEPT and qr_value.ares.
- * Errors: EINVAL (NULL out, not listening), EBADF.
+ * Errors: EINVAL (NULL out, not listening), EBADF, ENOMEM (no token left: see demi_close).
  */
 ATTR_NONNULL(1)
 extern int demi_accept(_Out_ demi_qtoken_t *qt_out, _In_ int sockqd);
@@ -76,7 +76,7 @@ extern int demi_accept(_Out_ demi_qtoken_t *qt_out, _In_ int sockqd);
  * Connects; completes with DEMI_OPC_CONNECT, or DEMI_OPC_FAILED with
  * ECONNREFUSED or ETIMEDOUT in qr_ret.
  * Errors: EINVAL (NULL arguments, short address), EBADF, EOPNOTSUPP (listening),
- * EINPROGRESS (already connecting), EISCONN (connected).
+ * EINPROGRESS (already connecting), EISCONN (connected), ENOMEM (no token left: see demi_close).
  */
 ATTR_NONNULL(1, 3)
 extern int demi_connect(_Out_ demi_qtoken_t *qt_out, _In_ int sockqd,
@@ -84,7 +84,13 @@ extern int demi_connect(_Out_ demi_qtoken_t *qt_out, _In_ int sockqd,
 
 /**
  * Closes a queue synchronously. Its pending operations complete as
- * DEMI_OPC_FAILED with ECANCELED. Errors: EBADF (bad or closed qd).
+ * DEMI_OPC_FAILED with ECANCELED. Those cancelled results may be collected
+ * like any other, but need not be: once the token table (max_qtokens) is
+ * full, a new operation reclaims the oldest uncollected one, whose token then
+ * answers EINVAL as a spent one. Nothing else is ever reclaimed, so ENOMEM
+ * from accept, connect, push, pushto and pop means that every token holds a
+ * pending operation or an uncollected result other than such a cancellation.
+ * Errors: EBADF (bad or closed qd).
  */
 extern int demi_close(_In_ int qd);
 
@@ -93,7 +99,7 @@ extern int demi_close(_In_ int qd);
  * push completes, so the application may demi_sgafree() right after this call;
  * it must not change the data before completion.
  * Errors: EINVAL (NULL arguments, malformed sga), EBADF, ENOTCONN (TCP not connected),
- * EDESTADDRREQ (UDP without a peer).
+ * EDESTADDRREQ (UDP without a peer), ENOMEM (no token left: see demi_close).
  */
 ATTR_NONNULL(1, 3)
 extern int demi_push(_Out_ demi_qtoken_t *qt_out, _In_ int qd, _In_ const demi_sgarray_t *sga);
@@ -109,7 +115,8 @@ extern int demi_pushto(_Out_ demi_qtoken_t *qt_out, _In_ int sockqd, _In_ const 
  * Pops the next data: completes with one sga that the application owns and
  * frees with demi_sgafree(). TCP: the next bytes of the stream, length 0 when
  * the peer closed. UDP: one datagram, its sender in sga_addr.
- * Errors: EINVAL (NULL out), EBADF, ENOTCONN (TCP not connected).
+ * Errors: EINVAL (NULL out), EBADF, ENOTCONN (TCP not connected), ENOMEM (no
+ * token left: see demi_close).
  */
 ATTR_NONNULL(1)
 extern int demi_pop(_Out_ demi_qtoken_t *qt_out, _In_ int qd);
