@@ -51,15 +51,15 @@ DEMI_EXPORT int demi_wait(demi_qresult_t *qr_out, demi_qtoken_t qt, const struct
 
 /*
  * demi_wait_any returns the earliest completion among its tokens, not the
- * lowest index. Every token is checked once anyway (an invalid one is
- * EINVAL at once), in the op table's dense tags (8 bytes a slot), and that
- * pass keeps the done op with the smallest completion number (cseq). When none is done the call runs rounds; at the
- * first round that completes anything, one more pass stamps the ops with
- * this call's number and their index, and from then on only the completions
- * new since the last check (the tail of the completion list) are read: the
- * oldest stamped one is the answer. A call costs one pass over the array
- * (two when something completes while it waits) plus the new completions of
- * each round, never a rescan of the array per round.
+ * lowest index. Every token is checked once anyway (an invalid one is EINVAL
+ * at once), in the op table's dense tags (8 bytes a slot), and that pass
+ * keeps the done op with the smallest completion number (cseq). When none is
+ * done the call runs rounds; at the first round that completes anything, one
+ * more pass stamps the ops with this call's number and their index, and from
+ * then on only the completions new since the last check (the tail of the
+ * completion list) are read: the oldest stamped one is the answer. A call
+ * costs one pass over the array (two when something completes while it
+ * waits) plus the new completions of each round, never a rescan per round.
  */
 struct any_wait {
 	const demi_qtoken_t *qts;
