@@ -52,34 +52,22 @@ DEMI_EXPORT int demi_wait(demi_qresult_t *qr_out, demi_qtoken_t qt, const struct
 /*
  * demi_wait_any returns the earliest completion among its tokens, not the
  * lowest index. Every token is checked once anyway (an invalid one is EINVAL
- * at once), in the op table's dense tags (8 bytes a slot), and that pass
- * keeps the done op with the smallest completion number (cseq). When none is
- * done the call runs rounds; at the first round that completes anything, one
- * more pass stamps the ops with this call's number and their index, and from
- * then on only the completions new since the last check (the tail of the
- * completion list) are read: the oldest stamped one is the answer. A call
- * costs one pass over the array (two when something completes while it
- * waits) plus the new completions of each round, never a rescan per round.
+ * at once), in the op table's dense tags (8 bytes a slot); that pass keeps
+ * the done op with the smallest completion number (cseq) and notes each
+ * token's index in the table's dense wait_idx (4 bytes a slot). When none is
+ * done the call runs rounds, and after a round that completed anything reads
+ * only the new completions (the tail of the completion list, newest back to
+ * the last check): an op belongs to the call when the array holds its token
+ * at the noted index, and the oldest such op is the answer. A call costs one
+ * pass over the array plus the new completions of each round, never a rescan.
  */
 struct any_wait {
 	const demi_qtoken_t *qts;
-	int n;
-	uint64_t stamp; /* 0 until the ops are stamped */
-	uint64_t seen;  /* completions already checked: those with cseq <= seen */
+	uint32_t n;
+	uint64_t seen; /* completions already checked: those with cseq <= seen */
 	struct op *found;
+	int found_i;
 };
-
-static void stamp_ops(struct op_table *t, struct any_wait *w)
-{
-	w->stamp = ++t->wait_stamps;
-	for (int i = w->n - 1; i >= 0; i--) { /* backwards: a repeated token keeps its first index */
-		struct op *op = op_lookup(t, w->qts[i]);
-		if (op) {
-			op->wait_stamp = w->stamp;
-			op->wait_idx = i;
-		}
-	}
-}
 
 static int any_is_done(struct rt *rt, void *arg)
 {
@@ -87,20 +75,19 @@ static int any_is_done(struct rt *rt, void *arg)
 	struct op_table *t = &rt->ops;
 	if (t->completions == w->seen)
 		return 0;
-	if (!w->stamp)
-		stamp_ops(t, w);
-	/* Newest first, back to the last check: the last stamped op met is the oldest new one. */
-	struct op *oldest = NULL;
+	/* Newest first, back to the last check: the last member met is the oldest new one. */
 	for (struct list_node *n = t->completed.prev; n != &t->completed; n = n->prev) {
 		struct op *op = container_of(n, struct op, cnode);
 		if (op->cseq <= w->seen)
 			break;
-		if (op->wait_stamp == w->stamp)
-			oldest = op;
+		uint32_t i = t->wait_idx[op - t->ops];
+		if (i < w->n && w->qts[i] == op_token(t, op)) {
+			w->found = op;
+			w->found_i = (int)i;
+		}
 	}
 	w->seen = t->completions;
-	w->found = oldest;
-	return oldest != NULL;
+	return w->found != NULL;
 }
 
 DEMI_EXPORT int demi_wait_any(demi_qresult_t *qr_out, int *ready_offset, const demi_qtoken_t qts[], int num_qts,
@@ -112,13 +99,16 @@ DEMI_EXPORT int demi_wait_any(demi_qresult_t *qr_out, int *ready_offset, const d
 	struct op_table *t = &rt->ops;
 	struct op *best = NULL;
 	int best_i = -1;
-	for (int i = 0; i < num_qts; i++) {
+	/* Backwards, so that a repeated token is noted at, and answers with, its first index. */
+	for (int i = num_qts - 1; i >= 0; i--) {
 		enum op_state st = op_token_state(t, qts[i]); /* the dense tags only: pending ops are not touched */
 		if (st == OP_FREE)
 			return EINVAL;
+		uint32_t slot = (uint32_t)qts[i] - 1;
+		t->wait_idx[slot] = (uint32_t)i;
 		if (st == OP_DONE) {
-			struct op *op = op_of_token(t, qts[i]);
-			if (!best || op->cseq < best->cseq) {
+			struct op *op = &t->ops[slot];
+			if (!best || op->cseq <= best->cseq) {
 				best = op;
 				best_i = i;
 			}
@@ -128,11 +118,11 @@ DEMI_EXPORT int demi_wait_any(demi_qresult_t *qr_out, int *ready_offset, const d
 		uint64_t deadline;
 		if (deadline_of(timeout, &deadline) < 0)
 			return EINVAL;
-		struct any_wait w = { .qts = qts, .n = num_qts, .stamp = 0, .seen = t->completions, .found = NULL };
+		struct any_wait w = { .qts = qts, .n = (uint32_t)num_qts, .seen = t->completions, .found = NULL };
 		if (rt_run_until(rt, any_is_done, &w, deadline) < 0)
 			return ETIMEDOUT;
 		best = w.found;
-		best_i = best->wait_idx;
+		best_i = w.found_i;
 	}
 	op_collect(t, best, qr_out);
 	*ready_offset = best_i;

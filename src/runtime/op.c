@@ -13,9 +13,11 @@ int op_table_init(struct op_table *t, uint32_t cap, struct buf_pool *pool)
 	memset(t, 0, sizeof(*t));
 	t->ops = calloc(cap, sizeof(*t->ops));
 	t->tags = calloc(cap, sizeof(*t->tags));
-	if (!t->ops || !t->tags) {
+	t->wait_idx = calloc(cap, sizeof(*t->wait_idx));
+	if (!t->ops || !t->tags || !t->wait_idx) {
 		free(t->ops);
 		free(t->tags);
+		free(t->wait_idx);
 		return -ENOMEM;
 	}
 	t->cap = cap;
@@ -38,6 +40,7 @@ void op_table_fini(struct op_table *t)
 {
 	free(t->ops);
 	free(t->tags);
+	free(t->wait_idx);
 	memset(t, 0, sizeof(*t));
 }
 
@@ -73,7 +76,6 @@ static struct op *take(struct op_table *t)
 		spend(t, op);
 		t->reclaimed++;
 	}
-	op->wait_stamp = 0; /* no wait_any in progress looks for the new op */
 	return op;
 }
 

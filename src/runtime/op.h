@@ -45,8 +45,6 @@ struct op {
 	struct sockaddr_in addr;/* pushto, connect: the peer */
 	uint32_t progress;      /* push: bytes already handed to the device */
 	uint64_t cseq;          /* done: its place in completion order (op_table.completions after it) */
-	uint64_t wait_stamp;    /* demi_wait_any: the call that looks for this op (op_table.wait_stamps) */
-	int wait_idx;           /* demi_wait_any: its first index in that call's array */
 	demi_qresult_t result;
 };
 
@@ -62,11 +60,16 @@ struct op_table {
 	 * lines), so demi_wait_any's pass over 20,000 tokens stays in cache.
 	 */
 	uint64_t *tags;
+	/*
+	 * Per slot, the index its token had in the array of the last
+	 * demi_wait_any that looked for it: a hint, trusted only when that
+	 * call's array holds the op's token at that index.
+	 */
+	uint32_t *wait_idx;
 	uint32_t cap;
 	struct list_node free;
 	struct list_node completed; /* in completion order, for demi_wait_next_n */
 	struct list_node orphans;   /* done ops cancelled by a close, oldest first (linked by qnode): reclaimable */
-	uint64_t wait_stamps;       /* demi_wait_any calls that marked their ops */
 	uint64_t reclaimed;         /* orphans reclaimed because the table was full */
 	uint32_t in_use;
 };
