@@ -84,12 +84,14 @@ extern int demi_connect(_Out_ demi_qtoken_t *qt_out, _In_ int sockqd,
 
 /**
  * Closes a queue synchronously. Its pending operations complete as
- * DEMI_OPC_FAILED with ECANCELED. Those cancelled results may be collected
- * like any other, but need not be: once the token table (max_qtokens) is
- * full, a new operation reclaims the oldest uncollected one, whose token then
- * answers EINVAL as a spent one. Nothing else is ever reclaimed, so ENOMEM
- * from accept, connect, push, pushto and pop means that every token holds a
- * pending operation or an uncollected result other than such a cancellation.
+ * DEMI_OPC_FAILED with ECANCELED. Those cancelled results, and the queue's
+ * uncollected push, connect and failed results, may be collected like any
+ * other, but need not be: once the token table (max_qtokens) is full, a new
+ * operation reclaims the oldest of them, whose token then answers EINVAL as a
+ * spent one. Nothing else is ever reclaimed (a pop's buffer, an accept's
+ * queue, any result of an open queue), so ENOMEM from accept, connect, push,
+ * pushto and pop means that every token holds a pending operation or such a
+ * result.
  * Errors: EBADF (bad or closed qd).
  */
 extern int demi_close(_In_ int qd);

@@ -6,14 +6,14 @@
  * application collects its result.
  *
  * Reclaiming: an op cancelled by demi_close (FAILED/ECANCELED) whose result
- * the application never collects would hold its slot for ever. Such results
- * are "orphans": they stay collectable (demi_wait on the token still answers
- * the cancellation) until the table has no free slot; then an allocation
+ * the application never collects would hold its slot for ever. Such results,
+ * and the closed queue's uncollected results that hold nothing (push,
+ * connect, failures), are "orphans": they stay collectable (demi_wait on the
+ * token still answers) until the table has no free slot; then an allocation
  * reclaims the oldest orphan instead of failing, and its token is spent
- * (EINVAL, as a collected one). Results of ops that completed before their
- * queue was closed, and every result of an open queue, are never reclaimed:
- * they carry data or a report the application may still want. So -ENOMEM
- * means that every slot holds a pending op or such a result.
+ * (EINVAL, as a collected one). A closed queue's pops (a buffer) and accepts
+ * (a queue), and every result of an open queue, are never reclaimed. So
+ * -ENOMEM means that every slot holds a pending op or such a result.
  */
 #ifndef DEMI_RUNTIME_OP_H
 #define DEMI_RUNTIME_OP_H
@@ -129,9 +129,9 @@ void op_complete(struct op_table *t, struct op *op);
 /* Completes op as DEMI_OPC_FAILED with errno err (positive). */
 void op_fail(struct op_table *t, struct op *op, int err);
 /*
- * Marks a done op whose queue is being closed under it (its result is the
- * cancellation) as reclaimable once the table is full; a no-op for an op that
- * is not done.
+ * Marks a done op of a queue being closed whose result holds nothing (a
+ * cancellation, a push, a connect, a failure) as reclaimable once the table
+ * is full; a no-op for an op that is not done or already marked.
  */
 void op_orphan(struct op_table *t, struct op *op);
 

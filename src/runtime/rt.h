@@ -72,8 +72,9 @@ int rt_op_start(struct rt *rt, struct op *op, void (*fn)(void *op));
 
 /*
  * Closes a queue: cancels its pending ops (they complete FAILED/ECANCELED and
- * become orphans, reclaimed once the op table is full: op.h), calls its close
- * and frees its descriptor. -EBADF or the close error.
+ * become orphans, reclaimed once the op table is full: op.h, as do its
+ * uncollected push, connect and failed results), calls its close and frees
+ * its descriptor. -EBADF or the close error.
  */
 int rt_close_queue(struct rt *rt, struct queue *q);
 

@@ -512,6 +512,27 @@ LIBOS_TEST(tokens, close_loop_never_leaks, .timeout = 30)
 	cr_assert_lt(took, 5000000000ull, "100,000 rounds took %.2f s", took / 1e9);
 }
 
+/* The same with a push whose result is never collected before the close: it carries nothing, it is reclaimed. */
+LIBOS_TEST(tokens, uncollected_push_then_close_never_leaks, .timeout = 30)
+{
+	init_16(p);
+	for (long i = 0; i < 100000; i++) {
+		int qd;
+		demi_qtoken_t push, pop;
+		EXPECT_OK(demi_queue(&qd));
+		demi_sgarray_t sga = demi_sgaalloc(8);
+		cr_assert_eq(sga.sga_numsegs, 1);
+		int err = demi_push(&push, qd, &sga);
+		cr_assert_eq(err, 0, "demi_push at %ld: %s", i, ename(err));
+		EXPECT_OK(demi_sgafree(&sga));
+		err = demi_pop(&pop, qd); /* completes at once with the pushed item: a result with a buffer */
+		cr_assert_eq(err, 0, "demi_pop at %ld: %s", i, ename(err));
+		demi_qresult_t qr = wait_op(pop, DEMI_OPC_POP, 1000);
+		EXPECT_OK(demi_sgafree(&qr.qr_value.sga));
+		EXPECT_OK(demi_close(qd));
+	}
+}
+
 /*
  * A result of an open queue is never reclaimed, however many cancelled ones
  * come after it; with every slot holding one, a pop answers ENOMEM.
