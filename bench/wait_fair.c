@@ -80,6 +80,11 @@ static void *clients(void *arg)
 			}
 		}
 	}
+	for (int i = 0; i < conns; i++)
+		close(fds[i]);
+	close(ep);
+	free(got);
+	free(fds);
 	return NULL;
 }
 
@@ -290,6 +295,9 @@ int main(int argc, char **argv)
 	printf("RESULT kind=wait_fair mode=%s conns=%d echoes_per_s=%.0f cpu_us_per_echo=%.3f max_age=%u p99_age=%u "
 	       "overtaken=%llu max_tokens=%d\n",
 	       mode, conns, measured / span, per_echo, max, p99, (unsigned long long)overtaken, max_n);
+	free(ages);
+	free(qts);
+	free(slots);
 	if (max_age >= 0 && overtaken) {
 		fprintf(stderr, "wait_fair: %llu results were returned before a token that completed earlier\n",
 			(unsigned long long)overtaken);
