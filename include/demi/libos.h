@@ -67,8 +67,7 @@ extern int demi_bind(_In_ int sockqd, _In_reads_bytes_(size) const struct sockad
 
 /**
  * Accepts a connection; completes with DEMI_OPC_ACCEPT and qr_value.ares.
- * Errors: EINVAL (NULL out, not listening), EBADF, ENOMEM (max_qtokens
- * operations pending or uncollected: the same for connect, push, pushto, pop).
+ * Errors: EINVAL (NULL out, not listening), EBADF, ENOMEM (no token left: see demi_close).
  */
 ATTR_NONNULL(1)
 extern int demi_accept(_Out_ demi_qtoken_t *qt_out, _In_ int sockqd);
@@ -78,7 +77,7 @@ extern int demi_accept(_Out_ demi_qtoken_t *qt_out, _In_ int sockqd);
  * ECONNREFUSED or ETIMEDOUT in qr_ret.
  * Errors: EINVAL (NULL arguments, short address), EAFNOSUPPORT, EBADF,
  * EOPNOTSUPP (listening), EINPROGRESS (already connecting), EISCONN
- * (connected), ENOMEM (op table full).
+ * (connected), ENOMEM (no token left: see demi_close).
  */
 ATTR_NONNULL(1, 3)
 extern int demi_connect(_Out_ demi_qtoken_t *qt_out, _In_ int sockqd,
@@ -86,7 +85,15 @@ extern int demi_connect(_Out_ demi_qtoken_t *qt_out, _In_ int sockqd,
 
 /**
  * Closes a queue synchronously. Its pending operations complete as
- * DEMI_OPC_FAILED with ECANCELED. Errors: EBADF (bad or closed qd).
+ * DEMI_OPC_FAILED with ECANCELED. Those cancelled results, and the queue's
+ * uncollected push, connect and failed results, may be collected like any
+ * other, but need not be: once the token table (max_qtokens) is full, a new
+ * operation reclaims the oldest of them, whose token then answers EINVAL as a
+ * spent one. Nothing else is ever reclaimed (a pop's buffer, an accept's
+ * queue, any result of an open queue), so ENOMEM from accept, connect, push,
+ * pushto and pop means that every token holds a pending operation or such a
+ * result.
+ * Errors: EBADF (bad or closed qd).
  */
 extern int demi_close(_In_ int qd);
 
@@ -95,7 +102,7 @@ extern int demi_close(_In_ int qd);
  * push completes, so the application may demi_sgafree() right after this call;
  * it must not change the data before completion.
  * Errors: EINVAL (NULL arguments, malformed sga), EBADF, ENOTCONN (TCP not connected),
- * EDESTADDRREQ (UDP without a peer), ENOMEM (op table full).
+ * EDESTADDRREQ (UDP without a peer), ENOMEM (no token left: see demi_close).
  */
 ATTR_NONNULL(1, 3)
 extern int demi_push(_Out_ demi_qtoken_t *qt_out, _In_ int qd, _In_ const demi_sgarray_t *sga);
@@ -111,8 +118,8 @@ extern int demi_pushto(_Out_ demi_qtoken_t *qt_out, _In_ int sockqd, _In_ const 
  * Pops the next data: completes with one sga that the application owns and
  * frees with demi_sgafree(). TCP: the next bytes of the stream, length 0 when
  * the peer closed. UDP: one datagram, its sender in sga_addr.
- * Errors: EINVAL (NULL out), EBADF, ENOTCONN (TCP not connected), ENOMEM
- * (op table full: max_qtokens operations pending or uncollected).
+ * Errors: EINVAL (NULL out), EBADF, ENOTCONN (TCP not connected), ENOMEM (no
+ * token left: see demi_close).
  */
 ATTR_NONNULL(1)
 extern int demi_pop(_Out_ demi_qtoken_t *qt_out, _In_ int qd);

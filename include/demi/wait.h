@@ -24,9 +24,25 @@ ATTR_NONNULL(1)
 extern int demi_wait(_Out_ demi_qresult_t *qr_out, _In_ demi_qtoken_t qt, _In_opt_ const struct timespec *timeout);
 
 /**
- * Waits for the first of qts to complete; returns its result and index.
- * Errors: EINVAL (NULL pointers, num_qts < 1, any invalid token: at once;
- * malformed timeout), ETIMEDOUT.
+ * Waits until one of qts has completed and returns the result of the one that
+ * completed earliest (completion order, not array order), with its index in
+ * qts (the first index when a token is repeated); that token is spent. A
+ * completed token therefore waits at most one call per result that completed
+ * before it: none starves, wherever it sits in the array.
+ * Demikernel documents no order ("the first ... to complete"); its
+ * implementations poll, then return the lowest index that is done. Which
+ * tokens are done at a call depends on timing, so every answer given here is
+ * one Demikernel gives too when the tokens complete a little apart: a program
+ * correct under Demikernel stays correct.
+ * Cost: every token is checked on every call (8 bytes each, in the op
+ * table's dense tags), once more if something completes while the call
+ * waits, plus the completions of each round: for thousands of tokens,
+ * demi_wait_next_n (no array) is cheaper (doc/bench.md, "demi_wait_any").
+ * A NULL timeout waits until completion; a zero timeout runs one scheduler
+ * round when nothing is done yet.
+ * Errors: EINVAL (NULL pointers, num_qts < 1, any invalid token: at once,
+ * before anything is returned; malformed timeout), ETIMEDOUT (qr_out
+ * untouched, tokens valid).
  */
 ATTR_NONNULL(1, 2, 3)
 extern int demi_wait_any(_Out_ demi_qresult_t *qr_out, _Out_ int *ready_offset,

@@ -50,32 +50,45 @@ DEMI_EXPORT int demi_wait(demi_qresult_t *qr_out, demi_qtoken_t qt, const struct
 	return 0;
 }
 
+/*
+ * demi_wait_any returns the earliest completion among its tokens, not the
+ * lowest index. Every token is checked once anyway (an invalid one is EINVAL
+ * at once), in the op table's dense tags (8 bytes a slot); that pass keeps
+ * the done op with the smallest completion number (cseq) and notes each
+ * token's index in the table's dense wait_idx (4 bytes a slot). When none is
+ * done the call runs rounds, and after a round that completed anything reads
+ * only the new completions (the tail of the completion list, newest back to
+ * the last check): an op belongs to the call when the array holds its token
+ * at the noted index, and the oldest such op is the answer. A call costs one
+ * pass over the array plus the new completions of each round, never a rescan.
+ */
 struct any_wait {
 	const demi_qtoken_t *qts;
-	int n;
-	int found;
-	uint64_t seen; /* completions counter at the last scan: rescan only when it moved */
+	uint32_t n;
+	uint64_t seen; /* completions already checked: those with cseq <= seen */
+	struct op *found;
+	int found_i;
 };
-
-static int scan_any(struct rt *rt, struct any_wait *w)
-{
-	for (int i = 0; i < w->n; i++) {
-		struct op *op = op_lookup(&rt->ops, w->qts[i]);
-		if (op && op->state == OP_DONE) {
-			w->found = i;
-			return 1;
-		}
-	}
-	return 0;
-}
 
 static int any_is_done(struct rt *rt, void *arg)
 {
 	struct any_wait *w = arg;
-	if (rt->ops.completions == w->seen)
+	struct op_table *t = &rt->ops;
+	if (t->completions == w->seen)
 		return 0;
-	w->seen = rt->ops.completions;
-	return scan_any(rt, w);
+	/* Newest first, back to the last check: the last member met is the oldest new one. */
+	for (struct list_node *n = t->completed.prev; n != &t->completed; n = n->prev) {
+		struct op *op = container_of(n, struct op, cnode);
+		if (op->cseq <= w->seen)
+			break;
+		uint32_t i = t->wait_idx[op - t->ops];
+		if (i < w->n && w->qts[i] == op_token(t, op)) {
+			w->found = op;
+			w->found_i = (int)i;
+		}
+	}
+	w->seen = t->completions;
+	return w->found != NULL;
 }
 
 DEMI_EXPORT int demi_wait_any(demi_qresult_t *qr_out, int *ready_offset, const demi_qtoken_t qts[], int num_qts,
@@ -84,19 +97,36 @@ DEMI_EXPORT int demi_wait_any(demi_qresult_t *qr_out, int *ready_offset, const d
 	API_RT(rt);
 	if (!qr_out || !ready_offset || !qts || num_qts <= 0)
 		return EINVAL;
-	for (int i = 0; i < num_qts; i++)
-		if (!op_lookup(&rt->ops, qts[i]))
+	struct op_table *t = &rt->ops;
+	struct op *best = NULL;
+	int best_i = -1;
+	/* Backwards, so that a repeated token is noted at, and answers with, its first index. */
+	for (int i = num_qts - 1; i >= 0; i--) {
+		enum op_state st = op_token_state(t, qts[i]); /* the dense tags only: pending ops are not touched */
+		if (st == OP_FREE)
 			return EINVAL;
-	struct any_wait w = { .qts = qts, .n = num_qts, .found = -1, .seen = rt->ops.completions };
-	if (!scan_any(rt, &w)) {
+		uint32_t slot = (uint32_t)qts[i] - 1;
+		t->wait_idx[slot] = (uint32_t)i;
+		if (st == OP_DONE) {
+			struct op *op = &t->ops[slot];
+			if (!best || op->cseq <= best->cseq) {
+				best = op;
+				best_i = i;
+			}
+		}
+	}
+	if (!best) {
 		uint64_t deadline;
 		if (deadline_of(timeout, &deadline) < 0)
 			return EINVAL;
+		struct any_wait w = { .qts = qts, .n = (uint32_t)num_qts, .seen = t->completions, .found = NULL };
 		if (rt_run_until(rt, any_is_done, &w, deadline) < 0)
 			return ETIMEDOUT;
+		best = w.found;
+		best_i = w.found_i;
 	}
-	op_collect(&rt->ops, op_lookup(&rt->ops, qts[w.found]), qr_out);
-	*ready_offset = w.found;
+	op_collect(t, best, qr_out);
+	*ready_offset = best_i;
 	return 0;
 }
 

@@ -42,15 +42,23 @@ int op_table_init(struct op_table *t, uint32_t cap, struct buf_pool *pool)
 {
 	memset(t, 0, sizeof(*t));
 	t->ops = calloc(cap, sizeof(*t->ops));
-	if (!t->ops)
+	t->tags = calloc(cap, sizeof(*t->tags));
+	t->wait_idx = calloc(cap, sizeof(*t->wait_idx));
+	if (!t->ops || !t->tags || !t->wait_idx) {
+		free(t->ops);
+		free(t->tags);
+		free(t->wait_idx);
 		return -ENOMEM;
+	}
 	t->cap = cap;
 	t->pool = pool;
 	list_init(&t->free);
 	list_init(&t->completed);
+	list_init(&t->orphans);
 	/* Pushed in order so that low slots are used first and stay cache-hot. */
 	for (uint32_t i = 0; i < cap; i++) {
 		t->ops[i].gen = 1;
+		t->tags[i] = (uint64_t)1 << 32 | OP_FREE;
 		list_node_init(&t->ops[i].qnode);
 		list_node_init(&t->ops[i].wnode);
 		list_push_back(&t->free, &t->ops[i].cnode);
@@ -61,17 +69,52 @@ int op_table_init(struct op_table *t, uint32_t cap, struct buf_pool *pool)
 void op_table_fini(struct op_table *t)
 {
 	free(t->ops);
+	free(t->tags);
+	free(t->wait_idx);
 	memset(t, 0, sizeof(*t));
+}
+
+/* Sets op's state, and its tag with it. */
+static inline void set_state(struct op_table *t, struct op *op, enum op_state st)
+{
+	op->state = st;
+	t->tags[op - t->ops] = (uint64_t)op->gen << 32 | st;
+}
+
+/* Spends every token issued for op's slot (a new generation); the op is free but on no list. */
+static void spend(struct op_table *t, struct op *op)
+{
+	if (++op->gen == 0)
+		op->gen = 1;
+	set_state(t, op, OP_FREE);
+	t->in_use--;
+}
+
+/* A free op: the free list's first, else the oldest orphan's slot (its token is spent); NULL when neither. */
+static struct op *take(struct op_table *t)
+{
+	struct list_node *n = list_pop_front(&t->free);
+	struct op *op;
+	if (__builtin_expect(n != NULL, 1)) {
+		op = container_of(n, struct op, cnode);
+	} else {
+		n = list_pop_front(&t->orphans);
+		if (!n)
+			return NULL;
+		op = container_of(n, struct op, qnode);
+		list_del(&op->cnode); /* off the completion list: nobody collects it now */
+		spend(t, op);
+		t->reclaimed++;
+	}
+	return op;
 }
 
 struct op *op_alloc(struct op_table *t, struct queue *q, demi_opcode_t opc)
 {
-	if (list_empty(&t->free))
+	struct op *op = take(t);
+	if (!op)
 		return NULL;
-	struct list_node *n = t->free.next;
-	list_del(n); /* not list_pop_front: its NULL would be tested twice */
-	struct op *op = container_of(n, struct op, cnode);
-	op->state = OP_PENDING;
+	set_state(t, op, OP_PENDING);
 	op->opcode = opc;
 	op->q = q;
 	op->task = NULL;
@@ -89,12 +132,8 @@ struct op *op_alloc(struct op_table *t, struct queue *q, demi_opcode_t opc)
 
 static void release(struct op_table *t, struct op *op)
 {
-	op->state = OP_FREE;
-	/* A new generation spends every token issued for this slot. */
-	if (++op->gen == 0)
-		op->gen = 1;
+	spend(t, op);
 	list_push_front(&t->free, &op->cnode);
-	t->in_use--;
 }
 
 static inline __attribute__((always_inline)) void drop_refs(struct op_table *t, struct op *op)
@@ -123,9 +162,9 @@ static inline __attribute__((always_inline)) void done(struct op_table *t, struc
 	op->result.qr_opcode = op->opcode;
 	op->result.qr_qd = qd;
 	op->result.qr_qt = op_token(t, op);
-	op->state = OP_DONE;
+	set_state(t, op, OP_DONE);
 	list_push_back(&t->completed, &op->cnode);
-	t->completions++;
+	op->cseq = ++t->completions;
 	if (__builtin_expect(LOG_TRACE <= log_threshold, 0))
 		(void)trace_op(t, op, qd, "done");
 }
@@ -141,7 +180,7 @@ void op_complete(struct op_table *t, struct op *op)
 
 struct op *op_done_now(struct op_table *t, struct queue *q, demi_opcode_t opc, const demi_sgarray_t *sga)
 {
-	struct op *op = container_of(list_pop_front(&t->free), struct op, cnode);
+	struct op *op = take(t);
 	t->in_use++;
 	op->opcode = opc;
 	op->q = NULL;
@@ -178,5 +217,13 @@ void op_collect(struct op_table *t, struct op *op, demi_qresult_t *out)
 	out->qr_ret = r->qr_ret;
 	sga_copy(&out->qr_value.sga, &r->qr_value.sga);
 	list_del(&op->cnode);
+	if (__builtin_expect(list_linked(&op->qnode), 0))
+		list_del(&op->qnode); /* an orphan collected after all */
 	release(t, op);
+}
+
+void op_orphan(struct op_table *t, struct op *op)
+{
+	if (op->state == OP_DONE && !list_linked(&op->qnode))
+		list_push_back(&t->orphans, &op->qnode);
 }

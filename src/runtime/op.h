@@ -2,7 +2,18 @@
  * Operations and their qtokens. Every asynchronous call creates an op in a
  * fixed table; its token encodes slot and generation, so checking a token is
  * O(1) and a spent or forged one is rejected. A completed op waits on the
- * completion list until the application collects its result.
+ * completion list, numbered in completion order (cseq), until the
+ * application collects its result.
+ *
+ * Reclaiming: an op cancelled by demi_close (FAILED/ECANCELED) whose result
+ * the application never collects would hold its slot for ever. Such results,
+ * and the closed queue's uncollected results that hold nothing (push,
+ * connect, failures), are "orphans": they stay collectable (demi_wait on the
+ * token still answers) until the table has no free slot; then an allocation
+ * reclaims the oldest orphan instead of failing, and its token is spent
+ * (EINVAL, as a collected one). A closed queue's pops (a buffer) and accepts
+ * (a queue), and every result of an open queue, are never reclaimed. So
+ * -ENOMEM means that every slot holds a pending op or such a result.
  */
 #ifndef DEMI_RUNTIME_OP_H
 #define DEMI_RUNTIME_OP_H
@@ -34,6 +45,7 @@ struct op {
 	struct sockaddr_in addr;/* pushto, connect: the peer */
 	uint32_t progress;      /* push: bytes already handed to the device */
 	uint64_t ud;            /* demi_qtoken_set_ud's value, 0 when none (<demi/userdata.h>) */
+	uint64_t cseq;          /* done: its place in completion order (op_table.completions after it) */
 	demi_qresult_t result;
 };
 
@@ -43,16 +55,34 @@ struct op_table {
 	struct buf_pool *pool; /* where push references go back */
 	uint64_t completions;  /* bumped by every completion: progress for the wait loop */
 	struct op *ops;
+	/*
+	 * Per slot, (gen << 32) | state, kept with the op's own fields: a token
+	 * is checked in this dense array (8 bytes a slot, not the op's 4 cache
+	 * lines), so demi_wait_any's pass over 20,000 tokens stays in cache.
+	 */
+	uint64_t *tags;
+	/*
+	 * Per slot, the index its token had in the array of the last
+	 * demi_wait_any that looked for it: a hint, trusted only when that
+	 * call's array holds the op's token at that index.
+	 */
+	uint32_t *wait_idx;
 	uint32_t cap;
 	struct list_node free;
 	struct list_node completed; /* in completion order, for demi_wait_next_n */
+	struct list_node orphans;   /* done ops cancelled by a close, oldest first (linked by qnode): reclaimable */
+	uint64_t reclaimed;         /* orphans reclaimed because the table was full */
 	uint32_t in_use;
 };
 
 int op_table_init(struct op_table *t, uint32_t cap, struct buf_pool *pool);
 void op_table_fini(struct op_table *t);
 
-/* A fresh pending op on q with opcode opc; NULL when the table is full (-ENOMEM). */
+/*
+ * A fresh pending op on q with opcode opc; when no slot is free it reclaims
+ * the oldest orphan (see above). NULL when every slot holds a pending op or a
+ * result that is not an orphan (-ENOMEM).
+ */
 struct op *op_alloc(struct op_table *t, struct queue *q, demi_opcode_t opc);
 /*
  * An op that completed as it was made (queue_ops.push_now): DONE on the
@@ -60,7 +90,7 @@ struct op *op_alloc(struct op_table *t, struct queue *q, demi_opcode_t opc);
  * that the table has a free op (op_table_full).
  */
 struct op *op_done_now(struct op_table *t, struct queue *q, demi_opcode_t opc, const demi_sgarray_t *sga);
-static inline bool op_table_full(const struct op_table *t) { return list_empty(&t->free); }
+static inline bool op_table_full(const struct op_table *t) { return list_empty(&t->free) && list_empty(&t->orphans); }
 /* Returns an op that never started (its call failed) to the table. */
 void op_discard(struct op_table *t, struct op *op);
 
@@ -69,14 +99,26 @@ static inline demi_qtoken_t op_token(const struct op_table *t, const struct op *
 	return ((uint64_t)op->gen << 32) | (uint64_t)(op - t->ops + 1);
 }
 
+/* The state of the op a token names: OP_FREE when the token is spent, forged or out of range. */
+static inline enum op_state op_token_state(const struct op_table *t, demi_qtoken_t qt)
+{
+	uint32_t slot = (uint32_t)qt;
+	if (slot == 0 || slot > t->cap)
+		return OP_FREE;
+	uint64_t tag = t->tags[slot - 1];
+	return (tag >> 32) == (qt >> 32) ? (enum op_state)(uint32_t)tag : OP_FREE;
+}
+
+/* The op of a token that op_token_state found live. */
+static inline struct op *op_of_token(const struct op_table *t, demi_qtoken_t qt)
+{
+	return &t->ops[(uint32_t)qt - 1];
+}
+
 /* The op a token names if it is pending or done and not yet collected; else NULL. */
 static inline struct op *op_lookup(const struct op_table *t, demi_qtoken_t qt)
 {
-	uint32_t slot = (uint32_t)qt, gen = (uint32_t)(qt >> 32);
-	if (slot == 0 || slot > t->cap)
-		return NULL;
-	struct op *op = &t->ops[slot - 1];
-	return (op->gen == gen && op->state != OP_FREE) ? op : NULL;
+	return op_token_state(t, qt) != OP_FREE ? op_of_token(t, qt) : NULL;
 }
 
 /*
@@ -87,6 +129,12 @@ static inline struct op *op_lookup(const struct op_table *t, demi_qtoken_t qt)
 void op_complete(struct op_table *t, struct op *op);
 /* Completes op as DEMI_OPC_FAILED with errno err (positive). */
 void op_fail(struct op_table *t, struct op *op, int err);
+/*
+ * Marks a done op of a queue being closed whose result holds nothing (a
+ * cancellation, a push, a connect, a failure) as reclaimable once the table
+ * is full; a no-op for an op that is not done or already marked.
+ */
+void op_orphan(struct op_table *t, struct op *op);
 
 /* Copies the result of a done op out and frees the op: its token is spent. */
 void op_collect(struct op_table *t, struct op *op, demi_qresult_t *out);

@@ -167,10 +167,24 @@ int rt_close_queue(struct rt *rt, struct queue *q)
 		struct op *op = container_of(n, struct op, qnode);
 		struct task *t = op->task;
 		op_fail(&rt->ops, op, ECANCELED);
+		op_orphan(&rt->ops, op);
 		if (t)
 			sched_cancel(&rt->sched, t);
 	}
 	int qd = q->qd;
+	/*
+	 * Results of this queue that completed before the close and carry
+	 * nothing the application must release (a push, a connect, a failure)
+	 * become orphans too; pops (a buffer) and accepts (a queue) are kept.
+	 * Uncollected results are few in a program that collects: a short walk.
+	 */
+	for (struct list_node *c = rt->ops.completed.next; c != &rt->ops.completed; c = c->next) {
+		struct op *op = container_of(c, struct op, cnode);
+		demi_opcode_t opc = op->result.qr_opcode;
+		if (op->result.qr_qd == qd &&
+		    (opc == DEMI_OPC_PUSH || opc == DEMI_OPC_CONNECT || opc == DEMI_OPC_FAILED))
+			op_orphan(&rt->ops, op);
+	}
 	int err = q->ops->close ? q->ops->close(q) : 0;
 	qd_remove(&rt->qds, qd);
 	return err;

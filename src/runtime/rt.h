@@ -79,8 +79,10 @@ int rt_op_start(struct rt *rt, struct op *op, void (*fn)(void *op));
 /* Fails every pending op of q but its pushes and keep with ECANCELED (demi_close_flush's start). */
 void rt_cancel_but_pushes(struct rt *rt, struct queue *q, struct op *keep);
 /*
- * Closes a queue: cancels its pending ops (they complete FAILED/ECANCELED),
- * calls its close and frees its descriptor. -EBADF or the close error.
+ * Closes a queue: cancels its pending ops (they complete FAILED/ECANCELED and
+ * become orphans, reclaimed once the op table is full: op.h, as do its
+ * uncollected push, connect and failed results), calls its close and frees
+ * its descriptor. -EBADF or the close error.
  */
 int rt_close_queue(struct rt *rt, struct queue *q);
 

@@ -403,3 +403,198 @@ LIBOS_TEST(wait_next_n, collects_several, .timeout = 10)
 	for (int j = 0; j < 2 * N; j++)
 		EXPECT_ERR(EINVAL, demi_wait(&qr, want[j], &zero));
 }
+
+/* ---- demi_wait_any: completion order ---- */
+
+/* Three memory queues with a pop pending on each (pops there complete as the push is made). */
+static void memq_pops(int qd[3], demi_qtoken_t pop[3])
+{
+	for (int i = 0; i < 3; i++) {
+		EXPECT_OK(demi_queue(&qd[i]));
+		EXPECT_OK(demi_pop(&pop[i], qd[i]));
+	}
+}
+
+static void memq_send(int qd)
+{
+	demi_sgarray_t sga = sga_pattern(16, 3);
+	demi_qtoken_t qt;
+	EXPECT_OK(demi_push(&qt, qd, &sga));
+	EXPECT_OK(demi_sgafree(&sga));
+	wait_op(qt, DEMI_OPC_PUSH, 2000);
+}
+
+/*
+ * The earliest completion comes first, wherever its token sits in the array:
+ * the tail completed before the head is returned before it.
+ */
+LIBOS_TEST(wait_any, earliest_completion_first, .timeout = 10)
+{
+	lp_init(p);
+	int qd[3];
+	demi_qtoken_t pop[3];
+	memq_pops(qd, pop);
+	memq_send(qd[2]);
+	memq_send(qd[0]);
+	demi_qresult_t qr;
+	int off = -1;
+	EXPECT_OK(demi_wait_any(&qr, &off, pop, 3, NULL));
+	cr_assert_eq(off, 2, "wait_any returned index %d, not the earliest completion (2)", off);
+	cr_assert_eq(qr.qr_qt, pop[2]);
+	EXPECT_OK(demi_sgafree(&qr.qr_value.sga));
+	demi_qtoken_t rest[2] = { pop[0], pop[1] };
+	EXPECT_OK(demi_wait_any(&qr, &off, rest, 2, NULL));
+	cr_assert_eq(off, 0);
+	cr_assert_eq(qr.qr_qt, pop[0]);
+	EXPECT_OK(demi_sgafree(&qr.qr_value.sga));
+	/* A repeated token answers its first index. */
+	memq_send(qd[1]);
+	demi_qtoken_t twice[3] = { rest[1], rest[1], rest[1] };
+	EXPECT_OK(demi_wait_any(&qr, &off, twice, 3, NULL));
+	cr_assert_eq(off, 0);
+	EXPECT_OK(demi_sgafree(&qr.qr_value.sga));
+}
+
+/* The same when the call has to wait: the token that completes during the wait, at the tail, with its index. */
+LIBOS_TEST(wait_any, completes_while_waiting_at_tail, .timeout = 10)
+{
+	lp_init(p);
+	enum { N = 64 };
+	struct pending a = pending_pop(p), c = pending_pop(p);
+	int qd[N];
+	demi_qtoken_t qts[N];
+	for (int i = 0; i < N - 2; i++) {
+		EXPECT_OK(demi_queue(&qd[i]));
+		EXPECT_OK(demi_pop(&qts[i], qd[i]));
+	}
+	qts[N - 2] = a.qt;
+	qts[N - 1] = c.qt;
+	demi_qresult_t qr;
+	int off = -1;
+	struct timespec zero = ms_ts(0);
+	EXPECT_ERR(ETIMEDOUT, demi_wait_any(&qr, &off, qts, N, &zero));
+	release_pending(p, &c);
+	EXPECT_OK(demi_wait_any(&qr, &off, qts, N, NULL));
+	cr_assert_eq(off, N - 1);
+	cr_assert_eq(qr.qr_qt, c.qt);
+	cr_assert_eq(qr.qr_opcode, DEMI_OPC_POP);
+	EXPECT_OK(demi_sgafree(&qr.qr_value.sga));
+}
+
+/* ---- tokens of closed queues ---- */
+
+/* demi_init with a 16-slot op table, the smallest allowed. */
+static void init_16(const struct libos_param *p)
+{
+	setenv("MAX_QTOKENS", "16", 1);
+	lp_init(p);
+}
+
+/*
+ * demi_queue, demi_pop, demi_close, never collecting the cancelled pop: the
+ * slots of the cancelled pops are reclaimed when the table is full, so the
+ * loop never meets ENOMEM (it did at the 16th pop).
+ */
+LIBOS_TEST(tokens, close_loop_never_leaks, .timeout = 30)
+{
+	init_16(p);
+	uint64_t t0 = mono_ns();
+	for (long i = 0; i < 100000; i++) {
+		int qd;
+		demi_qtoken_t qt;
+		int err = demi_queue(&qd);
+		cr_assert_eq(err, 0, "demi_queue at %ld: %s", i, ename(err));
+		err = demi_pop(&qt, qd);
+		cr_assert_eq(err, 0, "demi_pop at %ld: %s", i, ename(err));
+		EXPECT_OK(demi_close(qd));
+	}
+	uint64_t took = mono_ns() - t0;
+	cr_assert_lt(took, 5000000000ull, "100,000 rounds took %.2f s", took / 1e9);
+}
+
+/* The same with a push whose result is never collected before the close: it carries nothing, it is reclaimed. */
+LIBOS_TEST(tokens, uncollected_push_then_close_never_leaks, .timeout = 30)
+{
+	init_16(p);
+	for (long i = 0; i < 100000; i++) {
+		int qd;
+		demi_qtoken_t push, pop;
+		EXPECT_OK(demi_queue(&qd));
+		demi_sgarray_t sga = demi_sgaalloc(8);
+		cr_assert_eq(sga.sga_numsegs, 1);
+		int err = demi_push(&push, qd, &sga);
+		cr_assert_eq(err, 0, "demi_push at %ld: %s", i, ename(err));
+		EXPECT_OK(demi_sgafree(&sga));
+		err = demi_pop(&pop, qd); /* completes at once with the pushed item: a result with a buffer */
+		cr_assert_eq(err, 0, "demi_pop at %ld: %s", i, ename(err));
+		demi_qresult_t qr = wait_op(pop, DEMI_OPC_POP, 1000);
+		EXPECT_OK(demi_sgafree(&qr.qr_value.sga));
+		EXPECT_OK(demi_close(qd));
+	}
+}
+
+/*
+ * A result of an open queue is never reclaimed, however many cancelled ones
+ * come after it; with every slot holding one, a pop answers ENOMEM.
+ */
+LIBOS_TEST(tokens, open_queue_result_kept, .timeout = 10)
+{
+	init_16(p);
+	int a;
+	demi_qtoken_t pop;
+	EXPECT_OK(demi_queue(&a));
+	EXPECT_OK(demi_pop(&pop, a));
+	memq_send(a); /* pop done, uncollected, its queue open */
+	for (int i = 0; i < 1000; i++) {
+		int qd;
+		demi_qtoken_t qt;
+		EXPECT_OK(demi_queue(&qd));
+		EXPECT_OK(demi_pop(&qt, qd));
+		EXPECT_OK(demi_close(qd));
+	}
+	demi_qresult_t qr = wait_op(pop, DEMI_OPC_POP, 1000);
+	cr_assert_eq(qr.qr_qd, a);
+	cr_assert_eq(qr.qr_value.sga.sga_segs[0].sgaseg_len, 16);
+	EXPECT_OK(demi_sgafree(&qr.qr_value.sga));
+	/* Fill the table with pending pops of an open queue and one done result: then ENOMEM. */
+	int b;
+	EXPECT_OK(demi_queue(&b));
+	demi_qtoken_t qts[16];
+	EXPECT_OK(demi_pop(&qts[0], a));
+	memq_send(a);
+	for (int i = 1; i < 16; i++)
+		EXPECT_OK(demi_pop(&qts[i], b));
+	demi_qtoken_t qt;
+	EXPECT_ERR(ENOMEM, demi_pop(&qt, b));
+	qr = wait_op(qts[0], DEMI_OPC_POP, 1000);
+	EXPECT_OK(demi_sgafree(&qr.qr_value.sga));
+	EXPECT_OK(demi_pop(&qt, b)); /* a slot again */
+}
+
+/* A cancelled result can be collected until its slot is needed; after that its token is spent: EINVAL. */
+LIBOS_TEST(tokens, reclaimed_token_einval, .timeout = 10)
+{
+	init_16(p);
+	int x, y;
+	demi_qtoken_t old, old2;
+	EXPECT_OK(demi_queue(&x));
+	EXPECT_OK(demi_pop(&old, x));
+	EXPECT_OK(demi_pop(&old2, x));
+	EXPECT_OK(demi_close(x));
+	EXPECT_OK(demi_queue(&y));
+	demi_qtoken_t qts[15];
+	for (int i = 0; i < 14; i++)
+		EXPECT_OK(demi_pop(&qts[i], y));
+	/* Table full: the next pop reclaims the oldest cancelled result (old), not old2. */
+	EXPECT_OK(demi_pop(&qts[14], y));
+	demi_qresult_t qr;
+	int off;
+	EXPECT_ERR(EINVAL, demi_wait(&qr, old, NULL));
+	demi_qtoken_t with_old[2] = { qts[0], old };
+	EXPECT_ERR(EINVAL, demi_wait_any(&qr, &off, with_old, 2, NULL));
+	/* old2 is still there to collect, as any cancelled result. */
+	qr = wait_ms(old2, 1000);
+	cr_assert_eq(qr.qr_opcode, DEMI_OPC_FAILED);
+	cr_assert_eq(qr.qr_ret, ECANCELED);
+	cr_assert_eq(qr.qr_qd, x);
+}

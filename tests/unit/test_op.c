@@ -289,3 +289,73 @@ OP_TEST(done_now_is_complete_in_order)
 		op_discard(&T, ops[i]);
 	cr_assert_not(op_table_full(&T));
 }
+
+/* Completion numbers follow completion order, and a token's state is read from the dense tags alone. */
+OP_TEST(cseq_and_tags_follow_the_op)
+{
+	struct op *a = op_alloc(&T, &Q, DEMI_OPC_POP), *b = op_alloc(&T, &Q, DEMI_OPC_POP);
+	demi_qtoken_t ta = op_token(&T, a), tb = op_token(&T, b);
+	cr_assert_eq(op_token_state(&T, ta), OP_PENDING);
+	op_complete(&T, b);
+	op_complete(&T, a);
+	cr_assert_lt(b->cseq, a->cseq, "b completed first");
+	cr_assert_eq(a->cseq, T.completions);
+	cr_assert_eq(op_token_state(&T, ta), OP_DONE);
+	demi_qresult_t qr;
+	op_collect(&T, a, &qr);
+	op_collect(&T, b, &qr);
+	cr_assert_eq(op_token_state(&T, ta), OP_FREE);
+	cr_assert_eq(op_token_state(&T, tb), OP_FREE);
+	cr_assert_eq(op_token_state(&T, 0), OP_FREE);
+	cr_assert_eq(op_token_state(&T, ((uint64_t)1 << 32) | (CAP + 1)), OP_FREE);
+}
+
+/*
+ * Orphans (results cancelled by a close) are reclaimed oldest first, only when
+ * no slot is free; other results never are; a collected orphan is no longer one.
+ */
+OP_TEST(orphans_reclaimed_oldest_first_when_full)
+{
+	struct op *o1 = op_alloc(&T, &Q, DEMI_OPC_POP), *o2 = op_alloc(&T, &Q, DEMI_OPC_POP);
+	struct op *o3 = op_alloc(&T, &Q, DEMI_OPC_POP), *kept = op_alloc(&T, &Q, DEMI_OPC_POP);
+	demi_qtoken_t t1 = op_token(&T, o1), t2 = op_token(&T, o2), t3 = op_token(&T, o3), tk = op_token(&T, kept);
+	op_complete(&T, kept); /* an ordinary result: never reclaimed */
+	op_fail(&T, o1, ECANCELED);
+	op_orphan(&T, o1);
+	op_fail(&T, o2, ECANCELED);
+	op_orphan(&T, o2);
+	op_fail(&T, o3, ECANCELED);
+	op_orphan(&T, o3);
+	op_orphan(&T, o3); /* twice: still one entry */
+	cr_assert_eq(list_len(&T.orphans), 3);
+	demi_qresult_t qr;
+	op_collect(&T, o2, &qr); /* collected after all: no longer reclaimable */
+	cr_assert_eq(list_len(&T.orphans), 2);
+	cr_assert_eq(qr.qr_ret, ECANCELED);
+	/* Fill every free slot: nothing is reclaimed while one is free. */
+	struct op *fill[CAP];
+	int n = 0;
+	while (!list_empty(&T.free))
+		fill[n++] = op_alloc(&T, &Q, DEMI_OPC_POP);
+	cr_assert_eq(T.reclaimed, 0);
+	cr_assert_not_null(op_lookup(&T, t1));
+	cr_assert(!op_table_full(&T), "orphans left: not full");
+	struct op *x = op_alloc(&T, &Q, DEMI_OPC_POP);
+	cr_assert_eq(x, o1, "the oldest orphan's slot");
+	cr_assert_null(op_lookup(&T, t1), "a reclaimed token must be spent");
+	cr_assert_not_null(op_lookup(&T, t3));
+	struct op *y = op_alloc(&T, &Q, DEMI_OPC_POP);
+	cr_assert_eq(y, o3);
+	cr_assert_null(op_lookup(&T, t3));
+	cr_assert_eq(T.reclaimed, 2);
+	cr_assert(op_table_full(&T));
+	cr_assert_null(op_alloc(&T, &Q, DEMI_OPC_POP), "only pending ops and a kept result: full");
+	cr_assert_eq(op_lookup(&T, tk), kept, "an ordinary result is never reclaimed");
+	cr_assert_eq(list_len(&T.completed), 1);
+	op_collect(&T, kept, &qr);
+	op_discard(&T, x);
+	op_discard(&T, y);
+	for (int i = 0; i < n; i++)
+		op_discard(&T, fill[i]);
+	(void)t2;
+}
