@@ -24,7 +24,8 @@ enum {
 	CAP_TCP = 1u << 0,     /* SOCK_STREAM sockets */
 	CAP_UDP = 1u << 1,     /* SOCK_DGRAM sockets */
 	CAP_SOCKOPT = 1u << 2, /* Demi's options beyond SO_LINGER: TCP_NODELAY, SO_KEEPALIVE, SO_RCVBUF, ... */
-	CAP_ALL = CAP_TCP | CAP_UDP | CAP_SOCKOPT,
+	CAP_REINIT = 1u << 3,  /* demi_init again in the same process after demi_fini (not catnip: DPDK's EAL starts once) */
+	CAP_ALL = CAP_TCP | CAP_UDP | CAP_SOCKOPT | CAP_REINIT,
 };
 
 /*
