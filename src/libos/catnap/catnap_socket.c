@@ -335,17 +335,24 @@ static int cn_accept(struct queue *q, struct op *op)
 
 /* ---- connect ---- */
 
+/* The socket's pending error (SO_ERROR, which also clears it), or the errno of reading it. */
+static int sock_error(int fd)
+{
+	int soerr = 0;
+	socklen_t len = sizeof(soerr);
+	if (getsockopt(fd, SOL_SOCKET, SO_ERROR, &soerr, &len) < 0)
+		return errno;
+	return soerr;
+}
+
 /* Waits for the handshake: writable means it finished, SO_ERROR says how. */
 static int try_connect(struct cn_sock *s, struct op *op)
 {
 	struct rt *rt = rt_of(s);
-	int soerr = 0;
-	socklen_t len = sizeof(soerr);
-	if (getsockopt(s->fd, SOL_SOCKET, SO_ERROR, &soerr, &len) < 0)
-		soerr = errno;
+	int soerr = sock_error(s->fd);
 	if (soerr == 0) {
 		struct sockaddr_in peer;
-		len = sizeof(peer);
+		socklen_t len = sizeof(peer);
 		if (getpeername(s->fd, (struct sockaddr *)&peer, &len) < 0) {
 			if (errno != ENOTCONN) {
 				soerr = errno;
@@ -518,10 +525,7 @@ static int cn_shutdown(struct queue *q, int how)
 static void flush_done(struct cn_sock *s, struct op *op)
 {
 	struct rt *rt = rt_of(s);
-	int soerr = 0;
-	socklen_t len = sizeof(soerr);
-	if (getsockopt(s->fd, SOL_SOCKET, SO_ERROR, &soerr, &len) < 0)
-		soerr = errno;
+	int soerr = sock_error(s->fd);
 	if (soerr)
 		op_fail(&rt->ops, op, soerr);
 	else
