@@ -166,13 +166,20 @@ static bool b_silent(void *arg, int from, int to, const uint8_t *f, uint32_t len
 	return from == memwire_port_index(T.dev[NB]) && parse_tcp_frame(f, len, &s) && !(s.flags & TH_RST);
 }
 
+/* B goes silent (its resets still pass), A pushes `data` (4 bytes) and starts a flush: its token. */
+static demi_qtoken_t flush_to_silent_peer(struct tconn *c, const char *data)
+{
+	memwire_set_filter(T.w, b_silent, NULL);
+	demi_qtoken_t cqt;
+	expect_push_ok(push_bytes(c->cqd, data, 4), MS);
+	cr_assert_eq(demi_close_flush(&cqt, c->cqd), 0);
+	return cqt;
+}
+
 Test(tcp_shutdown, close_flush_etimedout_silent_peer)
 {
 	struct tconn c = tnet_tcp_pair(8000);
-	memwire_set_filter(T.w, b_silent, NULL);
-	demi_qtoken_t cqt;
-	expect_push_ok(push_bytes(c.cqd, "lost", 4), MS);
-	cr_assert_eq(demi_close_flush(&cqt, c.cqd), 0);
+	demi_qtoken_t cqt = flush_to_silent_peer(&c, "lost");
 	tnet_run(NSEC_PER_SEC);
 	cr_assert(!tnet_done(cqt));
 	expect_fail(cqt, ETIMEDOUT, 60 * NSEC_PER_SEC);
@@ -185,10 +192,7 @@ Test(tcp_shutdown, close_flush_etimedout_silent_peer)
 Test(tcp_shutdown, close_flush_econnreset)
 {
 	struct tconn c = tnet_tcp_pair(8000);
-	memwire_set_filter(T.w, b_silent, NULL);
-	demi_qtoken_t cqt;
-	expect_push_ok(push_bytes(c.cqd, "data", 4), MS);
-	cr_assert_eq(demi_close_flush(&cqt, c.cqd), 0);
+	demi_qtoken_t cqt = flush_to_silent_peer(&c, "data");
 	tnet_run(10 * MS);
 	/* B resets (SO_LINGER {1, 0}); the filter lets resets through. */
 	struct linger l = { .l_onoff = 1, .l_linger = 0 };
@@ -204,10 +208,7 @@ Test(tcp_shutdown, close_flush_econnreset)
 Test(tcp_shutdown, close_cancels_flush)
 {
 	struct tconn c = tnet_tcp_pair(8000);
-	memwire_set_filter(T.w, b_silent, NULL);
-	demi_qtoken_t cqt;
-	expect_push_ok(push_bytes(c.cqd, "data", 4), MS);
-	cr_assert_eq(demi_close_flush(&cqt, c.cqd), 0);
+	demi_qtoken_t cqt = flush_to_silent_peer(&c, "data");
 	tnet_run(10 * MS);
 	cr_assert_eq(demi_close(c.cqd), 0);
 	expect_fail(cqt, ECANCELED, MS);
