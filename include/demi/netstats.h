@@ -132,6 +132,28 @@ struct demi_netstats_tcp {
 	uint64_t tx_copies;         /* data segments whose payload was copied into a frame */
 	uint64_t rx_coalesced;      /* small in-order segments copied onto the previous one */
 };
+/*
+ * Neighbours, martians and routes (appended: the structs above keep their
+ * layout). ARP's limits (doc/inetstack.md, "Neighbour limits"), the
+ * martian sources IPv4 input drops, and the routing decision.
+ */
+struct demi_netstats_neigh {
+	uint64_t drop_martian_own;      /* source is our own address (a LAND packet, or a spoof) */
+	uint64_t drop_martian_zero;     /* source 0.0.0.0 */
+	uint64_t drop_martian_loopback; /* source in 127.0.0.0/8 */
+	uint64_t drop_martian_mcast;    /* source multicast or reserved (224.0.0.0/3) */
+	uint64_t drop_martian_bcast;    /* source the limited or the subnet's broadcast */
+	uint64_t drop_land;             /* TCP segments whose source and destination endpoints are equal */
+	uint64_t tx_via_gateway;        /* packets sent to the gateway's MAC (off-subnet destinations) */
+	uint64_t drop_no_route;         /* packets for an off-subnet address with no gateway configured */
+	uint64_t arp_unres_evicted;     /* unresolved entries evicted for a newer one (cap ARP_UNRES_MAX) */
+	uint64_t arp_evicted;           /* resolved entries evicted, least recently used first */
+	uint64_t arp_ratelimited;       /* requests not sent: the total request rate limit */
+	uint64_t arp_drop_failed;       /* packets dropped: their address failed to resolve in the last second */
+	uint64_t arp_drop_reply_unresolved; /* SYN-ACKs, cookies and RSTs to an address that did not answer ARP */
+	uint64_t arp_probes;            /* unicast requests that refresh a stale entry in use */
+};
+
 struct demi_netstats {
 	struct demi_netstats_eth eth;
 	struct demi_netstats_arp arp;
@@ -139,6 +161,7 @@ struct demi_netstats {
 	struct demi_netstats_icmp icmp;
 	struct demi_netstats_udp udp;
 	struct demi_netstats_tcp tcp;
+	struct demi_netstats_neigh neigh; /* appended */
 };
 
 /*

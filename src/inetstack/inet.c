@@ -23,6 +23,21 @@ int inet_config_check(const struct demi_config *cfg, const char *who)
 		log_error("%s: no local address: set demikernel.local_ipv4_addr or LOCAL_IPV4_ADDR", who);
 		return -EINVAL;
 	}
+	if (cfg->has_default_gateway) {
+		uint32_t gw = cfg->default_gateway.s_addr, mask = inet_prefix_mask(cfg->ipv4_prefix_len);
+		if (!cfg->ipv4_prefix_len) {
+			log_error("%s: inetstack_config.default_gateway needs inetstack_config.ipv4_prefix_len (IPV4_PREFIX_LEN): "
+				  "without a subnet every address is on the link",
+				  who);
+			return -EINVAL;
+		}
+		if ((gw & mask) != (cfg->local_ipv4_addr.s_addr & mask) || gw == cfg->local_ipv4_addr.s_addr) {
+			log_error("%s: inetstack_config.default_gateway must be another address inside the local subnet "
+				  "(local_ipv4_addr/ipv4_prefix_len)",
+				  who);
+			return -EINVAL;
+		}
+	}
 	return 0;
 }
 
@@ -44,6 +59,8 @@ int inet_create(struct rt *rt, struct netdev *dev, const struct demi_config *cfg
 	in->pool = &rt->pool;
 	in->poll = inet_poll; /* the protocols below reach the top only through this */
 	in->addr = cfg->local_ipv4_addr.s_addr;
+	in->netmask = inet_prefix_mask(cfg->ipv4_prefix_len);
+	in->gateway = cfg->has_default_gateway ? cfg->default_gateway.s_addr : 0;
 	memcpy(in->mac, cfg->has_local_link_addr ? cfg->local_link_addr : dev->mac, 6);
 	in->mtu = dev->mtu ? dev->mtu : cfg->mtu;
 	if (cfg->mtu && cfg->mtu < in->mtu)

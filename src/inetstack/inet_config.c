@@ -67,6 +67,13 @@ static const struct cfg_key keys[] = {
 		     1, UINT64_MAX, "ms", "Wait for an ARP reply before retrying."),
 	CFG_UINT_KEY("inetstack_config", "arp_cache_ttl", "ARP_CACHE_TTL", arp_cache_ttl_s, 15, 0, UINT64_MAX,
 		     "seconds", "Lifetime of a learnt ARP entry."),
+	/* Demikernel has no keys for routes (every address is on its link): these are Demi's, documented in doc/inetstack.md. */
+	CFG_UINT_KEY("inetstack_config", "ipv4_prefix_len", "IPV4_PREFIX_LEN", ipv4_prefix_len, 0, 0, 32, "bits",
+		     "Length of the local subnet's prefix (24 for a /24): addresses outside it go through "
+		     "`default_gateway`. 0: every address is on the link (Demikernel's behaviour)."),
+	CFG_ADDR_KEY("inetstack_config", "default_gateway", "DEFAULT_GATEWAY", CFG_IPV4, default_gateway,
+		     has_default_gateway, "The router for addresses outside the local subnet (needs "
+		     "`ipv4_prefix_len`, and must be inside it); unset: those fail with ENETUNREACH."),
 };
 
 const struct cfg_table cfg_inet_table = CFG_TABLE("inetstack", keys);

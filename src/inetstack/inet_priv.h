@@ -45,6 +45,9 @@ struct inet {
 	struct netdev *dev;
 	struct buf_pool *pool; /* the runtime's: frames, copies and popped payloads */
 	uint32_t addr;         /* ours, network order */
+	uint32_t netmask;      /* the local subnet's, network order; 0: every address is on the link */
+	uint32_t gateway;      /* the default gateway, network order; 0: none */
+	bool warned_no_route;  /* the "no gateway" warning was logged */
 	uint8_t mac[6];
 	uint32_t mtu;          /* IP MTU */
 	uint32_t caps;         /* the device's enum netdev_caps */
@@ -66,6 +69,18 @@ struct inet {
 	struct udp udp;
 	struct tcp tcp;
 };
+
+/* The network-order mask of a prefix length (0..32); 0 for 0. */
+static inline uint32_t inet_prefix_mask(uint32_t len)
+{
+	return len == 0 ? 0 : htonl(len >= 32 ? 0xffffffffu : ~(0xffffffffu >> len));
+}
+
+/* Is a (network order) the local subnet's broadcast address? None without a prefix, nor on a /31 or /32 (RFC 3021). */
+static inline bool inet_subnet_bcast(const struct inet *in, uint32_t a)
+{
+	return in->netmask && ntohl(~in->netmask) >= 3 && a == (in->addr | ~in->netmask);
+}
 
 /* The time for protocol bookkeeping: the poll's when inside one, else the clock. */
 static inline uint64_t inet_now(const struct inet *in) { return in->in_poll ? in->now : clock_now(); }

@@ -74,4 +74,12 @@ void inet_stats_log(const struct inet *in)
 		 U(s->tcp.drop_listen_overflow), U(s->tcp.ooo_segments), U(s->tcp.syncookies_sent),
 		 U(s->tcp.syncookies_ok), U(s->tcp.syncookies_bad), U(s->tcp.keepalive_probes), U(s->tcp.window_probes),
 		 U(s->tcp.delayed_acks), U(s->tcp.tx_in_place), U(s->tcp.tx_copies), U(s->tcp.rx_coalesced));
+	log_info("inet neigh: martians own %llu zero %llu loopback %llu multicast %llu broadcast %llu; land %llu; "
+		 "via gateway %llu no-route %llu; arp evicted unresolved %llu resolved %llu ratelimited %llu failed %llu "
+		 "reply-unresolved %llu probes %llu",
+		 U(s->neigh.drop_martian_own), U(s->neigh.drop_martian_zero), U(s->neigh.drop_martian_loopback),
+		 U(s->neigh.drop_martian_mcast), U(s->neigh.drop_martian_bcast), U(s->neigh.drop_land),
+		 U(s->neigh.tx_via_gateway), U(s->neigh.drop_no_route), U(s->neigh.arp_unres_evicted),
+		 U(s->neigh.arp_evicted), U(s->neigh.arp_ratelimited), U(s->neigh.arp_drop_failed),
+		 U(s->neigh.arp_drop_reply_unresolved), U(s->neigh.arp_probes));
 }

@@ -57,6 +57,9 @@ struct demi_config {
 	uint32_t arp_request_retries;   /* ARP_REQUEST_RETRIES */
 	uint64_t arp_request_timeout_ms;/* arp_request_timeout (ms) / ARP_REQUEST_TIMEOUT */
 	uint64_t arp_cache_ttl_s;       /* arp_cache_ttl (s) / ARP_CACHE_TTL */
+	uint32_t ipv4_prefix_len;       /* ipv4_prefix_len / IPV4_PREFIX_LEN: 0 = every address on the link */
+	bool has_default_gateway;
+	struct in_addr default_gateway; /* default_gateway / DEFAULT_GATEWAY */
 
 	/* demi: (Demi's own settings) */
 	uint64_t poll_idle_us;     /* demi.poll_idle_us / POLL_IDLE_US: spin this long before blocking */

@@ -29,6 +29,15 @@ int arp_lookup(const struct inet *in, uint32_t ip, uint8_t *mac)
 	return 0;
 }
 
+static inline bool unresolved(uint8_t state) { return state == ARP_INCOMPLETE || state == ARP_FAILED; }
+
+/* Every state change goes here: it keeps the count of unresolved entries. */
+static void set_state(struct arp *a, struct arp_entry *e, enum arp_state state)
+{
+	a->nunres += (uint32_t)unresolved((uint8_t)state) - (uint32_t)unresolved(e->state);
+	e->state = (uint8_t)state;
+}
+
 static void drop_parked(struct inet *in, struct arp_entry *e)
 {
 	struct arp *a = &in->arp;
@@ -38,7 +47,10 @@ static void drop_parked(struct inet *in, struct arp_entry *e)
 		a->pend[i].next = a->pend_free;
 		a->pend_free = i;
 		a->pend_used--;
-		INET_DROP(in->st.arp.drop_queue_timeout, "arp queue-timeout");
+		if (e->weak)
+			INET_DROP(in->st.neigh.arp_drop_reply_unresolved, "arp reply-unresolved");
+		else
+			INET_DROP(in->st.arp.drop_queue_timeout, "arp queue-timeout");
 	}
 	e->qhead = e->qtail = -1;
 	e->qlen = 0;
@@ -58,7 +70,7 @@ void arp_entry_free(struct inet *in, struct arp_entry *e)
 	}
 	if (a->last == e)
 		a->last = NULL;
-	e->state = ARP_FREE;
+	set_state(a, e, ARP_FREE);
 	e->hnext = -1;
 }
 
@@ -74,30 +86,68 @@ static bool arm(struct inet *in, struct arp_entry *e, uint64_t ns)
 	return false;
 }
 
-/* A free entry for ip, linked in its bucket; the oldest dynamic entry is evicted when the cache is full. */
+/*
+ * The slot a new entry for `state` takes: a free one, else a victim. An
+ * unresolved entry never pushes out a resolved entry in use (sent through
+ * within ARP_IN_USE_NS) nor a static one; at ARP_UNRES_MAX unresolved entries
+ * it replaces one of them: a weak one first (only a reply wanted it), else a
+ * FAILED one, else the oldest. A resolved one (learnt from a request for us)
+ * takes the oldest unresolved entry, else the least recently used resolved
+ * entry not in use.
+ */
+static struct arp_entry *slot_for(struct inet *in, enum arp_state state)
+{
+	struct arp *a = &in->arp;
+	uint64_t now = inet_now(in);
+	bool unres_full = unresolved((uint8_t)state) && a->nunres >= ARP_UNRES_MAX;
+	struct arp_entry *fr = NULL, *uv = NULL, *rv = NULL;
+	for (int i = 0; i < ARP_ENTRIES; i++) {
+		struct arp_entry *c = &a->entries[i];
+		if (c->state == ARP_FREE) {
+			if (!fr)
+				fr = c;
+		} else if (unresolved(c->state)) {
+			/* Rank: weak < FAILED < INCOMPLETE, then oldest. */
+			int rc = c->weak ? 0 : c->state == ARP_FAILED ? 1 : 2;
+			int ru = uv ? (uv->weak ? 0 : uv->state == ARP_FAILED ? 1 : 2) : 3;
+			if (rc < ru || (rc == ru && c->used < uv->used))
+				uv = c;
+		} else if (c->state == ARP_REACHABLE && !(c->used && now - c->used < ARP_IN_USE_NS) &&
+			   (!rv || c->used < rv->used)) {
+			rv = c;
+		}
+	}
+	if (fr && !unres_full)
+		return fr;
+	if (uv && (unres_full || !unresolved((uint8_t)state))) {
+		in->st.neigh.arp_unres_evicted++;
+		arp_entry_free(in, uv);
+		return uv;
+	}
+	if (rv && !unres_full) {
+		in->st.neigh.arp_evicted++;
+		arp_entry_free(in, rv);
+		return rv;
+	}
+	return NULL;
+}
+
+/* A free entry for ip, linked in its bucket (see slot_for for who gives way when the cache is full). */
 struct arp_entry *arp_entry_new(struct inet *in, uint32_t ip, enum arp_state state)
 {
 	struct arp *a = &in->arp;
-	struct arp_entry *e = NULL, *victim = NULL;
-	for (int i = 0; i < ARP_ENTRIES && !e; i++) {
-		struct arp_entry *c = &a->entries[i];
-		if (c->state == ARP_FREE)
-			e = c;
-		else if (c->state == ARP_REACHABLE && (!victim || c->timer.deadline < victim->timer.deadline))
-			victim = c;
-	}
-	if (!e && victim) {
-		arp_entry_free(in, victim);
-		e = victim;
-	}
+	struct arp_entry *e = slot_for(in, state);
 	if (!e) {
 		INET_DROP(in->st.arp.drop_cache_full, "arp cache-full");
 		return NULL;
 	}
 	memset(e->mac, 0, sizeof(e->mac));
 	e->ip = ip;
-	e->state = (uint8_t)state;
+	set_state(a, e, state);
 	e->tries = 0;
+	e->weak = 0;
+	e->stale = 0;
+	e->used = unresolved((uint8_t)state) ? inet_now(in) : 0;
 	e->qhead = e->qtail = -1;
 	e->qlen = 0;
 	e->in = in;
@@ -112,8 +162,12 @@ void arp_entry_resolved(struct inet *in, struct arp_entry *e, const uint8_t *mac
 {
 	struct arp *a = &in->arp;
 	memcpy(e->mac, mac, 6);
-	e->state = ARP_REACHABLE;
+	if (unresolved(e->state))
+		e->used = 0; /* not sent through yet: LRU's oldest until it is */
+	set_state(a, e, ARP_REACHABLE);
 	e->tries = 0;
+	e->weak = 0;
+	e->stale = 0;
 	if (a->ttl_ns) {
 		if (!arm(in, e, a->ttl_ns))
 			return;
@@ -135,32 +189,105 @@ void arp_entry_resolved(struct inet *in, struct arp_entry *e, const uint8_t *mac
 		inet_tx_flush(in);
 }
 
+bool arp_request_budget(struct inet *in, bool reply)
+{
+	struct arp *a = &in->arp;
+	const uint64_t cost = NSEC_PER_SEC / ARP_REQ_RATE, cap = cost * ARP_REQ_BURST;
+	uint64_t now = inet_now(in);
+	if (now > a->credit_at) {
+		a->credit_ns += now - a->credit_at;
+		if (a->credit_ns > cap)
+			a->credit_ns = cap;
+		a->credit_at = now;
+	}
+	if (a->credit_ns < cost + (reply ? cap / 2 : 0)) {
+		INET_DROP(in->st.neigh.arp_ratelimited, "arp ratelimited");
+		return false;
+	}
+	a->credit_ns -= cost;
+	return true;
+}
+
+/* One request for e, to eth_dst, within the total budget. */
+static void request(struct inet *in, struct arp_entry *e, const uint8_t *eth_dst)
+{
+	if (arp_request_budget(in, e->weak))
+		arp_send(in, ARP_OP_REQUEST, NULL, e->ip, eth_dst);
+}
+
+/* Gives up resolving e: its packets go, and it stays FAILED for ARP_FAILED_HOLD_NS (no request meanwhile). */
+static void failed(struct inet *in, struct arp_entry *e)
+{
+	in->st.arp.timeouts++;
+	drop_parked(in, e);
+	set_state(&in->arp, e, ARP_FAILED);
+	e->weak = 0;
+	arm(in, e, ARP_FAILED_HOLD_NS);
+}
+
 /*
  * INCOMPLETE: send the next request, or give up after arp_request_retries
- * (RFC 1122 2.3.2.1: bounded retransmission) and drop what was parked.
- * REACHABLE: the TTL ran out; the next packet resolves the address again.
+ * (ARP_REPLY_TRIES for a weak entry; RFC 1122 2.3.2.1: bounded
+ * retransmission) and drop what was parked. REACHABLE: the TTL ran out; an
+ * entry sent through during it goes stale (still used, probed on the next
+ * send), else it goes; a probed one that got no answer goes. FAILED: the hold
+ * is over.
  */
 static void arp_timer(struct timer *t, void *arg)
 {
 	(void)t;
 	struct arp_entry *e = arg;
 	struct inet *in = e->in;
-	if (e->state == ARP_INCOMPLETE && e->tries < in->arp.retries) {
+	struct arp *a = &in->arp;
+	uint32_t max = e->weak ? ARP_REPLY_TRIES : a->retries;
+	if (e->state == ARP_INCOMPLETE) {
+		if (e->tries >= max) {
+			failed(in, e);
+			return;
+		}
 		e->tries++;
-		arp_send(in, ARP_OP_REQUEST, NULL, e->ip, eth_broadcast);
-		if (arm(in, e, in->arp.retry_ns) && !in->in_poll)
+		request(in, e, eth_broadcast);
+		if (arm(in, e, a->retry_ns) && !in->in_poll)
 			inet_tx_flush(in);
 		return;
 	}
-	if (e->state == ARP_INCOMPLETE)
+	if (e->state == ARP_REACHABLE && e->tries && e->tries < a->retries) {
+		e->tries++;
+		in->st.neigh.arp_probes++;
+		request(in, e, e->mac);
+		if (arm(in, e, a->retry_ns) && !in->in_poll)
+			inet_tx_flush(in);
+		return;
+	}
+	if (e->state == ARP_REACHABLE && !e->tries && !e->stale && e->used && inet_now(in) - e->used < a->ttl_ns) {
+		e->stale = 1;
+		arm(in, e, a->ttl_ns);
+		return;
+	}
+	if (e->state == ARP_REACHABLE && e->tries)
 		in->st.arp.timeouts++;
 	arp_entry_free(in, e);
+}
+
+void arp_probe(struct inet *in, struct arp_entry *e)
+{
+	e->stale = 0;
+	e->tries = 1;
+	in->st.neigh.arp_probes++;
+	request(in, e, e->mac);
+	arm(in, e, in->arp.retry_ns);
 }
 
 /* Parks p on an INCOMPLETE entry; consumes p. */
 int arp_park(struct inet *in, struct arp_entry *e, struct pkt *p)
 {
 	struct arp *a = &in->arp;
+	if (e->weak && e->qlen >= 1) {
+		/* A reply's retransmission while its first copy waits: one is enough. */
+		INET_DROP(in->st.neigh.arp_drop_reply_unresolved, "arp reply-unresolved");
+		pkt_free(in, p);
+		return -EHOSTUNREACH;
+	}
 	if (e->qlen >= ARP_PENDING_PER_ENTRY || a->pend_free < 0) {
 		INET_DROP(in->st.arp.drop_queue_full, "arp queue-full");
 		pkt_free(in, p);
@@ -187,11 +314,14 @@ int arp_park(struct inet *in, struct arp_entry *e, struct pkt *p)
 	return 0;
 }
 
-/* Starts resolving e: first request now, retries from its timer. */
-void arp_start(struct inet *in, struct arp_entry *e)
+/* Starts resolving e: first request now (paid: its budget already taken), retries from its timer. */
+void arp_start(struct inet *in, struct arp_entry *e, bool paid)
 {
 	e->tries = 1;
-	arp_send(in, ARP_OP_REQUEST, NULL, e->ip, eth_broadcast);
+	if (paid)
+		arp_send(in, ARP_OP_REQUEST, NULL, e->ip, eth_broadcast);
+	else
+		request(in, e, eth_broadcast);
 	arm(in, e, in->arp.retry_ns);
 }
 
@@ -210,6 +340,8 @@ void arp_init(struct inet *in, const struct demi_config *cfg)
 	a->ttl_ns = cfg->arp_cache_ttl_s * NSEC_PER_SEC;
 	a->retry_ns = (cfg->arp_request_timeout_ms ? cfg->arp_request_timeout_ms : 1) * NSEC_PER_MSEC;
 	a->retries = cfg->arp_request_retries ? cfg->arp_request_retries : 1;
+	a->credit_ns = NSEC_PER_SEC / ARP_REQ_RATE * ARP_REQ_BURST; /* a full bucket */
+	a->credit_at = clock_now();
 	for (int i = 0; i < cfg->arp_table_len; i++) {
 		uint32_t ip = cfg->arp_table[i].ip.s_addr;
 		struct arp_entry *e = arp_find(a, ip);
@@ -217,7 +349,7 @@ void arp_init(struct inet *in, const struct demi_config *cfg)
 			e = arp_entry_new(in, ip, ARP_STATIC);
 		if (!e)
 			break;
-		e->state = ARP_STATIC;
+		set_state(a, e, ARP_STATIC);
 		memcpy(e->mac, cfg->arp_table[i].mac, 6);
 	}
 }

@@ -55,7 +55,7 @@ void arp_input(struct inet *in, struct pkt *p)
 	}
 	/* A request for us: RFC 826 adds the sender when it is new, then replies. */
 	if (!merged && ap->spa) {
-		e = arp_entry_new(in, ap->spa, ARP_INCOMPLETE);
+		e = arp_entry_new(in, ap->spa, ARP_REACHABLE);
 		if (e)
 			arp_entry_resolved(in, e, ap->sha);
 	}

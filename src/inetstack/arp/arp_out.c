@@ -7,6 +7,8 @@
 #include "../inet_tx.h"
 #include "../../net/prot/arp.h"
 #include "../../net/prot/ethernet.h"
+#include "../../net/prot/ipv4.h"
+#include "../../net/prot/tcp.h"
 #include "arp_priv.h"
 
 static const uint8_t zero_mac[6];
@@ -60,6 +62,23 @@ void arp_reply_in_place(struct inet *in, struct pkt *p)
 	eth_output(in, p, sha, ETH_TYPE_ARP);
 }
 
+/*
+ * Does p (an IPv4 packet) answer unsolicited input: a SYN-ACK (a SYN queue's
+ * or a cookie's) or a RST? Its destination may be any address a spoofed SYN
+ * named, so what it may cost in ARP work is bounded (arp.h).
+ */
+static bool answers_unsolicited(const struct pkt *p)
+{
+	const struct ipv4_hdr *ih = (const struct ipv4_hdr *)p->data;
+	if (p->len < IPV4_HDR_LEN || ih->proto != IPV4_PROTO_TCP || (ih->off & htons(IPV4_OFFMASK)))
+		return false;
+	uint32_t hlen = (ih->vhl & 0xfu) * 4;
+	if (p->len < hlen + 14)
+		return false;
+	uint8_t flags = p->data[hlen + 13];
+	return (flags & TH_RST) || (flags & (TH_SYN | TH_ACK)) == (TH_SYN | TH_ACK);
+}
+
 int arp_output(struct inet *in, struct pkt *p, uint32_t next_hop)
 {
 	struct arp *a = &in->arp;
@@ -68,19 +87,41 @@ int arp_output(struct inet *in, struct pkt *p, uint32_t next_hop)
 		e = arp_find(a, next_hop);
 	if (__builtin_expect(e && e->state >= ARP_REACHABLE, 1)) {
 		a->last = e;
+		e->used = inet_now(in);
+		if (__builtin_expect(e->stale, 0))
+			arp_probe(in, e);
 		return eth_output(in, p, e->mac, ETH_TYPE_IPV4);
+	}
+	bool reply = answers_unsolicited(p);
+	if (e && e->state == ARP_FAILED) {
+		/* Asked in vain within the last ARP_FAILED_HOLD_NS: no new request (the per-address limit). */
+		if (reply)
+			INET_DROP(in->st.neigh.arp_drop_reply_unresolved, "arp reply-unresolved");
+		else
+			INET_DROP(in->st.neigh.arp_drop_failed, "arp failed");
+		pkt_free(in, p);
+		return -EHOSTUNREACH;
 	}
 	/* Not resolved: park the packet (Demikernel drops it) and ask, unless a request is already out. */
 	bool fresh = !e;
 	if (fresh) {
+		/* A reply starts a resolution only while the request budget is above half: real peers keep the rest. */
+		if (reply && !arp_request_budget(in, true)) {
+			INET_DROP(in->st.neigh.arp_drop_reply_unresolved, "arp reply-unresolved");
+			pkt_free(in, p);
+			return -EHOSTUNREACH;
+		}
 		e = arp_entry_new(in, next_hop, ARP_INCOMPLETE);
 		if (!e) {
 			pkt_free(in, p);
 			return -ENOBUFS;
 		}
+		e->weak = reply;
+	} else if (!reply) {
+		e->weak = 0; /* someone else needs the address too: the full retries */
 	}
 	int err = arp_park(in, e, p);
 	if (fresh)
-		arp_start(in, e);
+		arp_start(in, e, reply); /* a reply's request was paid for above */
 	return err;
 }

@@ -58,7 +58,18 @@ void ipv4_deliver(struct inet *in, struct pkt *p, const struct ipv4_hdr *ih, boo
  */
 int ipv4_output(struct inet *in, struct pkt *p, uint8_t proto, uint32_t dst);
 
-/* Routes a finished IPv4 packet: loopback, broadcast or ARP. Consumes p. */
+/*
+ * The next hop for dst: dst itself when it is on the link (inside
+ * local_ipv4_addr/ipv4_prefix_len, or no prefix configured), else the
+ * default gateway. 0, or -ENETUNREACH: off the subnet and no gateway.
+ */
+int ipv4_next_hop(struct inet *in, uint32_t dst, uint32_t *hop);
+
+/*
+ * Routes a finished IPv4 packet: loopback, broadcast, or ARP for its next hop
+ * (ipv4_next_hop). Consumes p. -ENETUNREACH: no route (counted in
+ * neigh.drop_no_route, said once at warn level).
+ */
 int ipv4_route(struct inet *in, struct pkt *p, uint32_t dst);
 
 /* ipv4_frag.c: sends p in fragments of at most the MTU (RFC 791 section 3.2). Consumes p. */

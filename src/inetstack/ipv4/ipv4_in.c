@@ -6,11 +6,31 @@
 #include "../../net/prot/icmp.h"
 #include "ipv4.h"
 
-static inline bool bad_source(uint32_t src)
+/*
+ * RFC 1122 3.2.1.3: martian sources are discarded when they come off the
+ * wire: our own address (a LAND packet, or a spoof: it would talk to itself
+ * through the loopback), 0.0.0.0 (we answer no DHCP-like requests), loopback,
+ * multicast and class E, the limited and the subnet's broadcast. True: dropped
+ * and counted, by class and in ipv4.drop_bad_src.
+ */
+static bool martian(struct inet *in, uint32_t src)
 {
+	struct demi_netstats_neigh *n = &in->st.neigh;
 	uint32_t h = ntohl(src);
-	/* RFC 1122 3.2.1.3: broadcast, class D/E and loopback sources are discarded when they come off the wire. */
-	return h == 0xffffffffu || (h >> 28) >= 0xe || (h >> 24) == 127;
+	if (__builtin_expect(src == in->addr, 0))
+		INET_DROP(n->drop_martian_own, "ipv4 martian-own-address");
+	else if (h == 0)
+		INET_DROP(n->drop_martian_zero, "ipv4 martian-zero");
+	else if ((h >> 24) == 127)
+		INET_DROP(n->drop_martian_loopback, "ipv4 martian-loopback");
+	else if (h == 0xffffffffu || inet_subnet_bcast(in, src))
+		INET_DROP(n->drop_martian_bcast, "ipv4 martian-broadcast");
+	else if ((h >> 28) >= 0xe)
+		INET_DROP(n->drop_martian_mcast, "ipv4 martian-multicast");
+	else
+		return false;
+	in->st.ipv4.drop_bad_src++;
+	return true;
 }
 
 void ipv4_input(struct inet *in, struct pkt *p, bool trusted)
@@ -48,10 +68,8 @@ void ipv4_input(struct inet *in, struct pkt *p, bool trusted)
 		INET_DROP(st->drop_not_ours, "ipv4 not-ours");
 		goto drop;
 	}
-	if (!trusted && bad_source(ih->src)) {
-		INET_DROP(st->drop_bad_src, "ipv4 bad-src");
+	if (!trusted && martian(in, ih->src))
 		goto drop;
-	}
 	/*
 	 * RFC 1122 3.2.1.7: a host does not discard a datagram for a low TTL;
 	 * TTL matters to routers only. Options (RFC 1122 3.2.1.8) are skipped.

@@ -26,14 +26,41 @@ void ipv4_fill_hdr(struct inet *in, struct ipv4_hdr *h, uint8_t proto, uint32_t 
 		h->sum = cksum_ipv4_hdr(h, IPV4_HDR_LEN);
 }
 
+int ipv4_next_hop(struct inet *in, uint32_t dst, uint32_t *hop)
+{
+	/* No prefix configured: every destination is on the link (as Demikernel). */
+	if (!in->netmask || (dst & in->netmask) == (in->addr & in->netmask) || dst == IPV4_BROADCAST) {
+		*hop = dst;
+		return 0;
+	}
+	if (in->gateway) {
+		*hop = in->gateway;
+		return 0;
+	}
+	return -ENETUNREACH;
+}
+
 int ipv4_route(struct inet *in, struct pkt *p, uint32_t dst)
 {
 	if (dst == in->addr)
 		return inet_loop_enqueue(in, p);
-	if (dst == IPV4_BROADCAST)
+	if (dst == IPV4_BROADCAST || inet_subnet_bcast(in, dst))
 		return eth_output(in, p, eth_broadcast, ETH_TYPE_IPV4);
-	/* Every destination is on the link: the configuration names no gateway (as Demikernel). */
-	return arp_output(in, p, dst);
+	uint32_t hop;
+	if (__builtin_expect(ipv4_next_hop(in, dst, &hop) < 0, 0)) {
+		INET_DROP(in->st.neigh.drop_no_route, "ipv4 no-route");
+		if (!in->warned_no_route) {
+			in->warned_no_route = true;
+			log_warn("inetstack: packets for addresses outside the local subnet (inetstack_config.ipv4_prefix_len) "
+				 "are dropped: no route; set inetstack_config.default_gateway (DEFAULT_GATEWAY)");
+		}
+		pkt_free(in, p);
+		return -ENETUNREACH;
+	}
+	if (hop != dst)
+		in->st.neigh.tx_via_gateway++;
+	/* ARP is asked only for on-link addresses: the destination itself, or the gateway. */
+	return arp_output(in, p, hop);
 }
 
 int ipv4_output(struct inet *in, struct pkt *p, uint8_t proto, uint32_t dst)

@@ -571,6 +571,15 @@ void tcp_input(struct inet *in, struct pkt *p, const struct ipv4_hdr *ih, bool t
 		tp = NULL;
 	}
 	if (!tp) {
+		/*
+		 * LAND: equal endpoints reach no connection but a listener, whose
+		 * child would answer itself through the loopback forever. (A
+		 * self-connect's own SYN finds its connection above.)
+		 */
+		if (__builtin_expect(ih->src == ih->dst && th->sport == th->dport, 0)) {
+			INET_DROP(in->st.neigh.drop_land, "tcp land");
+			goto drop;
+		}
 		struct tcb *lp = tcp_listener_lookup(in, ih->dst, th->dport);
 		if (!lp) {
 			/* CLOSED (RFC 9293 section 3.10.7.1): a reset for anything but a reset. */

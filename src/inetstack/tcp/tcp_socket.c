@@ -83,6 +83,9 @@ static int ts_connect(struct queue *q, struct op *op)
 	}
 	if (op->addr.sin_port == 0)
 		return -EINVAL;
+	uint32_t hop;
+	if (op->addr.sin_addr.s_addr && ipv4_next_hop(in, op->addr.sin_addr.s_addr, &hop) < 0)
+		return -ENETUNREACH; /* off the local subnet and no default gateway (doc/inetstack.md, routes) */
 	if (tcb_alloc_rings(tp) < 0) /* a connection carries data: its queues' rings */
 		return -ENOMEM;
 	uint32_t faddr = op->addr.sin_addr.s_addr ? op->addr.sin_addr.s_addr : in->addr; /* RFC 1122 3.2.1.3 */

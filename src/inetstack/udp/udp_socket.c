@@ -120,6 +120,9 @@ static int us_connect(struct queue *q, struct op *op)
 		return -EINVAL;
 	/* RFC 1122 3.2.1.3: 0.0.0.0 names this host. */
 	uint32_t faddr = op->addr.sin_addr.s_addr ? op->addr.sin_addr.s_addr : s->in->addr;
+	uint32_t hop;
+	if (ipv4_next_hop(s->in, faddr, &hop) < 0)
+		return -ENETUNREACH; /* as Linux's connect(2): off the local subnet and no gateway */
 	int err = autobind(s, faddr, op->addr.sin_port);
 	if (err)
 		return err;
