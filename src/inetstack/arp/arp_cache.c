@@ -163,7 +163,7 @@ void arp_entry_resolved(struct inet *in, struct arp_entry *e, const uint8_t *mac
 	struct arp *a = &in->arp;
 	memcpy(e->mac, mac, 6);
 	if (unresolved(e->state))
-		e->used = 0; /* not sent through yet: LRU's oldest until it is */
+		e->used = e->qhead >= 0 ? inet_now(in) : 0; /* its parked packets leave now; none: LRU's oldest */
 	set_state(a, e, ARP_REACHABLE);
 	e->tries = 0;
 	e->weak = 0;
