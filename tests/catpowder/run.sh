@@ -2,7 +2,7 @@
 # catpowder against the Linux kernel, each case in fresh namespaces made by scripts/netns.sh.
 #   tests/catpowder/run.sh CASE BUILD_DIR
 # Cases: device, device-pcap (raw frames, no stack); ping, udp-linux-client, udp-demi-client, pcap,
-# router, errors, kernel-addr, conformance, pipes (the catpowder libOS); tcp-* (tcp_cases.sh). Exit 77 without root or `ip netns`.
+# router, errors, kernel-addr, conformance, pipes (the catpowder libOS); tcp-* (tcp_cases.sh); neigh-* (neigh_cases.sh). Exit 77 without root or `ip netns`.
 set -uo pipefail
 here=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 netns="$here/../../scripts/netns.sh"
@@ -11,7 +11,7 @@ if [ "${1:-}" != inner ]; then
 	[ $# -eq 2 ] || { sed -n '2,5p' "$0" >&2; exit 2; }
 	"$netns" check || exit 77
 	topo=run2
-	case $1 in router | tcp-lossy | tcp-options) topo=run3 ;; esac
+	case $1 in router | tcp-lossy | tcp-options | neigh-route) topo=run3 ;; esac
 	exec "$netns" "$topo" -- "$0" inner "$1" "$(cd "$2" && pwd)"
 fi
 case=$2 build=$3
@@ -224,6 +224,10 @@ pipes)
 tcp-*)
 	. "$here/tcp_cases.sh"
 	tcp_case "$case"
+	;;
+neigh-*)
+	. "$here/neigh_cases.sh"
+	neigh_case "$case"
 	;;
 *)
 	echo "run.sh: unknown case $case" >&2
