@@ -91,9 +91,10 @@ static bool arm(struct inet *in, struct arp_entry *e, uint64_t ns)
  * unresolved entry never pushes out a resolved entry in use (sent through
  * within ARP_IN_USE_NS) nor a static one; at ARP_UNRES_MAX unresolved entries
  * it replaces one of them: a weak one first (only a reply wanted it), else a
- * FAILED one, else the oldest. A resolved one (learnt from a request for us)
- * takes the oldest unresolved entry, else the least recently used resolved
- * entry not in use.
+ * FAILED one, else the oldest; below the cap it takes the least recently used
+ * resolved entry not in use, else an unresolved one as above. A resolved one
+ * (learnt from a request for us) takes an unresolved entry, else the least
+ * recently used resolved entry not in use.
  */
 static struct arp_entry *slot_for(struct inet *in, enum arp_state state)
 {
@@ -128,6 +129,11 @@ static struct arp_entry *slot_for(struct inet *in, enum arp_state state)
 		in->st.neigh.arp_evicted++;
 		arp_entry_free(in, rv);
 		return rv;
+	}
+	if (uv) { /* below the cap, but every other entry is resolved and in use: the oldest unresolved one */
+		in->st.neigh.arp_unres_evicted++;
+		arp_entry_free(in, uv);
+		return uv;
 	}
 	return NULL;
 }
