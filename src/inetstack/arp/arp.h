@@ -48,6 +48,7 @@ struct arp_entry {
 	uint8_t tries; /* requests sent while INCOMPLETE, or probes of a stale REACHABLE entry */
 	uint8_t weak;  /* INCOMPLETE only for replies to unsolicited input: ARP_REPLY_TRIES, one packet parked */
 	uint8_t stale; /* REACHABLE past its TTL but in use: the next send probes it (Linux's STALE) */
+	uint8_t touched; /* sent through outside a poll since `used` was last brought up to date (no clock read) */
 	uint64_t used; /* resolved: the last send through it; unresolved: when it was created (LRU and in-use) */
 	int32_t hnext; /* next entry in the bucket, -1 */
 	int32_t qhead, qtail; /* parked packets (indices into arp.pend), -1 */

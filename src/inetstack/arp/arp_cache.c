@@ -31,6 +31,9 @@ int arp_lookup(const struct inet *in, uint32_t ip, uint8_t *mac)
 
 static inline bool unresolved(uint8_t state) { return state == ARP_INCOMPLETE || state == ARP_FAILED; }
 
+/* When e was last sent through: a send outside a poll only flagged it (arp_output), so it counts as now. */
+static inline uint64_t last_use(const struct arp_entry *e, uint64_t now) { return e->touched ? now : e->used; }
+
 /* Every state change goes here: it keeps the count of unresolved entries. */
 static void set_state(struct arp *a, struct arp_entry *e, enum arp_state state)
 {
@@ -113,9 +116,10 @@ static struct arp_entry *slot_for(struct inet *in, enum arp_state state)
 			int ru = uv ? (uv->weak ? 0 : uv->state == ARP_FAILED ? 1 : 2) : 3;
 			if (rc < ru || (rc == ru && c->used < uv->used))
 				uv = c;
-		} else if (c->state == ARP_REACHABLE && !(c->used && now - c->used < ARP_IN_USE_NS) &&
-			   (!rv || c->used < rv->used)) {
-			rv = c;
+		} else if (c->state == ARP_REACHABLE) {
+			uint64_t u = last_use(c, now);
+			if (!(u && now - u < ARP_IN_USE_NS) && (!rv || u < last_use(rv, now)))
+				rv = c;
 		}
 	}
 	if (fr && !unres_full)
@@ -153,6 +157,7 @@ struct arp_entry *arp_entry_new(struct inet *in, uint32_t ip, enum arp_state sta
 	e->tries = 0;
 	e->weak = 0;
 	e->stale = 0;
+	e->touched = 0;
 	e->used = unresolved((uint8_t)state) ? inet_now(in) : 0;
 	e->qhead = e->qtail = -1;
 	e->qlen = 0;
@@ -265,10 +270,15 @@ static void arp_timer(struct timer *t, void *arg)
 			inet_tx_flush(in);
 		return;
 	}
-	if (e->state == ARP_REACHABLE && !e->tries && !e->stale && e->used && inet_now(in) - e->used < a->ttl_ns) {
-		e->stale = 1;
-		arm(in, e, a->ttl_ns);
-		return;
+	if (e->state == ARP_REACHABLE && !e->tries) {
+		uint64_t now = inet_now(in);
+		e->used = last_use(e, now);
+		e->touched = 0;
+		if (!e->stale && e->used && now - e->used < a->ttl_ns) {
+			e->stale = 1;
+			arm(in, e, a->ttl_ns);
+			return;
+		}
 	}
 	if (e->state == ARP_REACHABLE && e->tries)
 		in->st.arp.timeouts++;

@@ -87,7 +87,11 @@ int arp_output(struct inet *in, struct pkt *p, uint32_t next_hop)
 		e = arp_find(a, next_hop);
 	if (__builtin_expect(e && e->state >= ARP_REACHABLE, 1)) {
 		a->last = e;
-		e->used = inet_now(in);
+		/* In a poll its time is at hand; outside one a flag spares a clock read per packet (see last_use). */
+		if (in->in_poll)
+			e->used = in->now;
+		else
+			e->touched = 1;
 		if (__builtin_expect(e->stale, 0))
 			arp_probe(in, e);
 		return eth_output(in, p, e->mac, ETH_TYPE_IPV4);
