@@ -3,6 +3,7 @@
  * clients (Linux sockets, one epoll thread, 64 B messages), with one of three waits:
  *   any   demi_wait_any over its array of tokens (the accept, a pop per connection, the pushes in flight)
  *   old   the same array with the former demi_wait_any (bench/old_wait_any.h: the lowest index that is done)
+ *   pass  the same array with issue 18's first demi_wait_any (bench/pass_wait_any.h: a pass over every token)
  *   next  demi_wait_next_n, 64 results at a time, no array
  * For every result it takes, the server counts the waits it made since that token completed (calls begun with the
  * token already done: the op's completion number against the runtime's count at the start of each call) and prints
@@ -12,7 +13,7 @@
  * results come in completion order. --max-age N makes it exit 1 when some token waited more than N calls or
  * any result was overtaken (the test's assertion).
  * Links the static internal library, only to read those completion numbers. bench/wait_fair_run runs it.
- *   wait_fair [--mode any|old|next] [--conns N] [--secs S] [--max-age N]
+ *   wait_fair [--mode any|old|pass|next] [--conns N] [--secs S] [--max-age N]
  */
 #include <demi/libos.h>
 #include <demi/sga.h>
@@ -25,6 +26,7 @@
 
 #include "bench.h"
 #include "old_wait_any.h"
+#include "pass_wait_any.h"
 
 #define MSG 64
 #define AGE_RING (1u << 20) /* call start marks kept: an age beyond this reads as AGE_RING */
@@ -156,12 +158,13 @@ int main(int argc, char **argv)
 		else if (!strcmp(argv[i], "--max-age") && i + 1 < argc)
 			max_age = atol(argv[++i]);
 		else {
-			fprintf(stderr, "usage: wait_fair [--mode any|old|next] [--conns N] [--secs S] [--max-age N]\n");
+			fprintf(stderr, "usage: wait_fair [--mode any|old|pass|next] [--conns N] [--secs S] [--max-age N]\n");
 			return 2;
 		}
 	}
-	int any = !strcmp(mode, "any"), old = !strcmp(mode, "old"), next = !strcmp(mode, "next");
-	if ((!any && !old && !next) || conns < 1) {
+	int any = !strcmp(mode, "any"), old = !strcmp(mode, "old"), pass = !strcmp(mode, "pass"),
+	    next = !strcmp(mode, "next");
+	if ((!any && !old && !pass && !next) || conns < 1) {
 		fprintf(stderr, "wait_fair: bad --mode or --conns\n");
 		return 2;
 	}
@@ -224,7 +227,7 @@ int main(int argc, char **argv)
 				continue;
 			CHECK(err);
 		} else {
-			int err = (any ? demi_wait_any : old_wait_any)(&qrs[0], &off, qts, n, &tick);
+			int err = (any ? demi_wait_any : pass ? pass_wait_any : old_wait_any)(&qrs[0], &off, qts, n, &tick);
 			if (err == ETIMEDOUT)
 				continue;
 			CHECK(err);
