@@ -61,8 +61,8 @@ DEMI_EXPORT int demi_wait(demi_qresult_t *qr_out, demi_qtoken_t qt, const struct
  * and that no token appeared twice. A token of the copy stays live until its
  * op is freed, and the freeing (op.c's spend, whoever collects or reclaims
  * it) notes the token's index in the copy as dirty. So the call compares the
- * array with the copy (a streaming compare, 16 bytes a vector, two cache
- * lines a step) and checks only the indices that differ and the dirty ones.
+ * array with the copy (a streaming compare, 16 or, with AVX2, 32 bytes a
+ * vector) and checks only the indices that differ and the dirty ones.
  * Then wait_idx is exact for every token in the array, so the answer is the
  * first op of the completion list (oldest first) whose slot's noted index
  * holds its token: O(1) per completed-but-uncollected op, no pass over the
@@ -114,7 +114,7 @@ static int any_is_done(struct rt *rt, void *arg)
 typedef uint64_t v2q __attribute__((vector_size(16), aligned(8), may_alias));
 
 /* The first index from i where a and b differ, n when none: 16 words (two cache lines of each) a step. */
-static inline uint32_t next_diff(const uint64_t *a, const uint64_t *b, uint32_t i, uint32_t n)
+static uint32_t next_diff_base(const uint64_t *a, const uint64_t *b, uint32_t i, uint32_t n)
 {
 	while (i + 16 <= n) {
 		const v2q *x = (const v2q *)(a + i), *y = (const v2q *)(b + i);
@@ -128,6 +128,37 @@ static inline uint32_t next_diff(const uint64_t *a, const uint64_t *b, uint32_t 
 		i++;
 	return i;
 }
+
+#if defined(__x86_64__) && (defined(__GNUC__) || defined(__clang__))
+/* The same with 32-byte vectors, where the CPU has AVX2 (half the instructions for the same bytes). */
+typedef uint64_t v4q __attribute__((vector_size(32), aligned(8), may_alias));
+
+__attribute__((target("avx2"))) static uint32_t next_diff_avx2(const uint64_t *a, const uint64_t *b, uint32_t i,
+							       uint32_t n)
+{
+	while (i + 16 <= n) {
+		const v4q *x = (const v4q *)(a + i), *y = (const v4q *)(b + i);
+		v4q d = ((x[0] ^ y[0]) | (x[1] ^ y[1])) | ((x[2] ^ y[2]) | (x[3] ^ y[3]));
+		if ((d[0] | d[1]) | (d[2] | d[3]))
+			break;
+		i += 16;
+	}
+	while (i < n && a[i] == b[i])
+		i++;
+	return i;
+}
+
+static int have_avx2 = -1;
+
+static inline uint32_t next_diff(const uint64_t *a, const uint64_t *b, uint32_t i, uint32_t n)
+{
+	if (__builtin_expect(have_avx2 < 0, 0))
+		have_avx2 = __builtin_cpu_supports("avx2") ? 1 : 0;
+	return have_avx2 ? next_diff_avx2(a, b, i, n) : next_diff_base(a, b, i, n);
+}
+#else
+#define next_diff next_diff_base
+#endif
 
 /*
  * Checks qts[i] into the copy: 0, -EINVAL for a token that names no live op,
