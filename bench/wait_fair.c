@@ -3,6 +3,7 @@
  * clients (Linux sockets, one epoll thread, 64 B messages), with one of three waits:
  *   any   demi_wait_any over its array of tokens (the accept, a pop per connection, the pushes in flight)
  *   old   the same array with the former demi_wait_any (bench/old_wait_any.h: the lowest index that is done)
+ *   pass  the same array with issue 18's first demi_wait_any (bench/pass_wait_any.h: a pass over every token)
  *   next  demi_wait_next_n, 64 results at a time, no array
  * For every result it takes, the server counts the waits it made since that token completed (calls begun with the
  * token already done: the op's completion number against the runtime's count at the start of each call) and prints
@@ -12,7 +13,12 @@
  * results come in completion order. --max-age N makes it exit 1 when some token waited more than N calls or
  * any result was overtaken (the test's assertion).
  * Links the static internal library, only to read those completion numbers. bench/wait_fair_run runs it.
- *   wait_fair [--mode any|old|next] [--conns N] [--secs S] [--max-age N]
+ *   wait_fair [--mode any|old|pass|next] [--conns N] [--secs S] [--max-age N] [--listen IP:PORT]
+ *   wait_fair --client IP:PORT [--conns N] [--secs S]
+ * --listen: the server alone on $LIBOS (catpowder: Demi's TCP), listening there for --conns clients that another
+ * process runs (the window opens once it accepted them all); it exits when the window ends.
+ * --client: the clients alone (no Demi), against such a server, until it closes the connections (exit 0) or
+ * --secs + 25 s pass (exit 1, SIGALRM). tests/catpowder (tcp-wait-fair) runs the two in a pair of namespaces.
  */
 #include <demi/libos.h>
 #include <demi/sga.h>
@@ -25,6 +31,7 @@
 
 #include "bench.h"
 #include "old_wait_any.h"
+#include "pass_wait_any.h"
 
 #define MSG 64
 #define AGE_RING (1u << 20) /* call start marks kept: an age beyond this reads as AGE_RING */
@@ -39,6 +46,7 @@ static int conns = 1000;
 static volatile int stop;
 static struct sockaddr_in srv_addr;
 static volatile long connected;
+static int client_fail; /* --client: every connection must be made and answered */
 
 /* ---- the clients: Linux sockets, closed loop, one message in flight each ---- */
 
@@ -65,13 +73,21 @@ static void *clients(void *arg)
 	for (int i = 0; i < conns; i++)
 		CHECK_SYS(send(fds[i], msg, MSG, 0));
 	struct epoll_event evs[256];
-	while (!stop) {
+	int closed = 0;
+	long answered = 0;
+	while (!stop && closed < conns) {
 		int n = epoll_wait(ep, evs, 256, 100);
 		for (int k = 0; k < n; k++) {
 			int i = (int)evs[k].data.u32;
 			ssize_t r = recv(fds[i], buf, sizeof(buf), MSG_DONTWAIT);
-			if (r <= 0)
+			if (r == 0 || (r < 0 && errno != EAGAIN && errno != EINTR)) { /* the server ended */
+				epoll_ctl(ep, EPOLL_CTL_DEL, fds[i], NULL);
+				closed++;
 				continue;
+			}
+			if (r < 0)
+				continue;
+			answered++;
 			got[i] += (int)r;
 			while (got[i] >= MSG) {
 				got[i] -= MSG;
@@ -79,6 +95,11 @@ static void *clients(void *arg)
 					break;
 			}
 		}
+	}
+	if (arg) { /* --client: the process's own verdict */
+		printf("wait_fair: client: %d connections, %ld replies, %d closed by the server\n", conns, answered,
+		       closed);
+		client_fail = closed < conns || answered < conns;
 	}
 	for (int i = 0; i < conns; i++)
 		close(fds[i]);
@@ -146,6 +167,7 @@ int main(int argc, char **argv)
 	const char *mode = "any";
 	double secs = 3;
 	long max_age = -1;
+	const char *listen_at = NULL, *client_of = NULL;
 	for (int i = 1; i < argc; i++) {
 		if (!strcmp(argv[i], "--mode") && i + 1 < argc)
 			mode = argv[++i];
@@ -155,13 +177,19 @@ int main(int argc, char **argv)
 			secs = atof(argv[++i]);
 		else if (!strcmp(argv[i], "--max-age") && i + 1 < argc)
 			max_age = atol(argv[++i]);
+		else if (!strcmp(argv[i], "--listen") && i + 1 < argc)
+			listen_at = argv[++i];
+		else if (!strcmp(argv[i], "--client") && i + 1 < argc)
+			client_of = argv[++i];
 		else {
-			fprintf(stderr, "usage: wait_fair [--mode any|old|next] [--conns N] [--secs S] [--max-age N]\n");
+			fprintf(stderr, "usage: wait_fair [--mode any|old|pass|next] [--conns N] [--secs S] [--max-age N] "
+					"[--listen IP:PORT] | --client IP:PORT [--conns N] [--secs S]\n");
 			return 2;
 		}
 	}
-	int any = !strcmp(mode, "any"), old = !strcmp(mode, "old"), next = !strcmp(mode, "next");
-	if ((!any && !old && !next) || conns < 1) {
+	int any = !strcmp(mode, "any"), old = !strcmp(mode, "old"), pass = !strcmp(mode, "pass"),
+	    next = !strcmp(mode, "next");
+	if ((!any && !old && !pass && !next) || conns < 1) {
 		fprintf(stderr, "wait_fair: bad --mode or --conns\n");
 		return 2;
 	}
@@ -170,22 +198,42 @@ int main(int argc, char **argv)
 		rl.rlim_cur = rl.rlim_max;
 		setrlimit(RLIMIT_NOFILE, &rl);
 	}
+	memset(&srv_addr, 0, sizeof(srv_addr));
+	srv_addr.sin_family = AF_INET;
+	srv_addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+	const char *at = listen_at ? listen_at : client_of;
+	if (at) {
+		char ip[64];
+		snprintf(ip, sizeof(ip), "%s", at);
+		char *colon = strrchr(ip, ':');
+		if (!colon || (*colon = 0, inet_pton(AF_INET, ip, &srv_addr.sin_addr) != 1)) {
+			fprintf(stderr, "wait_fair: bad address %s (IP:PORT)\n", at);
+			return 2;
+		}
+		srv_addr.sin_port = htons((uint16_t)atoi(colon + 1));
+	}
+	if (client_of) {
+		alarm((unsigned)secs + 25);
+		clients(&srv_addr);
+		return client_fail;
+	}
 	setenv("LIBOS", "catnap", 0);
 	struct demi_args args = { .argc = 1, .argv = argv, .callback = NULL };
 	CHECK(demi_init(&args));
 	int lqd;
 	CHECK(demi_socket(&lqd, AF_INET, SOCK_STREAM, 0));
-	memset(&srv_addr, 0, sizeof(srv_addr));
-	srv_addr.sin_family = AF_INET;
-	srv_addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
 	CHECK(demi_bind(lqd, (struct sockaddr *)&srv_addr, sizeof(srv_addr)));
 	CHECK(demi_listen(lqd, 4096));
 	struct sockaddr_in bound;
 	socklen_t blen = sizeof(bound);
 	CHECK(demi_getsockname(lqd, (struct sockaddr *)&bound, &blen));
 	srv_addr.sin_port = bound.sin_port;
+	if (listen_at) {
+		printf("wait_fair: listening on %s (%s)\n", listen_at, mode);
+		fflush(stdout);
+	}
 
-	size_t cap = (size_t)conns * 4 + 16;
+	size_t cap = (size_t)conns * 16 + 16; /* 2 a connection and the accept, unless results starve */
 	demi_qtoken_t *qts = calloc(cap, sizeof(*qts));
 	struct slot *slots = calloc(cap, sizeof(*slots));
 	int n = 0, max_n = 0;
@@ -193,7 +241,8 @@ int main(int argc, char **argv)
 	slots[n++] = (struct slot){ K_ACCEPT, lqd };
 
 	pthread_t th;
-	pthread_create(&th, NULL, clients, NULL);
+	if (!listen_at)
+		pthread_create(&th, NULL, clients, NULL);
 	long echoes = 0, window_echoes = 0;
 	uint64_t start = 0, end = 0, cpu0 = 0;
 	size_t window_ages = 0;
@@ -216,6 +265,10 @@ int main(int argc, char **argv)
 			fprintf(stderr, "wait_fair: no end (connected %ld of %d)\n", connected, conns);
 			return 1;
 		}
+		if ((size_t)n + 2 >= cap) {
+			fprintf(stderr, "wait_fair: the token array outgrew %zu tokens: completed pushes starve\n", cap);
+			return 1;
+		}
 		int got = 0, off = -1;
 		mark_call();
 		if (next) {
@@ -224,7 +277,7 @@ int main(int argc, char **argv)
 				continue;
 			CHECK(err);
 		} else {
-			int err = (any ? demi_wait_any : old_wait_any)(&qrs[0], &off, qts, n, &tick);
+			int err = (any ? demi_wait_any : pass ? pass_wait_any : old_wait_any)(&qrs[0], &off, qts, n, &tick);
 			if (err == ETIMEDOUT)
 				continue;
 			CHECK(err);
@@ -243,6 +296,8 @@ int main(int argc, char **argv)
 			bool keep = false;
 			if (kind == K_ACCEPT) {
 				CHECK(qr->qr_opcode == DEMI_OPC_ACCEPT ? 0 : qr->qr_ret);
+				if (listen_at)
+					connected++;
 				int cqd = qr->qr_value.ares.qd;
 				demi_qtoken_t pop;
 				CHECK(demi_pop(&pop, cqd));
@@ -282,7 +337,8 @@ int main(int argc, char **argv)
 	}
 	double cpu_us = (double)(thread_cpu_ns() - cpu0) / 1e3;
 	stop = 1;
-	pthread_join(th, NULL);
+	if (!listen_at)
+		pthread_join(th, NULL);
 	double span = (double)(end - (start ? start : end)) / 1e9;
 	long measured = echoes - window_echoes;
 	size_t from = window_ages, count = nages - from;

@@ -52,15 +52,34 @@ DEMI_EXPORT int demi_wait(demi_qresult_t *qr_out, demi_qtoken_t qt, const struct
 
 /*
  * demi_wait_any returns the earliest completion among its tokens, not the
- * lowest index. Every token is checked once anyway (an invalid one is EINVAL
- * at once), in the op table's dense tags (8 bytes a slot); that pass keeps
- * the done op with the smallest completion number (cseq) and notes each
- * token's index in the table's dense wait_idx (4 bytes a slot). When none is
- * done the call runs rounds, and after a round that completed anything reads
- * only the new completions (the tail of the completion list, newest back to
- * the last check): an op belongs to the call when the array holds its token
- * at the noted index, and the oldest such op is the answer. A call costs one
- * pass over the array plus the new completions of each round, never a rescan.
+ * lowest index, and checks every token (an invalid one is EINVAL at once).
+ *
+ * A server calls it again and again on one array that changes in a few
+ * places between calls (the returned token replaced, one appended). So the
+ * call keeps a copy of the array it last checked (op_table.any_shadow) and
+ * what it learnt: each token's index (the dense wait_idx, 4 bytes a slot),
+ * and that no token appeared twice. A token of the copy stays live until its
+ * op is freed, and the freeing (op.c's spend, whoever collects or reclaims
+ * it) notes the token's index in the copy as dirty. So the call compares the
+ * array with the copy (a streaming compare, 16 or, with AVX2, 32 bytes a
+ * vector) and checks only the indices that differ and the dirty ones.
+ * Then wait_idx is exact for every token in the array, so the answer is the
+ * first op of the completion list (oldest first) whose slot's noted index
+ * holds its token: O(1) per completed-but-uncollected op, no pass over the
+ * tags.
+ *
+ * When there is no copy to trust (first call, more than ANY_DIRTY_MAX tokens
+ * of the copy spent since, a duplicate token, more tokens than the table has
+ * slots, or many uncollected results that are not in the array), the call
+ * makes the full pass instead: every token checked in the op table's dense
+ * tags (8 bytes a slot), keeping the done op with the smallest completion
+ * number (cseq), and the copy is taken anew. Another array is simply one
+ * that differs from the copy everywhere.
+ *
+ * When none is done the call runs rounds, and after a round that completed
+ * anything reads only the new completions (the tail of the completion list,
+ * newest back to the last check): an op belongs to the call when the array
+ * holds its token at the noted index, and the oldest such op is the answer.
  */
 struct any_wait {
 	const demi_qtoken_t *qts;
@@ -91,6 +110,149 @@ static int any_is_done(struct rt *rt, void *arg)
 	return w->found != NULL;
 }
 
+/* Two tokens, loaded unaligned: the baseline x86-64 vector (SSE2), two lanes on other targets' generic vectors. */
+typedef uint64_t v2q __attribute__((vector_size(16), aligned(8), may_alias));
+
+/* The first index from i where a and b differ, n when none: 16 words (two cache lines of each) a step. */
+static uint32_t next_diff_base(const uint64_t *a, const uint64_t *b, uint32_t i, uint32_t n)
+{
+	while (i + 16 <= n) {
+		const v2q *x = (const v2q *)(a + i), *y = (const v2q *)(b + i);
+		v2q d = ((x[0] ^ y[0]) | (x[1] ^ y[1])) | ((x[2] ^ y[2]) | (x[3] ^ y[3])) |
+			((x[4] ^ y[4]) | (x[5] ^ y[5])) | ((x[6] ^ y[6]) | (x[7] ^ y[7]));
+		if (d[0] | d[1])
+			break;
+		i += 16;
+	}
+	while (i < n && a[i] == b[i])
+		i++;
+	return i;
+}
+
+#if defined(__x86_64__) && (defined(__GNUC__) || defined(__clang__))
+/* The same with 32-byte vectors, where the CPU has AVX2 (half the instructions for the same bytes). */
+typedef uint64_t v4q __attribute__((vector_size(32), aligned(8), may_alias));
+
+__attribute__((target("avx2"))) static uint32_t next_diff_avx2(const uint64_t *a, const uint64_t *b, uint32_t i,
+							       uint32_t n)
+{
+	while (i + 16 <= n) {
+		const v4q *x = (const v4q *)(a + i), *y = (const v4q *)(b + i);
+		v4q d = ((x[0] ^ y[0]) | (x[1] ^ y[1])) | ((x[2] ^ y[2]) | (x[3] ^ y[3]));
+		if ((d[0] | d[1]) | (d[2] | d[3]))
+			break;
+		i += 16;
+	}
+	while (i < n && a[i] == b[i])
+		i++;
+	return i;
+}
+
+static int have_avx2 = -1;
+
+static inline uint32_t next_diff(const uint64_t *a, const uint64_t *b, uint32_t i, uint32_t n)
+{
+	if (__builtin_expect(have_avx2 < 0, 0))
+		have_avx2 = __builtin_cpu_supports("avx2") ? 1 : 0;
+	return have_avx2 ? next_diff_avx2(a, b, i, n) : next_diff_base(a, b, i, n);
+}
+#else
+#define next_diff next_diff_base
+#endif
+
+/*
+ * Checks qts[i] into the copy: 0, -EINVAL for a token that names no live op,
+ * 1 when the token is also at another index of the array (the copy's indices
+ * are exact for tokens that did not change, as no array it holds has a
+ * duplicate, so a second index is found wherever it is).
+ */
+static inline int check_one(struct op_table *t, const demi_qtoken_t *qts, uint32_t n, uint32_t i)
+{
+	demi_qtoken_t qt = qts[i];
+	if (op_token_state(t, qt) == OP_FREE)
+		return -EINVAL;
+	uint32_t slot = (uint32_t)qt - 1;
+	uint32_t h = t->wait_idx[slot];
+	if (h != i && h < n && qts[h] == qt)
+		return 1;
+	t->wait_idx[slot] = i;
+	t->any_shadow[i] = qt;
+	return 0;
+}
+
+/*
+ * The fast check against the copy: 0 when every token is live and its index
+ * noted (*best the earliest done op among them, or NULL), -EINVAL, or 1 when
+ * the full pass must decide (a duplicate; too many foreign completions).
+ */
+static int any_fast(struct op_table *t, const demi_qtoken_t *qts, uint32_t n, struct op **best, int *best_i)
+{
+	uint32_t m = n < t->any_n ? n : t->any_n;
+	/* The dirty indices first: check_one overwrites the copy at an index it checks. */
+	for (uint32_t k = 0; k < t->any_ndirty; k++) {
+		uint32_t i = t->any_dirty[k];
+		if (i < m && qts[i] == t->any_shadow[i]) {
+			int r = check_one(t, qts, n, i);
+			if (r)
+				return r;
+		}
+	}
+	for (uint32_t i = next_diff(qts, t->any_shadow, 0, m); i < m; i = next_diff(qts, t->any_shadow, i + 1, m)) {
+		int r = check_one(t, qts, n, i);
+		if (r)
+			return r;
+	}
+	for (uint32_t i = m; i < n; i++) {
+		int r = check_one(t, qts, n, i);
+		if (r)
+			return r;
+	}
+	/* Oldest first; ops not in the array are skipped at O(1) each, a bounded number of them. */
+	uint32_t budget = n / 4 + 16;
+	for (struct list_node *ln = t->completed.next; ln != &t->completed; ln = ln->next) {
+		struct op *op = container_of(ln, struct op, cnode);
+		uint32_t i = t->wait_idx[op - t->ops];
+		if (i < n && qts[i] == op_token(t, op)) {
+			*best = op;
+			*best_i = (int)i;
+			return 0;
+		}
+		if (--budget == 0)
+			return 1;
+	}
+	*best = NULL;
+	return 0;
+}
+
+/* The full pass: every token checked, the copy taken anew. */
+static int any_full(struct op_table *t, const demi_qtoken_t *qts, uint32_t n, struct op **best, int *best_i)
+{
+	bool keep = n <= t->cap, dups = false;
+	*best = NULL;
+	/* Backwards, so that a repeated token is noted at, and answers with, its first index. */
+	for (uint32_t i = n; i-- > 0;) {
+		demi_qtoken_t qt = qts[i];
+		enum op_state st = op_token_state(t, qt); /* the dense tags only: pending ops are not touched */
+		if (st == OP_FREE)
+			return -EINVAL;
+		uint32_t slot = (uint32_t)qt - 1;
+		if (t->wait_idx[slot] > i && t->wait_idx[slot] < n && qts[t->wait_idx[slot]] == qt)
+			dups = true;
+		t->wait_idx[slot] = i;
+		if (keep)
+			t->any_shadow[i] = qt;
+		if (st == OP_DONE) {
+			struct op *op = &t->ops[slot];
+			if (!*best || op->cseq <= (*best)->cseq) {
+				*best = op;
+				*best_i = (int)i;
+			}
+		}
+	}
+	t->any_dups = dups;
+	return 0;
+}
+
 DEMI_EXPORT int demi_wait_any(demi_qresult_t *qr_out, int *ready_offset, const demi_qtoken_t qts[], int num_qts,
 			      const struct timespec *timeout)
 {
@@ -98,34 +260,31 @@ DEMI_EXPORT int demi_wait_any(demi_qresult_t *qr_out, int *ready_offset, const d
 	if (!qr_out || !ready_offset || !qts || num_qts <= 0)
 		return EINVAL;
 	struct op_table *t = &rt->ops;
+	uint32_t n = (uint32_t)num_qts;
 	struct op *best = NULL;
 	int best_i = -1;
-	/* Backwards, so that a repeated token is noted at, and answers with, its first index. */
-	for (int i = num_qts - 1; i >= 0; i--) {
-		enum op_state st = op_token_state(t, qts[i]); /* the dense tags only: pending ops are not touched */
-		if (st == OP_FREE)
-			return EINVAL;
-		uint32_t slot = (uint32_t)qts[i] - 1;
-		t->wait_idx[slot] = (uint32_t)i;
-		if (st == OP_DONE) {
-			struct op *op = &t->ops[slot];
-			if (!best || op->cseq <= best->cseq) {
-				best = op;
-				best_i = i;
-			}
-		}
+	int r = 1;
+	if (t->any_n && !t->any_dups && n <= t->cap)
+		r = any_fast(t, qts, n, &best, &best_i);
+	if (r > 0)
+		r = any_full(t, qts, n, &best, &best_i);
+	if (r < 0) {
+		t->any_n = 0; /* the copy is half updated: the next call makes the full pass */
+		return EINVAL;
 	}
+	t->any_n = n <= t->cap ? n : 0;
+	t->any_ndirty = 0;
 	if (!best) {
 		uint64_t deadline;
 		if (deadline_of(timeout, &deadline) < 0)
 			return EINVAL;
-		struct any_wait w = { .qts = qts, .n = (uint32_t)num_qts, .seen = t->completions, .found = NULL };
+		struct any_wait w = { .qts = qts, .n = n, .seen = t->completions, .found = NULL };
 		if (rt_run_until(rt, any_is_done, &w, deadline) < 0)
 			return ETIMEDOUT;
 		best = w.found;
 		best_i = w.found_i;
 	}
-	op_collect(t, best, qr_out);
+	op_collect(t, best, qr_out); /* notes best_i dirty */
 	*ready_offset = best_i;
 	return 0;
 }

@@ -44,10 +44,12 @@ int op_table_init(struct op_table *t, uint32_t cap, struct buf_pool *pool)
 	t->ops = calloc(cap, sizeof(*t->ops));
 	t->tags = calloc(cap, sizeof(*t->tags));
 	t->wait_idx = calloc(cap, sizeof(*t->wait_idx));
-	if (!t->ops || !t->tags || !t->wait_idx) {
+	t->any_shadow = calloc(cap, sizeof(*t->any_shadow));
+	if (!t->ops || !t->tags || !t->wait_idx || !t->any_shadow) {
 		free(t->ops);
 		free(t->tags);
 		free(t->wait_idx);
+		free(t->any_shadow);
 		return -ENOMEM;
 	}
 	t->cap = cap;
@@ -71,6 +73,7 @@ void op_table_fini(struct op_table *t)
 	free(t->ops);
 	free(t->tags);
 	free(t->wait_idx);
+	free(t->any_shadow);
 	memset(t, 0, sizeof(*t));
 }
 
@@ -84,6 +87,16 @@ static inline void set_state(struct op_table *t, struct op *op, enum op_state st
 /* Spends every token issued for op's slot (a new generation); the op is free but on no list. */
 static void spend(struct op_table *t, struct op *op)
 {
+	if (t->any_n) {
+		/* A token in demi_wait_any's copy dies: that index is checked again (wait_idx is exact for the copy). */
+		uint32_t slot = (uint32_t)(op - t->ops), h = t->wait_idx[slot];
+		if (h < t->any_n && t->any_shadow[h] == op_token(t, op)) {
+			if (t->any_ndirty < ANY_DIRTY_MAX)
+				t->any_dirty[t->any_ndirty++] = h;
+			else
+				t->any_n = 0;
+		}
+	}
 	if (++op->gen == 0)
 		op->gen = 1;
 	set_state(t, op, OP_FREE);

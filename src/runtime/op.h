@@ -51,6 +51,8 @@ struct op {
 
 struct buf_pool;
 
+#define ANY_DIRTY_MAX 8
+
 struct op_table {
 	struct buf_pool *pool; /* where push references go back */
 	uint64_t completions;  /* bumped by every completion: progress for the wait loop */
@@ -67,6 +69,19 @@ struct op_table {
 	 * call's array holds the op's token at that index.
 	 */
 	uint32_t *wait_idx;
+	/*
+	 * demi_wait_any's memory of its last array (src/api/wait.c): a copy of
+	 * the any_n tokens it checked (cap slots; 0: none to trust), any_dups
+	 * when that array held a token twice, and the indices of the copy whose
+	 * token was spent since (by any call, or reclaimed): they are checked
+	 * again whatever the array holds there. More than ANY_DIRTY_MAX of them
+	 * and the copy is dropped (any_n = 0).
+	 */
+	uint64_t *any_shadow;
+	uint32_t any_n;
+	bool any_dups;
+	uint32_t any_ndirty;
+	uint32_t any_dirty[ANY_DIRTY_MAX];
 	uint32_t cap;
 	struct list_node free;
 	struct list_node completed; /* in completion order, for demi_wait_next_n */

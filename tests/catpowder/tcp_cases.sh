@@ -1,5 +1,5 @@
 # TCP against the Linux kernel over veth: interoperability both ways, handshake options and SACK, loss,
-# 1000 connections. Sourced by tests/catpowder/run.sh for its tcp-* cases, inside the namespaces it made
+# 1000 connections, wait fairness at 1000 connections. Sourced by tests/catpowder/run.sh for its tcp-* cases, inside the namespaces it made
 # (it provides fail, need, tshark_check, count, $tmp, $build, $here and the topology); doc/tcp_interop.md.
 #
 # The Demi side is tests/tools/tcp_xfer on LIBOS=$TCP_LIBOS: catpowder (Demi's own TCP) by default;
@@ -32,7 +32,9 @@ tcp_setup() {
 	# No TSO/GSO/GRO on any veth: a packet socket would receive 64 KB super-frames from Linux (catpowder drops
 	# frames larger than a slot), and the captures and the loss filter should see wire-sized segments.
 	# Same for both libOSes, so that catnap's runs are what catpowder's will be.
-	if command -v ethtool >/dev/null; then
+	if [ "${TCP_OFFLOADS:-off}" = default ]; then
+		echo "tcp: offloads at Linux's defaults"
+	elif command -v ethtool >/dev/null; then
 		for i in "$NS_A $IF_A" "$NS_B $IF_B" ${NS_R:+"$NS_R $IF_RA" "$NS_R $IF_RB"}; do
 			set -- $i
 			ip netns exec "$1" ethtool -K "$2" tso off gso off gro off >/dev/null 2>&1 ||
@@ -240,6 +242,7 @@ has_options() {
 tcp_case() {
 	local t0=$EPOCHREALTIME
 	trap 'for p in "${pids[@]}"; do kill "$p" 2>/dev/null; done' EXIT
+	[ "$1" != tcp-wait-fair ] || TCP_OFFLOADS=default
 	tcp_setup
 	case $1 in
 	tcp-linux-client)
@@ -266,6 +269,23 @@ tcp_case() {
 		# 1000 concurrent connections of 4 KiB each way: Linux clients to the Demi server, then the Demi
 		# client's 1000 connections, all driven from one thread, to a Linux server.
 		xfer_both_ways 4K 1000 120
+		;;
+	tcp-wait-fair)
+		# Wait fairness at 1,000 connections (issue 18): bench/wait_fair's echo server on Demi's TCP waiting with
+		# demi_wait_any over its array (the accept, a pop per connection, the pushes in flight), 1,000 Linux
+		# connections from one epoll client in NS_B, one 64-byte message in flight each, offloads at Linux's
+		# defaults (tcp_case skips ethtool for this case). The server fails when a result is returned before one
+		# that completed earlier, or when a token sat through more waits than the array has tokens (2,001);
+		# the client fails unless every connection was answered and then closed by the server.
+		local wf="$build/bench/wait_fair"
+		[ -x "$wf" ] || fail "$wf is not built"
+		spawn demi-server tdemi timeout 40 "$wf" --mode any --listen "$IP_A:$port" --conns 1000 --secs 2 \
+			--max-age 2001
+		listening demi-server
+		run_fg linux-client $IN_B timeout 40 "$wf" --client "$IP_A:$port" --conns 1000 --secs 2
+		grep '^wait_fair: client' "$tmp/linux-client.log"
+		finish demi-server
+		grep -E '^any ' "$tmp/demi-server.log"
 		;;
 	tcp-options)
 		# Both handshakes of Demi (its SYN as client, its SYN-ACK as server) carry MSS, window scale,
