@@ -290,6 +290,9 @@ int tcp_output(struct tcb *tp)
 		tcp_timer_persist_arm(tp);
 	if (!sent_any && (tp->flags & TF_ACKNOW))
 		tcp_send_ack(tp);
+	/* RFC 8985 section 7.2: the probe timeout restarts after new data leaves (RACK; the burst's whole flight counts). */
+	if (sent_any && tp->rec->arm && tcp_timer_rexmt_running(tp) && !(tp->flags & TF_PERSIST))
+		tp->rec->arm(tp, tp->last_send);
 	tp->flags &= ~(uint32_t)TF_NEEDOUT;
 	return 0;
 }

@@ -100,6 +100,13 @@ uint32_t tcp_prr_sndcnt(uint32_t prr_delivered, uint32_t prr_out, uint32_t recov
 	}
 	if (sndcnt < 0)
 		sndcnt = 0;
+	/*
+	 * Whole segments, as Linux counts them: a part of one lets one out
+	 * (prr_out counts what left, so the next ACK gives that much less).
+	 * Rounding down would stall recovery when ssthresh - pipe is below a
+	 * segment and no ACK is left to come.
+	 */
+	sndcnt = (sndcnt + mss - 1) / mss * mss;
 	/* The fast retransmit goes whatever the arithmetic says (as Linux's tcp_cwnd_reduction). */
 	if (!prr_out && sndcnt < mss)
 		sndcnt = mss;
@@ -403,6 +410,8 @@ static bool rack_output(struct tcb *tp)
 	return sent;
 }
 
+static void rack_arm(struct tcb *tp, uint64_t now);
+
 static void rack_acked(struct tcb *tp)
 {
 	struct tcp_rack *r = &tp->rack;
@@ -422,7 +431,7 @@ static void rack_acked(struct tcb *tp)
 		tp->flags &= ~(uint32_t)TF_LOSS;
 		episode_over(tp);
 	}
-	if (tp->snd_una == tp->snd_max || !tcp_sndq_nsent(&tp->sq))
+	if (tp->snd_una == tp->snd_max || !tcp_sndq_nsent(&tp->sq) || !delivered)
 		return;
 	const struct tcp_sent *first = tcp_sndq_sent_at(&tp->sq, 0);
 	bool lost = false;
@@ -438,6 +447,7 @@ static void rack_acked(struct tcb *tp)
 	}
 	if (lost || (tp->flags & (TF_INRECOVERY | TF_LOSS)))
 		tp->flags |= TF_NEEDOUT;
+	rack_arm(tp, now); /* RFC 8985 section 7.2: the probe timeout restarts on every ACK that delivered data */
 }
 
 /* ---- the reordering and probe timer ---- */
@@ -495,7 +505,9 @@ static void rack_fire(struct timer *t, void *arg)
 		if (tp->flags & TF_INRECOVERY)
 			r->sndcnt = tcp_prr_sndcnt(r->prr_delivered, r->prr_out, r->recover_fs, tp->cc.ssthresh, pipe(tp), 0,
 						   tp->mss);
-	} else if (kind == TCP_RACK_T_PTO) {
+		else if (!r->timer_at)
+			rack_arm(tp, now); /* nothing lost after all: the probe timeout again */
+	} else if (kind == TCP_RACK_T_PTO && !(tp->flags & (TF_INRECOVERY | TF_LOSS)) && !r->tlp_on) {
 		probe(tp);
 	}
 	tcp_output(tp);
