@@ -16,6 +16,9 @@ static struct {
 	uint32_t drop_seq;       /* A's data segment starting here ... */
 	int drop_seq_times;      /* ... is dropped this many times */
 	int nth;                 /* the nth data segment A -> B (1-based) fixes drop_seq, when drop_seq_times is set */
+	uint32_t drop_seq2;      /* the same for a second segment (nth2, drop_seq2_times) */
+	int drop_seq2_times, nth2;
+	bool seq2_fixed;
 	int data_seen;
 	bool seq_fixed;
 	uint32_t drop_ack;       /* drop B's first pure ACK with this ack number (drop_ack_on) */
@@ -46,6 +49,14 @@ static bool gfilt(void *arg, int from, int to, const uint8_t *f, uint32_t len)
 		}
 		if (G.seq_fixed && s.seq == G.drop_seq && G.drop_seq_times > 0) {
 			G.drop_seq_times--;
+			return true;
+		}
+		if (G.drop_seq2_times && !G.seq2_fixed && G.data_seen == G.nth2) {
+			G.drop_seq2 = s.seq;
+			G.seq2_fixed = true;
+		}
+		if (G.seq2_fixed && s.seq == G.drop_seq2 && G.drop_seq2_times > 0) {
+			G.drop_seq2_times--;
 			return true;
 		}
 	}
@@ -175,9 +186,10 @@ Test(tcp_rack, tail_loss_probe_after_two_srtt)
 }
 
 /*
- * The scoreboard across a timeout (RFC 6675 section 5.1, as Linux): segment 3 of a 10-segment burst is lost
- * twice (its retransmission too, and nothing follows to show it), so the RTO fires; segments 4-10 were
- * SACKed and are not sent again: the only retransmissions are of segment 3.
+ * The scoreboard across a timeout (RFC 6675 section 5.1, as Linux): segments 3 and 6 of a 10-segment burst
+ * are lost twice (their fast retransmissions too, and nothing follows to show it), so the RTO fires; the
+ * SACKed segments are not sent again after it: the only retransmissions are of segments 3 and 6 (going back
+ * to SND.UNA would send segment 7 again once the ACK of segment 3 opens the window to two segments).
  */
 static void scoreboard_case(const char *recovery)
 {
@@ -192,6 +204,8 @@ static void scoreboard_case(const char *recovery)
 	gfilter_on();
 	G.nth = 3;
 	G.drop_seq_times = 2;
+	G.nth2 = 6;
+	G.drop_seq2_times = 2;
 	const uint32_t n = 10 * a->mss;
 	burst(&c, n);
 	run_until_acked(a, 5 * SEC);
@@ -199,10 +213,12 @@ static void scoreboard_case(const char *recovery)
 	struct demi_netstats_tcp *st = &tnet_stats(NA)->tcp;
 	cr_assert_eq(st->rto_timeouts, 1, "%llu timeouts, want the one the double loss makes",
 		     (unsigned long long)st->rto_timeouts);
-	/* 10 segments, the fast retransmission of segment 3 (lost too), its retransmission after the timeout. */
-	cr_assert_eq(G.nrec, 10 + 2, "%d data segments for 10 and one segment lost twice (SACKed data resent?)", G.nrec);
+	cr_assert(G.seq_fixed && G.seq2_fixed && !G.drop_seq_times && !G.drop_seq2_times);
+	/* 10 segments, the fast retransmissions of segments 3 and 6 (lost too), theirs after the timeout. */
+	cr_assert_eq(G.nrec, 10 + 4, "%d data segments for 10 and two lost twice (SACKed data resent?)", G.nrec);
 	for (int i = 10; i < G.nrec; i++)
-		cr_assert_eq(G.rec_seq[i], G.drop_seq, "segment %d resent: %u, only %u was lost", i, G.rec_seq[i], G.drop_seq);
+		cr_assert(G.rec_seq[i] == G.drop_seq || G.rec_seq[i] == G.drop_seq2, "segment %d resent: %u, only %u and %u were lost",
+			  i, G.rec_seq[i], G.drop_seq, G.drop_seq2);
 	memwire_set_filter(T.w, NULL, NULL);
 	close_pair(&c);
 }
