@@ -224,7 +224,7 @@ int tcp_output(struct tcb *tp)
 		break;
 	}
 	bool sent_any = false;
-	if (tp->flags & (TF_INRECOVERY | TF_LOSS))
+	if (tp->flags & (TF_INRECOVERY | TF_LOSS | TF_SACKED))
 		sent_any = tp->rec->output(tp); /* RFC 6675 NextSeg, RFC 6582, RACK's lost ranges (tcp_rec.h) */
 	for (int guard = 0; guard < 1024; guard++) {
 		tcp_seq data_end = tp->snd_una + tcp_sndq_bytes(&tp->sq);
@@ -232,7 +232,7 @@ int tcp_output(struct tcb *tp)
 		/* RFC 3042: the first two duplicate ACKs each let one segment beyond cwnd out. */
 		uint32_t cwnd = tp->cc.cwnd + (tp->dupacks < TCP_DUPTHRESH ? tp->dupacks * tp->mss : 0);
 		uint32_t wnd = tp->snd_wnd < cwnd ? tp->snd_wnd : cwnd;
-		if (tp->flags & (TF_INRECOVERY | TF_LOSS))
+		if (tp->flags & (TF_INRECOVERY | TF_LOSS | TF_SACKED))
 			wnd = 0; /* recovery sent what it may */
 		tcp_seq edge = tp->snd_una + wnd;
 		uint32_t usable = SEQ_LT(tp->snd_nxt, edge) ? edge - tp->snd_nxt : 0;

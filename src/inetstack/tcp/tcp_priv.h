@@ -105,6 +105,7 @@ enum {
 	TF_SHUT_RD = 1u << 21,   /* demi_shutdown(SHUT_RD): pops end with EOF instead of waiting */
 	TF_OOO_FIN = 1u << 22,   /* the peer's FIN arrived beyond a hole: taken once RCV.NXT reaches ooo_fin */
 	TF_LOSS = 1u << 23,      /* after a timeout, the recovery algorithm resends from its scoreboard (RACK) */
+	TF_SACKED = 1u << 24,    /* SACKed data is out: the recovery algorithm sends within cwnd - pipe (RACK, as Linux) */
 };
 
 /* The transmission control block (RFC 9293 section 3.3.1). */

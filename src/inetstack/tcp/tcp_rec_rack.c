@@ -393,7 +393,7 @@ static bool rack_output(struct tcb *tp)
 		if (tp->flags & TF_INRECOVERY)
 			budget = r->sndcnt; /* PRR (RFC 6937) */
 		else
-			budget = tp->cc.cwnd > inflight ? tp->cc.cwnd - inflight : 0; /* after a timeout: cwnd */
+			budget = tp->cc.cwnd > inflight ? tp->cc.cwnd - inflight : 0; /* after a timeout, or SACKed data out */
 		if (!budget)
 			break;
 		uint32_t len = send_one(tp, budget);
@@ -431,6 +431,8 @@ static void rack_acked(struct tcb *tp)
 		tp->flags &= ~(uint32_t)TF_LOSS;
 		episode_over(tp);
 	}
+	if (!tp->sb.n)
+		tp->flags &= ~(uint32_t)TF_SACKED;
 	if (tp->snd_una == tp->snd_max || !tcp_sndq_nsent(&tp->sq) || !delivered)
 		return;
 	const struct tcp_sent *first = tcp_sndq_sent_at(&tp->sq, 0);
@@ -445,7 +447,17 @@ static void rack_acked(struct tcb *tp)
 		r->sndcnt = tcp_prr_sndcnt(r->prr_delivered, r->prr_out, r->recover_fs, tp->cc.ssthresh, pipe(tp),
 					   delivered, tp->mss);
 	}
-	if (lost || (tp->flags & (TF_INRECOVERY | TF_LOSS)))
+	/*
+	 * With SACKed data out, what may leave is cwnd less the data in flight
+	 * (SACKed and lost data are not), as Linux's tcp_packets_in_flight, not
+	 * cwnd less everything above SND.UNA: the sender keeps sending while a
+	 * hole waits to be found lost.
+	 */
+	if (tp->sb.n)
+		tp->flags |= TF_SACKED;
+	else
+		tp->flags &= ~(uint32_t)TF_SACKED;
+	if (lost || (tp->flags & (TF_INRECOVERY | TF_LOSS | TF_SACKED)))
 		tp->flags |= TF_NEEDOUT;
 	rack_arm(tp, now); /* RFC 8985 section 7.2: the probe timeout restarts on every ACK that delivered data */
 }
