@@ -102,6 +102,14 @@ void inet_libos_block(struct rt *rt, void *state, uint64_t timeout_ns)
 {
 	(void)rt;
 	struct inet_libos *il = state;
+	/*
+	 * A spinning device's poller transmits what a round left queued at the
+	 * start of the next round: frames the last round queued (a
+	 * retransmission, data an ACK let out) go now, not after the sleep,
+	 * which may last until the retransmission timer when the peer waits
+	 * for them.
+	 */
+	inet_tx_flush(il->in);
 	struct pollfd pfd = { .fd = il->wait_fd, .events = POLLIN };
 	struct timespec ts = { .tv_sec = (time_t)(timeout_ns / 1000000000u), .tv_nsec = (long)(timeout_ns % 1000000000u) };
 	/* ppoll, not poll: the timeout is in nanoseconds and a timer may be due in microseconds. */

@@ -72,6 +72,7 @@ struct demi_config {
 
 	/* tcp: (Demi's TCP in the inetstack; doc/tcp.md) */
 	char tcp_cc[16];            /* tcp.congestion_control / TCP_CONGESTION_CONTROL: cubic|newreno|reno */
+	char tcp_recovery[16];      /* tcp.recovery / TCP_RECOVERY: rack|sack (with SACK; NewReno without) */
 	uint32_t tcp_rcvbuf;        /* tcp.rcvbuf / TCP_RCVBUF: receive buffer bytes (SO_RCVBUF default) */
 	uint32_t tcp_sndbuf;        /* tcp.sndbuf / TCP_SNDBUF: send buffer bytes (SO_SNDBUF default) */
 	bool tcp_window_scale;      /* tcp.window_scale / TCP_WINDOW_SCALE: RFC 7323 */

@@ -1,6 +1,7 @@
 /*
- * A lossy link for the TCP tests (tests/catpowder/tcp_cases.sh): a tc classifier that drops a random
- * share of the IPv4 TCP packets it sees and counts them. ARP, ICMP and UDP pass untouched, so that
+ * A lossy link for the TCP tests (tests/catpowder/tcp_cases.sh) and bench/tcp_loss_run: a tc classifier
+ * that drops a random share (bpf_get_prandom_u32) of the IPv4 TCP packets it sees, data and ACKs alike,
+ * and counts them. ARP, ICMP and UDP pass untouched, so that
  * only TCP's recovery is tested.
  *   clang -O2 -target bpf -DLOSS_PERMILLE=20 -c lossy.bpf.c -o lossy.o
  *   tc qdisc add dev X clsact; tc filter add dev X egress bpf da obj lossy.o sec tc
@@ -39,6 +40,12 @@ static __always_inline void count(__u32 k)
 SEC("tc")
 int lossy(struct __sk_buff *skb)
 {
+	/*
+	 * The headers may lie beyond the linear part of the buffer (a forwarded skb keeps what the driver put
+	 * there): pull them in first, or the bounds check below fails and the filter silently drops nothing.
+	 */
+	if (bpf_skb_pull_data(skb, sizeof(struct ethhdr) + sizeof(struct iphdr)) < 0)
+		return TC_ACT_OK;
 	void *data = (void *)(long)skb->data;
 	void *end = (void *)(long)skb->data_end;
 	struct ethhdr *eth = data;

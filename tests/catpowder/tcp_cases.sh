@@ -7,8 +7,9 @@
 # which checks the tool and the peer themselves.
 # Linux's side is tests/tools/xfer_peer.py (python3, asyncio) in NS_B.
 #   TCP_BYTES (100M)            each way, tcp-linux-client and tcp-demi-client
-#   TCP_LOSSY_BYTES (20M)       each way, tcp-lossy
-#   TCP_LOSS_PERMILLE (20)      drop rate of the lossy filter, in thousandths (tcp-lossy, tcp-options)
+#   TCP_LOSSY_BYTES (8M)        each way and at each rate, tcp-lossy
+#   TCP_LOSS_PERMILLES (10 50)  drop rates of tcp-lossy, in thousandths
+#   TCP_LOSS_PERMILLE (20)      drop rate of the lossy filter, in thousandths (tcp-options)
 # shellcheck shell=bash disable=SC2154 # fail, need, tshark_check, $tmp, $build, $here: from run.sh
 
 TCP_LIBOS=${TCP_LIBOS:-catpowder}
@@ -134,19 +135,20 @@ xfer_both_ways() { # BYTES CONNS TIMEOUT
 
 # ---- the lossy filter (lossy.bpf.c) ----
 
-lossy_build() {
+lossy_build() { # [PERMILLE]: $tmp/lossy.o, or $tmp/lossyPERMILLE.o when given
 	need clang
 	local inc
 	inc="/usr/include/$(gcc -print-multiarch 2>/dev/null || echo "$(uname -m)-linux-gnu")"
 	[ -f /usr/include/bpf/bpf_helpers.h ] || { echo "tcp: libbpf-dev is missing (scripts/setup.sh)" >&2; exit 77; }
-	clang -O2 -g -target bpf -I"$inc" -DLOSS_PERMILLE="${TCP_LOSS_PERMILLE:-20}" \
-		-c "$here/lossy.bpf.c" -o "$tmp/lossy.o" 2>"$tmp/clang.log" || { cat "$tmp/clang.log" >&2; fail "clang lossy.bpf.c"; }
+	clang -O2 -g -target bpf -I"$inc" -DLOSS_PERMILLE="${1:-${TCP_LOSS_PERMILLE:-20}}" \
+		-c "$here/lossy.bpf.c" -o "$tmp/lossy${1:-}.o" 2>"$tmp/clang.log" ||
+		{ cat "$tmp/clang.log" >&2; fail "clang lossy.bpf.c"; }
 }
 
-lossy_attach() { # NS DEV DIRECTION(ingress|egress)
+lossy_attach() { # NS DEV DIRECTION(ingress|egress) [OBJECT]: attached, or put in the place of the one attached
 	ip netns exec "$1" tc qdisc replace dev "$2" clsact || fail "tc qdisc clsact on $2"
-	ip netns exec "$1" tc filter add dev "$2" "$3" bpf da obj "$tmp/lossy.o" sec tc ||
-		fail "cannot attach lossy.o to $2 $3"
+	ip netns exec "$1" tc filter replace dev "$2" "$3" pref 1 handle 1 bpf da obj "${4:-$tmp/lossy.o}" sec tc ||
+		fail "cannot attach ${4:-lossy.o} to $2 $3"
 }
 
 # lossy_count NS DEV DIRECTION: "SEEN DROPPED" from the filter's map (bpftool), or "- DROPPED" from the
@@ -357,20 +359,24 @@ sys.exit(0 if n == int(sys.argv[3]) and bad == 0 else 1)
 		echo "ok: every byte and EOF after a return from main"
 		;;
 	tcp-lossy)
-		# NS_A - NS_R - NS_B; the router drops TCP_LOSS_PERMILLE/1000 of the TCP packets it forwards, each
-		# way; 20 MiB each way must arrive intact, with Demi as server and as client.
-		lossy_build
-		lossy_attach "$NS_R" "$IF_RA" egress # towards Demi
-		lossy_attach "$NS_R" "$IF_RB" egress # towards Linux
-		local before
-		before=$(retrans "$IN_B")
-		xfer_both_ways "${TCP_LOSSY_BYTES:-20M}" 1 200
-		check_dropped "$NS_R" "$IF_RA" egress
-		check_dropped "$NS_R" "$IF_RB" egress
-		local after
-		after=$(retrans "$IN_B")
-		[ "$after" -gt "$before" ] || fail "Linux retransmitted nothing: the loss did not reach TCP"
-		echo "ok: Linux retransmitted $((after - before)) segments"
+		# NS_A - NS_R - NS_B; the router drops 1%, then 5% (TCP_LOSS_PERMILLES) of the TCP packets it forwards,
+		# each way, data and ACKs; TCP_LOSSY_BYTES (8 MiB) each way must arrive intact at each rate, with Demi
+		# as server and as client (Demi sending: RACK-TLP, doc/tcp.md). Demi has no gateway route: the router
+		# answers ARP for NS_B's subnet (proxy ARP, scripts/netns.sh run3).
+		local before after p
+		for p in ${TCP_LOSS_PERMILLES:-10 50}; do
+			lossy_build "$p"
+			lossy_attach "$NS_R" "$IF_RA" egress "$tmp/lossy$p.o" # towards Demi
+			lossy_attach "$NS_R" "$IF_RB" egress "$tmp/lossy$p.o" # towards Linux
+			before=$(retrans "$IN_B")
+			echo "tcp-lossy: $p per mille lost each way"
+			xfer_both_ways "${TCP_LOSSY_BYTES:-8M}" 1 120
+			check_dropped "$NS_R" "$IF_RA" egress
+			check_dropped "$NS_R" "$IF_RB" egress
+			after=$(retrans "$IN_B")
+			[ "$after" -gt "$before" ] || fail "Linux retransmitted nothing: the loss did not reach TCP"
+			echo "ok: Linux retransmitted $((after - before)) segments at $p per mille"
+		done
 		;;
 	*)
 		echo "run.sh: unknown case $1" >&2

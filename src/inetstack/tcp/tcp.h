@@ -16,6 +16,7 @@ struct queue_ops;
 struct demi_config;
 struct tcb;
 struct tcp_cc_ops;
+struct tcp_rec_ops;
 
 /* Stack-wide TCP state, one per struct inet. */
 struct tcp {
@@ -26,6 +27,7 @@ struct tcp {
 	uint32_t next_ephemeral;
 	struct tcp_isn_secret secret;
 	const struct tcp_cc_ops *cc;
+	const struct tcp_rec_ops *rec; /* loss recovery of connections with SACK (tcp.recovery) */
 	uint64_t challenge_window; /* clock_now() / 1 s of the current rate-limit window */
 	uint32_t challenge_count;
 	/* From the config, in clock_now() units where they are times. */

@@ -6,6 +6,9 @@
 static const struct cfg_key keys[] = {
 	CFG_ENUM_KEY("tcp", "congestion_control", "TCP_CONGESTION_CONTROL", tcp_cc, "cubic|newreno|reno", "cubic",
 		     "Congestion control of Demi's TCP (doc/tcp_cc.md)."),
+	CFG_ENUM_KEY("tcp", "recovery", "TCP_RECOVERY", tcp_recovery, "rack|sack", "rack",
+		     "Loss recovery where SACK is negotiated: RACK-TLP with PRR (RFC 8985, RFC 6937), or RFC 6675 "
+		     "(doc/tcp.md); NewReno without SACK."),
 	CFG_UINT_KEY("tcp", "rcvbuf", "TCP_RCVBUF", tcp_rcvbuf, 1u << 20, 4096, 1u << 30, "bytes",
 		     "Default SO_RCVBUF of TCP sockets."),
 	CFG_UINT_KEY("tcp", "sndbuf", "TCP_SNDBUF", tcp_sndbuf, 1u << 20, 4096, 1u << 30, "bytes",

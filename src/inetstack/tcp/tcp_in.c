@@ -72,7 +72,8 @@ void tcp_apply_syn_opts(struct tcb *tp, const struct tcp_opts *o)
 	tp->mss = n.mss;
 	tp->cc.ops = t->cc;
 	t->cc->init(&tp->cc, n.mss, inet_now(tp->in));
-	tp->rec = (tp->flags & TF_SACK) ? &tcp_rec_sack : &tcp_rec_newreno;
+	tp->rec = (tp->flags & TF_SACK) ? t->rec : &tcp_rec_newreno;
+	tcp_rack_reset(tp);
 }
 
 /* An RTT sample from the echoed timestamp (RFC 7323 section 4.1) or the timed segment (RFC 6298, Karn). */
@@ -99,6 +100,15 @@ static void enter_time_wait(struct tcb *tp)
 static bool our_fin_acked(const struct tcb *tp)
 {
 	return (tp->flags & TF_FIN_SENT) && tp->snd_una == tp->snd_max && tcp_sndq_bytes(&tp->sq) == 0;
+}
+
+/* RFC 2883: a duplicate [s, e) arrived; the next ACK reports it in a D-SACK block (the latest one wins). */
+static void note_dsack(struct tcb *tp, tcp_seq s, tcp_seq e)
+{
+	if (!(tp->flags & TF_SACK) || !SEQ_LT(s, e))
+		return;
+	tp->dsack = (struct tcp_sack_block){ .start = s, .end = e };
+	tp->dsack_pending = true;
 }
 
 /* Step seven of RFC 9293 section 3.10.7.4: segment text. Consumes p. */
@@ -131,9 +141,23 @@ static void process_text(struct tcb *tp, struct seg *s, struct pkt *p)
 	}
 	/* Out of order (above rcv_nxt, trimmed to the window): keep it, ACK at once with SACK (RFC 5681 section 4.2). */
 	in->st.tcp.ooo_segments++;
-	if (!tcp_rcvq_ooo_insert(&tp->rq, in->pool, s->seq, p))
-		INET_DROP(in->st.tcp.drop_no_room, "tcp no-room");
-	s->flags &= (uint8_t)~TH_FIN; /* a FIN beyond a hole is taken when retransmitted */
+	tcp_seq seq = s->seq;
+	uint32_t len = s->len;
+	bool kept = true;
+	if (!tcp_rcvq_ooo_insert(&tp->rq, in->pool, seq, p)) {
+		if (tcp_rcvq_ooo_full(&tp->rq)) {
+			INET_DROP(in->st.tcp.drop_no_room, "tcp no-room");
+			kept = false;
+		} else {
+			note_dsack(tp, seq, seq + len); /* all of it held already: RFC 2883 */
+		}
+	}
+	/* A FIN beyond a hole stays with its data (as Linux's out-of-order queue), taken once the hole fills. */
+	if ((s->flags & TH_FIN) && kept) {
+		tp->flags |= TF_OOO_FIN;
+		tp->ooo_fin = seq + len;
+	}
+	s->flags &= (uint8_t)~TH_FIN;
 	tp->flags |= TF_ACKNOW;
 }
 
@@ -213,6 +237,7 @@ static void trim(struct tcb *tp, struct seg *s, struct pkt *p)
 		}
 		if (d > s->len) /* a duplicate FIN: it is acknowledged again below */
 			d = s->len;
+		note_dsack(tp, s->seq, s->seq + d); /* RFC 2883 section 4: the duplicated part of a partly new segment */
 		pkt_strip(p, d);
 		s->len -= d;
 		s->seq += d;
@@ -314,6 +339,9 @@ static void established(struct tcb *tp, struct seg *s, struct pkt *p)
 	/* First: sequence number. */
 	if (!seq_acceptable(tp, s)) {
 		INET_DROP(st->drop_out_of_window, "tcp out-of-window");
+		/* RFC 2883: old data again (a spurious retransmission, or a lost ACK's): report it in a D-SACK block. */
+		if (s->len && !(s->flags & TH_RST) && SEQ_LEQ(s->seq + s->len, tp->rcv_nxt))
+			note_dsack(tp, s->seq, s->seq + s->len);
 		if (!(s->flags & TH_RST))
 			tp->flags |= TF_ACKNOW;
 		/* RFC 9293 section 3.10.7.4: in TIME-WAIT a retransmitted FIN is acknowledged and restarts the 2 MSL wait. */
@@ -405,10 +433,15 @@ static void established(struct tcb *tp, struct seg *s, struct pkt *p)
 	uint32_t newly_sacked = 0;
 	if ((tp->flags & TF_SACK) && (s->o.flags & TCP_OPTF_SACK))
 		newly_sacked = tcp_sb_update(&tp->sb, tp->snd_una, tp->snd_max, s->o.sack, s->o.nsack);
+	bool rec_hooks = ack_current && tp->rec->ack;
+	if (rec_hooks)
+		tp->rec->ack(tp, s->ack, newly_sacked, &s->o); /* RACK: what this ACK delivered, before the ranges go */
 	if (SEQ_GT(s->ack, tp->snd_una))
 		process_new_ack(tp, s);
 	else if (s->ack == tp->snd_una)
 		process_dup_ack(tp, s, newly_sacked);
+	if (rec_hooks)
+		tp->rec->acked(tp); /* RACK: time-based loss detection, PRR */
 	/* The send window (RFC 9293 section 3.10.7.4 fifth, SND.WL1/SND.WL2). */
 	if (ack_current && (SEQ_LT(tp->snd_wl1, s->seq) || (tp->snd_wl1 == s->seq && SEQ_LEQ(tp->snd_wl2, s->ack)))) {
 		uint32_t wnd = s->win << tp->snd_wscale;
@@ -483,10 +516,17 @@ static void established(struct tcb *tp, struct seg *s, struct pkt *p)
 		pkt_free(in, p);
 	}
 
-	/* Eighth: FIN, once everything before it has arrived. */
-	if ((s->flags & TH_FIN) && s->seq + s->len == tp->rcv_nxt && !(tp->flags & TF_RCVD_FIN) &&
-	    tp->state != TCPS_TIME_WAIT) {
+	/* Eighth: FIN, once everything before it has arrived; one beyond a hole waits for the hole (TF_OOO_FIN). */
+	bool fin = (s->flags & TH_FIN) && s->seq + s->len == tp->rcv_nxt;
+	if ((s->flags & TH_FIN) && SEQ_GT(s->seq + s->len, tp->rcv_nxt) && !s->len && tcps_can_recv(tp->state)) {
+		tp->flags |= TF_OOO_FIN | TF_ACKNOW; /* a bare FIN beyond a hole */
+		tp->ooo_fin = s->seq;
+	}
+	if (!fin && (tp->flags & TF_OOO_FIN) && tp->ooo_fin == tp->rcv_nxt)
+		fin = true;
+	if (fin && !(tp->flags & TF_RCVD_FIN) && tp->state != TCPS_TIME_WAIT) {
 		tp->rcv_nxt++;
+		tp->flags &= ~(uint32_t)TF_OOO_FIN;
 		tp->flags |= TF_RCVD_FIN | TF_ACKNOW;
 		/* Nothing follows a FIN: out-of-order data above it was never part of the stream (as Linux's tcp_fin). */
 		tcp_rcvq_drop_ooo(&tp->rq, in->pool);

@@ -1,4 +1,7 @@
-/* TCP options: parse (bounds-checked, RFC 9293 section 3.1 MUST-6/7) and write (NOP-aligned). */
+/*
+ * TCP options: parse (bounds-checked, RFC 9293 section 3.1 MUST-6/7, as
+ * Linux's tcp_parse_options) and write (NOP-aligned).
+ */
 #include "tcp_opt.h"
 
 #include <errno.h>
@@ -28,25 +31,25 @@ static int parse_one(const uint8_t *p, uint8_t olen, struct tcp_opts *o)
 	switch (p[0]) {
 	case TCPOPT_MSS: /* RFC 9293 section 3.2: kind 2, length 4, 16-bit MSS */
 		if (olen != TCPOLEN_MSS)
-			return -EINVAL;
+			return 0; /* a wrong length for its kind: ignored, as Linux */
 		o->mss = get16(p + 2);
 		o->flags |= TCP_OPTF_MSS;
 		return 0;
 	case TCPOPT_WSCALE: /* RFC 7323 section 2.2 */
 		if (olen != TCPOLEN_WSCALE)
-			return -EINVAL;
+			return 0; /* a wrong length for its kind: ignored, as Linux */
 		/* RFC 7323 section 2.3: a shift over 14 is taken as 14. */
 		o->wscale = p[2] > TCP_MAX_WINSHIFT ? TCP_MAX_WINSHIFT : p[2];
 		o->flags |= TCP_OPTF_WSCALE;
 		return 0;
 	case TCPOPT_SACK_PERMITTED: /* RFC 2018 section 2 */
 		if (olen != TCPOLEN_SACK_PERMITTED)
-			return -EINVAL;
+			return 0; /* a wrong length for its kind: ignored, as Linux */
 		o->flags |= TCP_OPTF_SACK_PERMITTED;
 		return 0;
 	case TCPOPT_SACK: /* RFC 2018 section 3: at least one 8-byte block */
 		if (olen < 2 + TCPOLEN_SACK_BLOCK || (olen - 2) % TCPOLEN_SACK_BLOCK != 0)
-			return -EINVAL;
+			return 0; /* a wrong length for its kind: ignored, as Linux */
 		o->nsack = 0;
 		for (unsigned i = 2; i < olen && o->nsack < TCP_SACK_MAX_BLOCKS; i += TCPOLEN_SACK_BLOCK) {
 			o->sack[o->nsack].start = get32(p + i);
@@ -57,7 +60,7 @@ static int parse_one(const uint8_t *p, uint8_t olen, struct tcp_opts *o)
 		return 0;
 	case TCPOPT_TIMESTAMP: /* RFC 7323 section 3.2 */
 		if (olen != TCPOLEN_TIMESTAMP)
-			return -EINVAL;
+			return 0; /* a wrong length for its kind: ignored, as Linux */
 		o->ts_val = get32(p + 2);
 		o->ts_ecr = get32(p + 6);
 		o->flags |= TCP_OPTF_TIMESTAMP;
@@ -81,20 +84,22 @@ int tcp_opt_parse(const uint8_t *opt, size_t len, struct tcp_opts *o)
 			i++;
 			continue;
 		}
-		/* RFC 9293 section 3.1, MUST-7: an illegal length (below 2, or past the header) ends the parse. */
+		/*
+		 * RFC 9293 section 3.1, MUST-7: an illegal length (below 2, or
+		 * past the header) ends the parse. The options read before it
+		 * stand and the segment is processed (Linux's tcp_parse_options
+		 * does the same: it returns and the segment goes on). A known
+		 * option with the wrong length for its kind is ignored alone.
+		 */
 		if (len - i < 2)
-			goto bad;
+			break;
 		uint8_t olen = opt[i + 1];
 		if (olen < 2 || olen > len - i)
-			goto bad;
-		if (parse_one(opt + i, olen, o) < 0)
-			goto bad;
+			break;
+		parse_one(opt + i, olen, o);
 		i += olen;
 	}
 	return 0;
-bad:
-	memset(o, 0, sizeof(*o));
-	return -EINVAL;
 }
 
 int tcp_opt_write(uint8_t *buf, size_t cap, const struct tcp_opts *o)

@@ -42,9 +42,11 @@ struct tcp_opts {
  * The parser does not judge where an option may appear (MSS, window scale and
  * SACK-permitted count only on a SYN, RFC 9293 section 3.7.1, RFC 7323
  * section 2.2, RFC 2018 section 2): the caller ignores them elsewhere.
- * Returns 0, or -EINVAL for a malformed list (RFC 9293 section 3.1, MUST-7:
- * an illegal option length): a length below 2, an option running past the
- * end, a wrong length for a known kind, len over 40; *o is then cleared.
+ * An illegal option length (RFC 9293 section 3.1, MUST-7: below 2, or
+ * running past the end) ends the parse, keeping the options read before it;
+ * a known kind with the wrong length is ignored alone. Both as Linux's
+ * tcp_parse_options, which processes such a segment with what it read.
+ * Returns 0, or -EINVAL (o cleared) only for len over 40.
  */
 int tcp_opt_parse(const uint8_t *opt, size_t len, struct tcp_opts *o);
 

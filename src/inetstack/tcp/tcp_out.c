@@ -44,8 +44,18 @@ static uint16_t window_field(struct tcb *tp, bool syn)
 	return (uint16_t)field;
 }
 
-/* Options for a segment of tp: SYN ones, or timestamps and SACK blocks; now: the time it leaves (0: read the clock). */
-static int write_opts(struct tcb *tp, uint8_t flags, uint8_t *buf, uint64_t now)
+/* True when an ACK of tp carries SACK blocks: data held above a hole, or a duplicate to report (RFC 2883). */
+static inline bool sack_due(const struct tcb *tp, uint8_t flags)
+{
+	return (tp->flags & TF_SACK) && (flags & TH_ACK) && (tcp_rcvq_has_ooo(&tp->rq) || tp->dsack_pending);
+}
+
+/*
+ * Options for a segment of tp: SYN ones, or timestamps and SACK blocks; now:
+ * the time it leaves (0: read the clock); room: the option bytes that keep
+ * the segment within the MTU (SACK blocks are cut to fit).
+ */
+static int write_opts(struct tcb *tp, uint8_t flags, uint8_t *buf, uint64_t now, uint32_t room)
 {
 	struct tcp_opts o;
 	o.flags = 0;
@@ -67,7 +77,7 @@ static int write_opts(struct tcb *tp, uint8_t flags, uint8_t *buf, uint64_t now)
 			o.ts_val = tcp_ts_at(tp, now ? now : inet_now(tp->in));
 			o.ts_ecr = synack ? tp->ts_recent : 0;
 		}
-	} else if ((tp->flags & TF_TS) && !((tp->flags & TF_SACK) && (flags & TH_ACK) && tcp_rcvq_has_ooo(&tp->rq))) {
+	} else if ((tp->flags & TF_TS) && !sack_due(tp, flags)) {
 		/* The common case, timestamps alone: NOP NOP TS in Linux's layout, written directly (RFC 7323 appendix A). */
 		uint32_t w[3] = { htonl(0x0101080a), htonl(tcp_ts_at(tp, now ? now : inet_now(tp->in))), htonl(tp->ts_recent) };
 		memcpy(buf, w, sizeof(w));
@@ -78,9 +88,21 @@ static int write_opts(struct tcb *tp, uint8_t flags, uint8_t *buf, uint64_t now)
 			o.ts_val = tcp_ts_at(tp, now ? now : inet_now(tp->in));
 			o.ts_ecr = tp->ts_recent;
 		}
-		if ((tp->flags & TF_SACK) && (flags & TH_ACK) && tcp_rcvq_has_ooo(&tp->rq)) {
+		if (sack_due(tp, flags)) {
 			struct tcp_sack_block b[TCP_SACK_MAX_BLOCKS];
-			uint32_t n = tcp_rcvq_sack_blocks(&tp->rq, tp->rcv_nxt, b, TCP_SACK_MAX_BLOCKS);
+			uint32_t n = 0;
+			/* RFC 2883 section 4: the D-SACK block first, once; the usual blocks after it. */
+			if (tp->dsack_pending) {
+				b[n++] = tp->dsack;
+				tp->dsack_pending = false;
+			}
+			if (tcp_rcvq_has_ooo(&tp->rq))
+				n += tcp_rcvq_sack_blocks(&tp->rq, tp->rcv_nxt, b + n, TCP_SACK_MAX_BLOCKS - n);
+			/* Options count against the MSS: no more blocks than keep the segment within the MTU. */
+			uint32_t used = (o.flags & TCP_OPTF_TIMESTAMP) ? 12 : 0;
+			uint32_t fit = room > used + 4 ? (room - used - 4) / TCPOLEN_SACK_BLOCK : 0;
+			if (n > fit)
+				n = fit;
 			if (n) {
 				o.flags |= TCP_OPTF_SACK;
 				o.nsack = (uint8_t)n;
@@ -98,7 +120,9 @@ static int emit(struct tcb *tp, struct pkt *p, uint8_t flags, tcp_seq seq, tcp_s
 {
 	struct inet *in = tp->in;
 	uint8_t opts[TCP_MAX_OPT_LEN];
-	int olen = with_opts ? write_opts(tp, flags, opts, now) : 0;
+	uint32_t mtu_room = tp->in->mtu - IPV4_HDR_LEN - TCP_HDR_LEN;
+	uint32_t room = p->len < mtu_room ? mtu_room - p->len : 0;
+	int olen = with_opts ? write_opts(tp, flags, opts, now, room < TCP_MAX_OPT_LEN ? room : TCP_MAX_OPT_LEN) : 0;
 	if (olen < 0)
 		olen = 0;
 	uint32_t hlen = TCP_HDR_LEN + (uint32_t)olen;
@@ -200,15 +224,15 @@ int tcp_output(struct tcb *tp)
 		break;
 	}
 	bool sent_any = false;
-	if (tp->flags & TF_INRECOVERY)
-		sent_any = tp->rec->output(tp); /* RFC 6675 NextSeg, RFC 6582 (tcp_rec.h) */
+	if (tp->flags & (TF_INRECOVERY | TF_LOSS | TF_SACKED))
+		sent_any = tp->rec->output(tp); /* RFC 6675 NextSeg, RFC 6582, RACK's lost ranges (tcp_rec.h) */
 	for (int guard = 0; guard < 1024; guard++) {
 		tcp_seq data_end = tp->snd_una + tcp_sndq_bytes(&tp->sq);
 		uint32_t avail = tcp_unsent(tp);
 		/* RFC 3042: the first two duplicate ACKs each let one segment beyond cwnd out. */
 		uint32_t cwnd = tp->cc.cwnd + (tp->dupacks < TCP_DUPTHRESH ? tp->dupacks * tp->mss : 0);
 		uint32_t wnd = tp->snd_wnd < cwnd ? tp->snd_wnd : cwnd;
-		if (tp->flags & TF_INRECOVERY)
+		if (tp->flags & (TF_INRECOVERY | TF_LOSS | TF_SACKED))
 			wnd = 0; /* recovery sent what it may */
 		tcp_seq edge = tp->snd_una + wnd;
 		uint32_t usable = SEQ_LT(tp->snd_nxt, edge) ? edge - tp->snd_nxt : 0;
@@ -266,6 +290,9 @@ int tcp_output(struct tcb *tp)
 		tcp_timer_persist_arm(tp);
 	if (!sent_any && (tp->flags & TF_ACKNOW))
 		tcp_send_ack(tp);
+	/* RFC 8985 section 7.2: the probe timeout restarts after new data leaves (RACK; the burst's whole flight counts). */
+	if (sent_any && tp->rec->arm && tcp_timer_rexmt_running(tp) && !(tp->flags & TF_PERSIST))
+		tp->rec->arm(tp, tp->last_send);
 	tp->flags &= ~(uint32_t)TF_NEEDOUT;
 	return 0;
 }

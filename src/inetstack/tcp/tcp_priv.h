@@ -103,6 +103,9 @@ enum {
 	TF_FORCE = 1u << 19,     /* the persist timer overrides sender SWS avoidance */
 	TF_SHUT_WR = 1u << 20,   /* demi_shutdown(SHUT_WR) or demi_close_flush: new pushes fail, the FIN follows the pushes made before */
 	TF_SHUT_RD = 1u << 21,   /* demi_shutdown(SHUT_RD): pops end with EOF instead of waiting */
+	TF_OOO_FIN = 1u << 22,   /* the peer's FIN arrived beyond a hole: taken once RCV.NXT reaches ooo_fin */
+	TF_LOSS = 1u << 23,      /* after a timeout, the recovery algorithm resends from its scoreboard (RACK) */
+	TF_SACKED = 1u << 24,    /* SACKed data is out: the recovery algorithm sends within cwnd - pipe (RACK, as Linux) */
 };
 
 /* The transmission control block (RFC 9293 section 3.3.1). */
@@ -156,7 +159,11 @@ struct tcb {
 	tcp_seq recover;         /* RFC 6582 / RFC 6675 RecoveryPoint */
 	struct tcp_scoreboard sb;
 	struct tcp_cc cc;
-	const struct tcp_rec_ops *rec; /* loss recovery: SACK-based or NewReno (tcp_rec.h), from TF_SACK */
+	const struct tcp_rec_ops *rec; /* loss recovery: RACK-TLP, SACK-based or NewReno (tcp_rec.h), from TF_SACK */
+	struct tcp_rack rack;    /* RACK-TLP and PRR (tcp_rec_rack.c) */
+	tcp_seq ooo_fin;         /* where the peer's FIN beyond a hole lies (TF_OOO_FIN) */
+	struct tcp_sack_block dsack; /* RFC 2883: the duplicate to report first in the next ACK (dsack_pending) */
+	bool dsack_pending;
 	uint64_t last_send;      /* clock_now() of the last data sent (idle restart) */
 	uint64_t last_recv;      /* clock_now() of the last segment received (keepalive) */
 	uint32_t keep_probes;    /* keepalive probes unanswered */

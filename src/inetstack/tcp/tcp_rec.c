@@ -1,18 +1,25 @@
 /* Loss recovery's core side (entering and leaving an episode, timeouts) and what both algorithms share. */
 #include "tcp_rec.h"
 
+#include <string.h>
+
 #include "../inet_tx.h"
 #include "tcp_priv.h"
 
 void tcp_rec_dupack(struct tcb *tp)
 {
-	struct inet *in = tp->in;
 	bool lost = tp->rec->dupack(tp);
 	if (!lost && tp->dupacks < TCP_DUPTHRESH)
 		tp->flags |= TF_NEEDOUT; /* RFC 3042 limited transmit: tcp_output lets one new segment out per duplicate */
 	/* RFC 6582 section 3.2 step 2: not again for data sent before the last recovery or timeout. */
 	if (!lost || SEQ_LT(tp->snd_una, tp->recover))
 		return;
+	tcp_rec_enter(tp);
+}
+
+void tcp_rec_enter(struct tcb *tp)
+{
+	struct inet *in = tp->in;
 	tp->recover = tp->snd_max;
 	tp->flags |= TF_INRECOVERY;
 	in->st.tcp.fast_recoveries++;
@@ -34,12 +41,21 @@ void tcp_rec_ack(struct tcb *tp, uint32_t ack, uint64_t now)
 	}
 }
 
-void tcp_rec_rto(struct tcb *tp)
+bool tcp_rec_rto(struct tcb *tp)
 {
 	tp->flags &= ~(uint32_t)TF_INRECOVERY;
 	tp->dupacks = 0;
 	tp->recover = tp->snd_max; /* RFC 6582 section 3.2 step 4: no fast retransmit for what was in flight */
-	tp->rec->rto(tp);
+	return tp->rec->rto(tp);
+}
+
+const struct tcp_rec_ops *tcp_rec_find(const char *name)
+{
+	if (!strcmp(name, "rack"))
+		return &tcp_rec_rack;
+	if (!strcmp(name, "sack"))
+		return &tcp_rec_sack;
+	return NULL;
 }
 
 uint32_t tcp_rec_dupthresh(const struct tcb *tp)

@@ -16,7 +16,11 @@ static void newreno_partial_ack(struct tcb *tp)
 
 static void newreno_leave(struct tcb *tp) { (void)tp; }
 
-static void newreno_rto(struct tcb *tp) { (void)tp; }
+static bool newreno_rto(struct tcb *tp)
+{
+	(void)tp;
+	return false;
+}
 
 /*
  * Without a scoreboard, pipe is the flight less a segment per duplicate ACK

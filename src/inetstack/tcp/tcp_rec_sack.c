@@ -24,10 +24,11 @@ static void sack_partial_ack(struct tcb *tp)
 
 static void sack_leave(struct tcb *tp) { (void)tp; }
 
-static void sack_rto(struct tcb *tp)
+static bool sack_rto(struct tcb *tp)
 {
-	/* RFC 6675 section 5.1 lets the sender keep or drop the scoreboard after a timeout; we drop it. */
+	/* RFC 6675 section 5.1 lets the sender keep or drop the scoreboard after a timeout; this one drops it (RACK keeps it). */
 	tcp_sb_reset(&tp->sb, tp->snd_una);
+	return false;
 }
 
 /* Retransmits [seq, seq + len) and moves HighRxt past it. False when it could not leave. */

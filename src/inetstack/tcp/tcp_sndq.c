@@ -146,7 +146,7 @@ void tcp_sndq_sent_slow(struct tcp_sndq *q, tcp_seq una, tcp_seq seq, uint32_t l
 				continue;
 			if (SEQ_GEQ(sent_start(q, i, una), rend))
 				break;
-			e->flags |= TCP_SENT_RXT;
+			e->flags = (e->flags | TCP_SENT_RXT) & ~(uint32_t)TCP_SENT_LOST;
 			e->xmit_ns = now;
 		}
 		if (SEQ_LEQ(stop, end))
@@ -161,4 +161,18 @@ void tcp_sndq_sent_slow(struct tcp_sndq *q, tcp_seq una, tcp_seq seq, uint32_t l
 		return;
 	}
 	q->sent[q->sent_tail++ & SENT_MASK] = (struct tcp_sent){ .end = stop, .flags = 0, .xmit_ns = now };
+}
+
+void tcp_sndq_mark_lost(struct tcp_sndq *q, tcp_seq una, tcp_seq s, tcp_seq e)
+{
+	sent_split(q, una, s);
+	sent_split(q, una, e);
+	for (uint32_t i = q->sent_head; i != q->sent_tail; i++) {
+		struct tcp_sent *r = &q->sent[i & SENT_MASK];
+		if (SEQ_LEQ(r->end, s))
+			continue;
+		if (SEQ_GEQ(sent_start(q, i, una), e))
+			break;
+		r->flags |= TCP_SENT_LOST;
+	}
 }

@@ -29,7 +29,8 @@ struct tcp_sndseg {
 };
 
 enum {
-	TCP_SENT_RXT = 1u << 0, /* sent more than once */
+	TCP_SENT_RXT = 1u << 0,  /* sent more than once */
+	TCP_SENT_LOST = 1u << 1, /* marked lost by RACK, not sent again since (its SACKed parts are not lost) */
 };
 
 /*
@@ -139,6 +140,19 @@ static inline int tcp_sndq_payload(struct tcp_sndq *q, struct inet *in, uint32_t
 	}
 	return tcp_sndq_payload_slow(q, in, off, len, p);
 }
+
+/* The sent ranges, for loss detection (RACK): how many, the k-th from SND.UNA (k < count) and where it starts. */
+static inline uint32_t tcp_sndq_nsent(const struct tcp_sndq *q) { return q->sent_tail - q->sent_head; }
+static inline struct tcp_sent *tcp_sndq_sent_at(const struct tcp_sndq *q, uint32_t k)
+{
+	return &q->sent[(q->sent_head + k) & (TCP_SENT_LEN - 1)];
+}
+static inline tcp_seq tcp_sndq_sent_start(const struct tcp_sndq *q, uint32_t k, tcp_seq una)
+{
+	return k == 0 ? una : tcp_sndq_sent_at(q, k - 1)->end;
+}
+/* Marks [s, e) lost (splitting the ranges at both ends while the record has room). */
+void tcp_sndq_mark_lost(struct tcp_sndq *q, tcp_seq una, tcp_seq s, tcp_seq e);
 
 /* Records out of line what tcp_sndq_sent does not inline (a retransmission, a gap, a full record). */
 void tcp_sndq_sent_slow(struct tcp_sndq *q, tcp_seq una, tcp_seq seq, uint32_t len, uint64_t now);

@@ -17,6 +17,11 @@ int tcp_init(struct inet *in, const struct demi_config *cfg)
 		log_error("tcp: unknown congestion control '%s'", cfg->tcp_cc);
 		return -EINVAL;
 	}
+	t->rec = tcp_rec_find(cfg->tcp_recovery);
+	if (!t->rec) {
+		log_error("tcp: unknown loss recovery '%s' (rack, sack)", cfg->tcp_recovery);
+		return -EINVAL;
+	}
 	int err = tcp_isn_init(&t->secret);
 	if (err)
 		return err;

@@ -128,8 +128,9 @@ static void rexmt_fire(struct timer *t, void *arg)
 	/* RFC 6298 section 5.4-5.6, RFC 5681 section 3.1: go back to snd_una with one segment's window. */
 	uint32_t flight = tp->snd_max - tp->snd_una;
 	tp->cc.ops->on_rto(&tp->cc, flight, clock_now());
-	tcp_rec_rto(tp);
-	tp->snd_nxt = tp->snd_una;
+	/* RACK keeps its scoreboard (RFC 6675 section 5.1, as Linux) and resends what it marked lost; else go-back-N. */
+	if (!tcp_rec_rto(tp))
+		tp->snd_nxt = tp->snd_una;
 	tp->rtt_start = 0; /* Karn: nothing retransmitted is timed */
 	/* A FIN already sent goes again with the data (tcp_output). */
 	tcp_output(tp);
@@ -142,6 +143,8 @@ void tcp_timer_rexmt_arm_at(struct tcb *tp, uint64_t now)
 {
 	tp->flags &= ~(uint32_t)TF_PERSIST;
 	rexmt_set(tp, now + tcp_rto(tp));
+	if (tp->rec->arm)
+		tp->rec->arm(tp, now); /* RACK's probe timeout, earlier than the RTO */
 }
 
 void tcp_timer_rexmt_arm(struct tcb *tp) { tcp_timer_rexmt_arm_at(tp, inet_now(tp->in)); }
@@ -150,6 +153,8 @@ void tcp_timer_rexmt_stop(struct tcb *tp)
 {
 	tp->rexmt_at = 0; /* the heap entry, if any, fires once and does nothing */
 	tp->flags &= ~(uint32_t)TF_PERSIST;
+	if (tp->rec->stop)
+		tp->rec->stop(tp);
 }
 
 void tcp_timer_persist_arm(struct tcb *tp)
@@ -246,6 +251,8 @@ void tcp_timers_stop(struct tcb *tp)
 	timer_cancel(h, &tp->t_delack);
 	timer_cancel(h, &tp->t_keep);
 	timer_cancel(h, &tp->t_2msl);
+	timer_cancel(h, &tp->rack.t);
+	tp->rack.timer_at = 0;
 	tp->rexmt_at = 0;
 	tp->flags &= ~(uint32_t)(TF_PERSIST | TF_DELACK);
 }

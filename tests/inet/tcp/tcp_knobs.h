@@ -4,6 +4,8 @@
 #ifndef DEMI_TESTS_TCP_KNOBS_H
 #define DEMI_TESTS_TCP_KNOBS_H
 
+#include <stdio.h>
+
 #include "tcp_raw.h"
 #include "tcp_xfer.h"
 
@@ -18,6 +20,7 @@ static struct knobs {
 	uint64_t rto_min_ms, rto_max_ms, rto_initial_ms;
 	uint64_t keep_idle_s, keep_intvl_s;
 	uint32_t keep_probes;
+	const char *recovery; /* tcp.recovery: NULL, the default (rack) */
 } K;
 
 static inline void cfg(struct demi_config *c, int idx)
@@ -47,6 +50,8 @@ static inline void cfg(struct demi_config *c, int idx)
 		c->tcp_keepalive_intvl_s = K.keep_intvl_s;
 	if (K.keep_probes)
 		c->tcp_keepalive_probes = K.keep_probes;
+	if (K.recovery)
+		snprintf(c->tcp_recovery, sizeof(c->tcp_recovery), "%s", K.recovery);
 }
 
 static inline void setup(void)
