@@ -29,24 +29,23 @@ tcp_setup() {
 	need python3
 	[ -x "$xfer" ] || fail "$xfer is not built"
 	local i
-	# No TSO/GSO/GRO on any veth: a packet socket would receive 64 KB super-frames from Linux (catpowder drops
-	# frames larger than a slot), and the captures and the loss filter should see wire-sized segments.
-	# Same for both libOSes, so that catnap's runs are what catpowder's will be.
-	if command -v ethtool >/dev/null; then
+	# Linux's defaults stay (TSO and GSO on: Linux sends 64 KiB super-frames, catpowder takes them whole
+	# through PACKET_VNET_HDR and sends its own). The *-nooffload twins turn TSO, GSO and GRO off on every
+	# veth, as a host with offloads off or an old kernel would be (doc/catpowder.md, offloads).
+	if [ "${TCP_OFFLOADS:-on}" = off ]; then
+		need ethtool
 		for i in "$NS_A $IF_A" "$NS_B $IF_B" ${NS_R:+"$NS_R $IF_RA" "$NS_R $IF_RB"}; do
 			set -- $i
 			ip netns exec "$1" ethtool -K "$2" tso off gso off gro off >/dev/null 2>&1 ||
 				fail "ethtool -K $2 tso off gso off gro off"
 		done
-	elif [ "$TCP_LIBOS" = catpowder ]; then
-		need ethtool
 	fi
 	if [ "$TCP_LIBOS" = catnap ]; then
 		# catnap is the kernel's TCP: the kernel in NS_A needs the address that catpowder would hold itself.
 		ip -n "$NS_A" addr add "$IP_A/$PREFIX" dev "$IF_A" || fail "cannot add $IP_A to $IF_A"
 		[ -z "${GW_A:-}" ] || ip -n "$NS_A" route add default via "$GW_A" || fail "no route via $GW_A"
 	fi
-	echo "tcp: Demi side on LIBOS=$TCP_LIBOS ($IP_A on $IF_A), Linux side $IP_B on $IF_B"
+	echo "tcp: Demi side on LIBOS=$TCP_LIBOS ($IP_A on $IF_A), Linux side $IP_B on $IF_B, offloads ${TCP_OFFLOADS:-on}"
 }
 
 # spawn NAME COMMAND...: runs COMMAND in the background, output in $tmp/NAME.log; $! in pid_NAME.
