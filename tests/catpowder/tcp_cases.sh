@@ -6,7 +6,7 @@
 # TCP_LIBOS=catnap runs the same PDPIX program on the kernel's sockets (with the kernel holding IP_A),
 # which checks the tool and the peer themselves.
 # Linux's side is tests/tools/xfer_peer.py (python3, asyncio) in NS_B.
-#   TCP_BYTES (100M)            each way, tcp-linux-client and tcp-demi-client
+#   TCP_BYTES (100M)            each way, tcp-linux-client and tcp-demi-client (and their -nooffload twins)
 #   TCP_LOSSY_BYTES (20M)       each way, tcp-lossy
 #   TCP_LOSS_PERMILLE (20)      drop rate of the lossy filter, in thousandths (tcp-lossy, tcp-options)
 # shellcheck shell=bash disable=SC2154 # fail, need, tshark_check, $tmp, $build, $here: from run.sh
@@ -129,6 +129,27 @@ xfer_both_ways() { # BYTES CONNS TIMEOUT
 	fi
 }
 
+# check_offloads NAME: the Demi program NAME (run with DEMI_LOG=info) dropped no frame as too large for its
+# ring, took Linux's super-frames whole when Linux's offloads are on (none arrive with them off), and sent
+# TSO super-segments either way (with them off, the kernel cuts them in software: the GSO fallback).
+check_offloads() {
+	[ "$TCP_LIBOS" = catpowder ] || return 0
+	local line big sf tso
+	line=$(grep 'inet device:' "$tmp/$1.log" | tail -1)
+	[ -n "$line" ] || fail "no device counters at exit in $1.log"
+	big=$(sed -n 's/.*drop rx too-large \([0-9]*\).*/\1/p' <<<"$line")
+	sf=$(sed -n 's/.*rx super-frames \([0-9]*\).*/\1/p' <<<"$line")
+	tso=$(sed -n 's/.*tx TSO super-segments \([0-9]*\).*/\1/p' <<<"$line")
+	[ "$big" = 0 ] || fail "$1 dropped $big frames larger than its ring slots: $line"
+	if [ "${TCP_OFFLOADS:-on}" = off ]; then
+		[ "$sf" = 0 ] || fail "$1 received $sf super-frames although Linux's offloads are off"
+	else
+		[ "${sf:-0}" -gt 0 ] || fail "$1 received no super-frame from Linux (are PACKET_VNET_HDR and TSO working?)"
+	fi
+	[ "${tso:-0}" -gt 0 ] || fail "$1 sent no TSO super-segment"
+	echo "ok: $1: $sf super-frames received whole, $tso TSO super-segments sent, none dropped as too large"
+}
+
 # ---- the lossy filter (lossy.bpf.c) ----
 
 lossy_build() {
@@ -238,28 +259,32 @@ has_options() {
 
 tcp_case() {
 	local t0=$EPOCHREALTIME
+	# The *-nooffload twins: the same case with TSO, GSO and GRO off on every veth (tcp_setup).
+	case $1 in *-nooffload) TCP_OFFLOADS=off; set -- "${1%-nooffload}" ;; esac
 	trap 'for p in "${pids[@]}"; do kill "$p" 2>/dev/null; done' EXIT
 	tcp_setup
 	case $1 in
 	tcp-linux-client)
 		# Linux's TCP client against the Demi server: 100 MiB each way.
 		local bytes=${TCP_BYTES:-100M}
-		spawn demi-server tdemi timeout 200 "$xfer" server "$IP_A" $port --conns 1 --timeout 190
+		spawn demi-server tdemi DEMI_LOG=info timeout 200 "$xfer" server "$IP_A" $port --conns 1 --timeout 190
 		listening demi-server
 		run_fg linux-client $IN_B timeout 200 python3 "$peer" client "$IP_A" $port --send "$bytes" --recv --timeout 190
 		finish demi-server
 		grep '^conn 0 bytes' "$tmp/demi-server.log"
 		same_digest linux-client demi-server
+		check_offloads demi-server
 		;;
 	tcp-demi-client)
 		# The Demi client against Linux's TCP server: 100 MiB each way.
 		local bytes=${TCP_BYTES:-100M}
 		spawn linux-server $IN_B timeout 200 python3 "$peer" server "$IP_B" $port --conns 1 --timeout 190
 		listening linux-server
-		run_fg demi-client tdemi timeout 200 "$xfer" client "$IP_B" $port --send "$bytes" --recv --timeout 190
+		run_fg demi-client tdemi DEMI_LOG=info timeout 200 "$xfer" client "$IP_B" $port --send "$bytes" --recv --timeout 190
 		finish linux-server
 		grep '^conn 0 bytes' "$tmp/linux-server.log"
 		same_digest demi-client linux-server
+		check_offloads demi-client
 		;;
 	tcp-conns)
 		# 1000 concurrent connections of 4 KiB each way: Linux clients to the Demi server, then the Demi
@@ -356,5 +381,5 @@ sys.exit(0 if n == int(sys.argv[3]) and bad == 0 else 1)
 		exit 2
 		;;
 	esac
-	echo "tcp: $1 on $TCP_LIBOS took $(awk -v a="$t0" -v b="$EPOCHREALTIME" 'BEGIN { printf "%.1f", b - a }') s"
+	echo "tcp: $1 on $TCP_LIBOS, offloads ${TCP_OFFLOADS:-on}, took $(awk -v a="$t0" -v b="$EPOCHREALTIME" 'BEGIN { printf "%.1f", b - a }') s"
 }

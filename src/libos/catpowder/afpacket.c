@@ -190,8 +190,13 @@ static int rings_setup(struct afp *a)
 /* The options that only make it faster or quieter: missing ones on older kernels are not an error. */
 static void tune(struct afp *a)
 {
-	/* Straight to the driver: no qdisc between our ring and the interface. */
-	if (set_int(a->fd, PACKET_QDISC_BYPASS, 1))
+	/*
+	 * Straight to the driver: no qdisc between our ring and the interface.
+	 * Not with super-segments: the bypass (__dev_direct_xmit) drops a GSO
+	 * frame that the device cannot take whole (TSO off, a device without
+	 * it) instead of cutting it in software, as the qdisc path does.
+	 */
+	if (!a->vnet && set_int(a->fd, PACKET_QDISC_BYPASS, 1))
 		log_debug("catpowder: PACKET_QDISC_BYPASS unavailable");
 	/* Our own transmissions are not looped back into our receive ring. */
 	if (set_int(a->fd, PACKET_IGNORE_OUTGOING, 1))
@@ -220,12 +225,12 @@ static int afp_setup(struct afp *a, const struct demi_config *cfg)
 		log_warn("catpowder: MTU %u exceeds %s's %u; using %u", cfg->mtu, a->ifname, ifmtu, ifmtu);
 	a->tx_max = a->nd.mtu + ETH_HDR_LEN;
 	memcpy(a->nd.mac, cfg->has_local_link_addr ? cfg->local_link_addr : ifmac, 6);
-	tune(a);
 	err = rings_setup(a);
 	if (err) {
 		log_error("catpowder: packet rings on %s: %s", a->ifname, strerror(-err));
 		return err;
 	}
+	tune(a);
 	if (a->vnet) { /* the kernel cuts what we send whole (GSO, in software where the NIC has no TSO) */
 		a->nd.caps |= NETDEV_TX_TSO;
 		a->nd.tso_max = AFP_GSO_MAX;

@@ -20,7 +20,7 @@ struct demi_config;
 #define AFP_TX_FRAMES 512  /* transmit ring slots: frames handed to the kernel but not yet sent */
 /* With PACKET_VNET_HDR: slots of 64 KiB, in blocks of AFP_BIG_BLOCK (15 slots each). */
 #define AFP_BIG_BLOCK (1u << 20)
-#define AFP_RX_BIG_BLOCKS 16 /* 240 receive slots, 16 MiB */
+#define AFP_RX_BIG_BLOCKS 32 /* 480 receive slots, 32 MiB */
 #define AFP_TX_BIG_BLOCKS 8  /* 120 transmit slots, 8 MiB */
 #define AFP_GSO_MAX 65535u   /* the longest IPv4 super-frame taken or sent whole */
 
