@@ -2,6 +2,7 @@
 #include "afpacket_priv.h"
 
 #include <arpa/inet.h>
+#include <demi/netstats.h>
 #include <errno.h>
 #include <ifaddrs.h>
 #include <linux/if_ether.h>
@@ -18,7 +19,6 @@
 
 #include "../../runtime/config.h"
 #include "../../runtime/log.h"
-#include <demi/netstats.h>
 
 static int afp_wait_fd(struct netdev *d)
 {
