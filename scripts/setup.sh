@@ -15,7 +15,7 @@ PACKAGES=(
 	liburing-dev fio    # storage queues (io_uring) and their fio baseline (bench/storage_run)
 	clang               # second compiler in CI; libFuzzer for tests/fuzz
 	libbpf-dev bpftool  # the TCP tests' lossy link: a tc BPF filter (clang -target bpf) and its drop counters
-	ethtool             # the TCP tests turn veth offloads off (a packet socket cannot take 64 KB super-frames)
+	ethtool             # the TCP tests' -nooffload twins turn veth offloads off
 	hping3              # spoofed SYN floods and a LAND packet (tests/catpowder neigh-*, bench/syn_flood_run)
 	valgrind            # callgrind instruction counts (bench/inet_cost_run)
 	dpdk-dev libdpdk-dev # the catnip libOS (DPDK 22.11); Demi builds without it, catnip is then left out

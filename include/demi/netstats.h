@@ -132,6 +132,7 @@ struct demi_netstats_tcp {
 	uint64_t tx_copies;         /* data segments whose payload was copied into a frame */
 	uint64_t rx_coalesced;      /* small in-order segments copied onto the previous one */
 };
+
 /*
  * Neighbours, martians and routes (appended: the structs above keep their
  * layout). ARP's limits (doc/inetstack.md, "Neighbour limits"), the
@@ -154,6 +155,23 @@ struct demi_netstats_neigh {
 	uint64_t arp_probes;            /* unicast requests that refresh a stale entry in use */
 };
 
+/*
+ * The device's own counters (catpowder's packet socket; 0 under devices
+ * that do not count them): frames dropped before the stack saw them, each
+ * for a reason a user can fix (doc/catpowder.md says how; the first of each
+ * is logged once at warn level with the fix), and the offloads used.
+ */
+struct demi_netstats_dev {
+	uint64_t drop_rx_too_large; /* larger than a receive ring slot (a GRO/GSO super-frame past its size) */
+	uint64_t drop_rx_vlan;      /* VLAN-tagged: the stack has no VLANs */
+	uint64_t drop_rx_no_buffer; /* no buffer to copy into: the pool is exhausted */
+	uint64_t drop_rx_ring_full; /* dropped by the kernel: the receive ring was full (the stack polled too seldom) */
+	uint64_t drop_tx_too_large; /* longer than the MTU allows (nor a TSO super-segment) */
+	uint64_t tx_ring_full;      /* bursts cut short: no free transmit slot (the frames wait, not dropped) */
+	uint64_t rx_gso_frames;     /* GRO/GSO super-frames received whole (PACKET_VNET_HDR) */
+	uint64_t rx_csum_trusted;   /* frames whose checksums the kernel vouched for or left to us and we completed */
+	uint64_t tx_tso_frames;     /* TCP super-segments handed to the kernel to cut (TSO/GSO) */
+};
 struct demi_netstats {
 	struct demi_netstats_eth eth;
 	struct demi_netstats_arp arp;
@@ -162,6 +180,7 @@ struct demi_netstats {
 	struct demi_netstats_udp udp;
 	struct demi_netstats_tcp tcp;
 	struct demi_netstats_neigh neigh; /* appended */
+	struct demi_netstats_dev dev; /* appended: the structs above keep their offsets */
 };
 
 /*

@@ -72,6 +72,8 @@ int inet_create(struct rt *rt, struct netdev *dev, const struct demi_config *cfg
 		in->caps &= ~(uint32_t)NETDEV_TX_UDP_CSUM;
 	if (!cfg->tcp_checksum_offload)
 		in->caps &= ~(uint32_t)NETDEV_TX_TCP_CSUM;
+	if (!cfg->tcp_segmentation_offload || dev->tso_max <= in->mtu)
+		in->caps &= ~(uint32_t)NETDEV_TX_TSO;
 	in->ip_id = (uint16_t)(rt->ops.completions ^ (uintptr_t)in >> 4);
 	inet_set_ports(in, &(struct inet_ports){ 0 }); /* the whole range until the libOS narrows it */
 	arp_init(in, cfg);

@@ -59,6 +59,11 @@ static const struct cfg_key keys[] = {
 		     false, "Leave UDP checksums to the NIC."),
 	CFG_BOOL_KEY("inetstack_config", "tcp_checksum_offload", "TCP_CHECKSUM_OFFLOAD", tcp_checksum_offload,
 		     false, "Leave TCP checksums to the NIC."),
+	CFG_BOOL_KEY("inetstack_config", "tcp_segmentation_offload", "TCP_SEGMENTATION_OFFLOAD",
+		     tcp_segmentation_offload, true,
+		     "Demi's own: hand TCP super-segments of many MSS (up to 64 KiB) to a device that cuts them "
+		     "itself (TSO/GSO: catpowder on a kernel with PACKET_VNET_HDR); false: one MSS per segment. "
+		     "Super-segments leave their checksums to the device whatever `tcp_checksum_offload` says."),
 	{ .section = "inetstack_config", .name = "arp_table", .type = CFG_CUSTOM, CFG_FIELD(arp_table),
 	  .hooks = &arp_hooks, .doc = "Static ARP entries." },
 	CFG_UINT_KEY("inetstack_config", "arp_request_retries", "ARP_REQUEST_RETRIES", arp_request_retries, 5, 0,

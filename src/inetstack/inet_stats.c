@@ -14,17 +14,40 @@ int inet_stats_read(struct demi_netstats *out)
 	*out = in->st;
 	if (in->dev->ops->stats)
 		in->dev->ops->stats(in->dev, &out->eth);
+	if (in->dev->ops->dev_stats)
+		in->dev->ops->dev_stats(in->dev, &out->dev);
 	return 0;
 }
 
 #define U(x) ((unsigned long long)(x))
 
+/* Device drops a user can fix are said at warn level when the stack ends (info: the rest of the counters). */
+static void dev_stats_log(const struct demi_netstats_dev *d)
+{
+	bool drops = d->drop_rx_too_large || d->drop_rx_vlan || d->drop_rx_no_buffer || d->drop_rx_ring_full ||
+		     d->drop_tx_too_large;
+	enum log_level lvl = drops ? LOG_WARN : LOG_INFO;
+	if (lvl > log_threshold)
+		return;
+	log_emit(lvl, __FILE__, __LINE__,
+		 "inet device: drop rx too-large %llu vlan %llu no-buffer %llu ring-full %llu, tx too-large %llu "
+		 "(doc/catpowder.md, dropped frames); tx ring-full stalls %llu; offloads: rx super-frames %llu, "
+		 "checksums trusted %llu, tx TSO super-segments %llu",
+		 U(d->drop_rx_too_large), U(d->drop_rx_vlan), U(d->drop_rx_no_buffer), U(d->drop_rx_ring_full),
+		 U(d->drop_tx_too_large), U(d->tx_ring_full), U(d->rx_gso_frames), U(d->rx_csum_trusted),
+		 U(d->tx_tso_frames));
+}
+
 void inet_stats_log(const struct inet *in)
 {
-	if (log_threshold < LOG_INFO)
-		return;
 	struct demi_netstats st = in->st;
 	const struct demi_netstats *s = &st;
+	if (in->dev->ops->dev_stats) {
+		in->dev->ops->dev_stats(in->dev, &st.dev);
+		dev_stats_log(&st.dev);
+	}
+	if (log_threshold < LOG_INFO)
+		return;
 	if (in->dev->ops->stats) {
 		in->dev->ops->stats(in->dev, &st.eth);
 		log_info("inet device: zero-copy rx %llu tx %llu frames; copied rx %llu tx %llu bytes",

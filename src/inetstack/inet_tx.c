@@ -87,6 +87,8 @@ int inet_pkt_own(struct inet *in, struct pkt *p)
 	c.data += room;
 	c.len = p->len;
 	memcpy(c.data, p->data, p->len);
+	c.flags = p->flags; /* a super-segment stays one (PKT_TX_TSO) */
+	c.gso_size = p->gso_size;
 	pkt_free(in, p);
 	*p = c;
 	return 0;

@@ -39,6 +39,7 @@ struct memwire {
 	bool slow; /* a filter, or a port of several queues: carry takes its rare path */
 	struct memwire_stats st;
 	struct mw_port ports[MEMWIRE_PORTS];
+	uint8_t seg[ETH_HDR_LEN + 65535]; /* one segment cut from a TSO super-segment */
 };
 
 /* splitmix64: small, seedable, good enough for impairments. */
@@ -173,6 +174,81 @@ static inline __attribute__((always_inline)) void carry(struct memwire *w, int f
 		impair(w, to, data, len);
 }
 
+/* A switch: to the port that owns the destination, or to all for a group address. */
+static void switch_frame(struct memwire *w, struct mw_port *p, const uint8_t *f, uint32_t len)
+{
+	for (int j = 0; j < w->nports; j++) {
+		struct mw_port *to = &w->ports[j];
+		if (to != p && (eth_is_group(f) || memcmp(f, to->dev.mac, ETH_ADDR_LEN) == 0))
+			carry(w, p->idx, to, f, len);
+	}
+}
+
+/* RFC 1071's sum, plain: the wire checks the stack, so it shares none of the stack's code. */
+static uint32_t sum16(uint32_t s, const uint8_t *p, uint32_t n)
+{
+	for (; n > 1; p += 2, n -= 2)
+		s += (uint32_t)p[0] << 8 | p[1];
+	if (n)
+		s += (uint32_t)p[0] << 8;
+	return s;
+}
+
+static void put16(uint8_t *p, uint32_t v)
+{
+	p[0] = (uint8_t)(v >> 8);
+	p[1] = (uint8_t)v;
+}
+
+static uint16_t sum_fold(uint32_t s)
+{
+	while (s >> 16)
+		s = (s & 0xffff) + (s >> 16);
+	return (uint16_t)~s;
+}
+
+/*
+ * A TCP super-segment (PKT_TX_TSO) cut as a NIC's TSO does: segments of gso
+ * payload bytes with the same headers, IPv4 identification counting up,
+ * sequence numbers advanced, FIN and PSH only on the last, CWR only on the
+ * first, both checksums computed afresh (whatever the super-segment's held).
+ * gso >= len (tso_whole): one segment, the whole of it.
+ */
+static void tso_cut(struct memwire *w, struct mw_port *p, const uint8_t *f, uint32_t len, uint32_t gso)
+{
+	uint32_t l4 = ETH_HDR_LEN + (len > ETH_HDR_LEN ? (f[ETH_HDR_LEN] & 0x0fu) * 4u : 0);
+	uint32_t hdr = len >= l4 + 20 ? l4 + (f[l4 + 12] >> 4) * 4u : UINT32_MAX;
+	if (hdr >= len || gso == 0 || (gso < len && hdr + gso > p->dev.mtu + ETH_HDR_LEN) || f[ETH_HDR_LEN + 9] != 6) {
+		w->st.oversize++;
+		return;
+	}
+	w->st.tso_cut++;
+	uint32_t seq = (uint32_t)f[l4 + 4] << 24 | (uint32_t)f[l4 + 5] << 16 | (uint32_t)f[l4 + 6] << 8 | f[l4 + 7];
+	uint32_t id = (uint32_t)f[ETH_HDR_LEN + 4] << 8 | f[ETH_HDR_LEN + 5];
+	uint8_t *s = w->seg;
+	for (uint32_t off = hdr, k = 0; off < len; off += gso, k++) {
+		uint32_t n = len - off < gso ? len - off : gso;
+		memcpy(s, f, hdr);
+		memcpy(s + hdr, f + off, n);
+		uint8_t *ip = s + ETH_HDR_LEN, *th = s + l4;
+		put16(ip + 2, hdr - ETH_HDR_LEN + n);
+		put16(ip + 4, id + k);
+		ip[10] = ip[11] = 0;
+		put16(ip + 10, sum_fold(sum16(0, ip, l4 - ETH_HDR_LEN)));
+		uint32_t sq = seq + (off - hdr);
+		put16(th + 4, sq >> 16);
+		put16(th + 6, sq);
+		if (off + n < len)
+			th[13] &= (uint8_t)~0x09; /* FIN, PSH */
+		if (k)
+			th[13] &= (uint8_t)~0x80; /* CWR */
+		th[16] = th[17] = 0;
+		uint32_t tlen = hdr - l4 + n;
+		put16(th + 16, sum_fold(sum16(sum16(0, ip + 12, 8) + 6 + tlen, th, tlen)));
+		switch_frame(w, p, s, hdr + n);
+	}
+}
+
 static int mw_tx_burst(struct netdev *d, struct pkt *pkts, int n)
 {
 	struct mw_port *p = (struct mw_port *)d; /* queue 0: the port (mw_q_tx_burst sends the other queues' here) */
@@ -181,16 +257,12 @@ static int mw_tx_burst(struct netdev *d, struct pkt *pkts, int n)
 		const uint8_t *f = pkts[i].data;
 		uint32_t len = pkts[i].len;
 		w->st.sent++;
-		if (len > d->mtu + ETH_HDR_LEN) {
+		if ((pkts[i].flags & PKT_TX_TSO) && (d->caps & NETDEV_TX_TSO) && len <= ETH_HDR_LEN + d->tso_max)
+			tso_cut(w, p, f, len, w->o.tso_whole ? len : pkts[i].gso_size);
+		else if (len > d->mtu + ETH_HDR_LEN)
 			w->st.oversize++;
-		} else if (len >= ETH_HDR_LEN) {
-			/* A switch: to the port that owns the destination, or to all for a group address. */
-			for (int j = 0; j < w->nports; j++) {
-				struct mw_port *to = &w->ports[j];
-				if (to != p && (eth_is_group(f) || memcmp(f, to->dev.mac, ETH_ADDR_LEN) == 0))
-					carry(w, p->idx, to, f, len);
-			}
-		}
+		else if (len >= ETH_HDR_LEN)
+			switch_frame(w, p, f, len);
 		buf_unref(w->pool, pkts[i].buf); /* copied: the sender's buffer is free at once */
 	}
 	return n;
@@ -318,6 +390,7 @@ struct netdev *memwire_attach_mq(struct memwire *w, const uint8_t *mac, uint32_t
 		memcpy(p->dev.mac, mac, 6);
 		p->dev.mtu = mtu;
 		p->dev.caps = caps;
+		p->dev.tso_max = (caps & NETDEV_TX_TSO) ? 65535 : 0;
 		p->dev.pool = w->pool;
 		p->dev.queue_id = q;
 		p->dev.nqueues = nqueues;

@@ -32,6 +32,12 @@ struct memwire_opts {
 	uint64_t delay_ns;     /* one-way delay */
 	uint64_t jitter_ns;    /* plus a uniform [0, jitter) */
 	uint64_t reorder_ns;   /* extra delay of a reordered frame; 0: 1 ms */
+	/*
+	 * A TSO super-segment arrives whole, as one large TCP segment with its
+	 * checksum completed (as veth hands a GSO frame to its peer, and GRO
+	 * merges), instead of cut into segments.
+	 */
+	bool tso_whole;
 };
 
 struct memwire_stats {
@@ -41,6 +47,7 @@ struct memwire_stats {
 	uint64_t filtered;   /* dropped by the filter */
 	uint64_t overflow;   /* dropped: receiving queue full, or no buffer */
 	uint64_t oversize;   /* dropped: longer than the MTU plus the Ethernet header */
+	uint64_t tso_cut;    /* TCP super-segments (PKT_TX_TSO) cut into segments by a NETDEV_TX_TSO port */
 };
 
 /* Return true to drop this frame from port `from` to port `to` (tests aiming at one frame). */
@@ -60,7 +67,9 @@ void memwire_set_opts(struct memwire *w, const struct memwire_opts *o);
 void memwire_set_filter(struct memwire *w, memwire_filter_fn fn, void *arg);
 
 /*
- * Adds a port with a MAC, an IP MTU and offload caps, and one queue (queue 0
+ * Adds a port with a MAC, an IP MTU and offload caps (NETDEV_TX_TSO: it
+ * takes TCP super-segments of up to 65,535 bytes and cuts them as a NIC
+ * would, checksums included), and one queue (queue 0
  * of 1); the netdev belongs to the wire. NULL when MEMWIRE_PORTS are taken.
  */
 struct netdev *memwire_attach(struct memwire *w, const uint8_t *mac, uint32_t mtu, uint32_t caps);

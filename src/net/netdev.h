@@ -14,12 +14,32 @@
 #include "../runtime/buf.h"
 
 struct demi_netstats_eth;
+struct demi_netstats_dev;
 
-/* A frame or payload: a window [data, data + len) into a buffer the holder has a reference on. */
+/* Per-frame offload marks (struct pkt's flags): what a device says of a received frame, what the stack asks of a sent one. */
+enum pkt_flags {
+	/* Received: the device (or the kernel behind it) vouches for the IPv4, TCP and UDP checksums. */
+	PKT_RX_CSUM_OK = 1u << 0,
+	/*
+	 * To send: a TCP super-segment of more than one MSS (only to a device
+	 * with NETDEV_TX_TSO): the device cuts it into segments of gso_size
+	 * payload bytes, each with its own IPv4 and TCP checksums; the TCP
+	 * checksum field holds the pseudo-header sum (with the whole length).
+	 */
+	PKT_TX_TSO = 1u << 1,
+};
+
+/*
+ * A frame or payload: a window [data, data + len) into a buffer the holder
+ * has a reference on. flags and gso_size (enum pkt_flags) fill what was
+ * padding; whoever builds a pkt sets them (0 when nothing applies).
+ */
 struct pkt {
 	struct buf *buf;
 	uint8_t *data;
 	uint32_t len;
+	uint16_t flags;    /* enum pkt_flags */
+	uint16_t gso_size; /* PKT_TX_TSO: payload bytes per segment (the MSS) */
 };
 
 /* Makes room for a header of n bytes in front of the data; false if the headroom is exhausted. */
@@ -48,6 +68,13 @@ enum netdev_caps {
 	NETDEV_TX_UDP_CSUM = 1u << 1,
 	NETDEV_TX_TCP_CSUM = 1u << 2,
 	NETDEV_RX_CSUM_OK = 1u << 3,
+	/*
+	 * TCP segmentation offload: the device takes TCP super-segments
+	 * (PKT_TX_TSO) of up to struct netdev's tso_max bytes of IPv4 packet
+	 * and cuts them itself (the kernel's GSO behind a packet socket, a NIC's
+	 * TSO), checksums included.
+	 */
+	NETDEV_TX_TSO = 1u << 4,
 };
 
 struct netdev;
@@ -71,6 +98,8 @@ struct netdev_ops {
 	void (*close)(struct netdev *d);
 	/* Fills the eth->dev_* counters (demi_netstats, the log at exit). Optional. */
 	void (*stats)(struct netdev *d, struct demi_netstats_eth *eth);
+	/* Fills the device's drop and offload counters (demi_netstats' dev block). Optional. */
+	void (*dev_stats)(struct netdev *d, struct demi_netstats_dev *dev);
 };
 
 struct netdev {
@@ -78,6 +107,7 @@ struct netdev {
 	uint8_t mac[6];
 	uint32_t mtu;  /* IP MTU: the largest IPv4 packet, headers included */
 	uint32_t caps; /* enum netdev_caps */
+	uint32_t tso_max; /* NETDEV_TX_TSO: the longest IPv4 super-segment it takes (headers included) */
 	struct buf_pool *pool; /* where received frames' buffers come from */
 	/*
 	 * The receive/transmit queue pair this netdev drives (an RSS queue, a

@@ -87,12 +87,20 @@ static void cap_stats(struct netdev *d, struct demi_netstats_eth *eth)
 		c->inner->ops->stats(c->inner, eth);
 }
 
+static void cap_dev_stats(struct netdev *d, struct demi_netstats_dev *dev)
+{
+	struct pcap_dev *c = (struct pcap_dev *)d;
+	if (c->inner->ops->dev_stats)
+		c->inner->ops->dev_stats(c->inner, dev);
+}
+
 static const struct netdev_ops cap_ops = {
 	.rx_burst = cap_rx_burst,
 	.tx_burst = cap_tx_burst,
 	.wait_fd = cap_wait_fd,
 	.close = cap_close,
 	.stats = cap_stats,
+	.dev_stats = cap_dev_stats,
 };
 
 int pcap_dev_open(struct netdev *inner, const char *path, struct netdev **out)
@@ -115,6 +123,12 @@ int pcap_dev_open(struct netdev *inner, const char *path, struct netdev **out)
 	c->inner = inner;
 	c->nd = *inner;
 	c->nd.ops = &cap_ops;
+	/*
+	 * The capture shows segments as they go on the wire: no TSO
+	 * super-segment, whose checksums the device would complete after the
+	 * record (received super-frames are recorded as they came, whole).
+	 */
+	c->nd.caps &= ~(uint32_t)NETDEV_TX_TSO;
 	*out = &c->nd;
 	return 0;
 }

@@ -52,6 +52,7 @@ struct demi_config {
 	bool enable_jumbo_frames;       /* ENABLE_JUMBO_FRAMES */
 	bool udp_checksum_offload;      /* UDP_CHECKSUM_OFFLOAD */
 	bool tcp_checksum_offload;      /* TCP_CHECKSUM_OFFLOAD */
+	bool tcp_segmentation_offload;  /* TCP_SEGMENTATION_OFFLOAD */
 	int arp_table_len;
 	struct config_arp_entry arp_table[CONFIG_ARP_TABLE_MAX]; /* arp_table: {"mac": "ip"} */
 	uint32_t arp_request_retries;   /* ARP_REQUEST_RETRIES */

@@ -6,7 +6,7 @@
 # TCP_LIBOS=catnap runs the same PDPIX program on the kernel's sockets (with the kernel holding IP_A),
 # which checks the tool and the peer themselves.
 # Linux's side is tests/tools/xfer_peer.py (python3, asyncio) in NS_B.
-#   TCP_BYTES (100M)            each way, tcp-linux-client and tcp-demi-client
+#   TCP_BYTES (100M)            each way, tcp-linux-client and tcp-demi-client (and their -nooffload twins)
 #   TCP_LOSSY_BYTES (8M)        each way and at each rate, tcp-lossy
 #   TCP_LOSS_PERMILLES (10 50)  drop rates of tcp-lossy, in thousandths
 #   TCP_LOSS_PERMILLE (20)      drop rate of the lossy filter, in thousandths (tcp-options)
@@ -30,26 +30,23 @@ tcp_setup() {
 	need python3
 	[ -x "$xfer" ] || fail "$xfer is not built"
 	local i
-	# No TSO/GSO/GRO on any veth: a packet socket would receive 64 KB super-frames from Linux (catpowder drops
-	# frames larger than a slot), and the captures and the loss filter should see wire-sized segments.
-	# Same for both libOSes, so that catnap's runs are what catpowder's will be.
-	if [ "${TCP_OFFLOADS:-off}" = default ]; then
-		echo "tcp: offloads at Linux's defaults"
-	elif command -v ethtool >/dev/null; then
+	# Linux's defaults stay (TSO and GSO on: Linux sends 64 KiB super-frames, catpowder takes them whole
+	# through PACKET_VNET_HDR and sends its own). The *-nooffload twins turn TSO, GSO and GRO off on every
+	# veth, as a host with offloads off or an old kernel would be (doc/catpowder.md, offloads).
+	if [ "${TCP_OFFLOADS:-on}" = off ]; then
+		need ethtool
 		for i in "$NS_A $IF_A" "$NS_B $IF_B" ${NS_R:+"$NS_R $IF_RA" "$NS_R $IF_RB"}; do
 			set -- $i
 			ip netns exec "$1" ethtool -K "$2" tso off gso off gro off >/dev/null 2>&1 ||
 				fail "ethtool -K $2 tso off gso off gro off"
 		done
-	elif [ "$TCP_LIBOS" = catpowder ]; then
-		need ethtool
 	fi
 	if [ "$TCP_LIBOS" = catnap ]; then
 		# catnap is the kernel's TCP: the kernel in NS_A needs the address that catpowder would hold itself.
 		ip -n "$NS_A" addr add "$IP_A/$PREFIX" dev "$IF_A" || fail "cannot add $IP_A to $IF_A"
 		[ -z "${GW_A:-}" ] || ip -n "$NS_A" route add default via "$GW_A" || fail "no route via $GW_A"
 	fi
-	echo "tcp: Demi side on LIBOS=$TCP_LIBOS ($IP_A on $IF_A), Linux side $IP_B on $IF_B"
+	echo "tcp: Demi side on LIBOS=$TCP_LIBOS ($IP_A on $IF_A), Linux side $IP_B on $IF_B, offloads ${TCP_OFFLOADS:-on}"
 }
 
 # spawn NAME COMMAND...: runs COMMAND in the background, output in $tmp/NAME.log; $! in pid_NAME.
@@ -131,6 +128,27 @@ xfer_both_ways() { # BYTES CONNS TIMEOUT
 		[ "$n" -eq "$conns" ] || fail "the Linux server verified $n of $conns connections"
 		echo "ok: $conns concurrent connections each way, every one verified on both sides"
 	fi
+}
+
+# check_offloads NAME: the Demi program NAME (run with DEMI_LOG=info) dropped no frame as too large for its
+# ring, took Linux's super-frames whole when Linux's offloads are on (none arrive with them off), and sent
+# TSO super-segments either way (with them off, the kernel cuts them in software: the GSO fallback).
+check_offloads() {
+	[ "$TCP_LIBOS" = catpowder ] || return 0
+	local line big sf tso
+	line=$(grep 'inet device:' "$tmp/$1.log" | tail -1)
+	[ -n "$line" ] || fail "no device counters at exit in $1.log"
+	big=$(sed -n 's/.*drop rx too-large \([0-9]*\).*/\1/p' <<<"$line")
+	sf=$(sed -n 's/.*rx super-frames \([0-9]*\).*/\1/p' <<<"$line")
+	tso=$(sed -n 's/.*tx TSO super-segments \([0-9]*\).*/\1/p' <<<"$line")
+	[ "$big" = 0 ] || fail "$1 dropped $big frames larger than its ring slots: $line"
+	if [ "${TCP_OFFLOADS:-on}" = off ]; then
+		[ "$sf" = 0 ] || fail "$1 received $sf super-frames although Linux's offloads are off"
+	else
+		[ "${sf:-0}" -gt 0 ] || fail "$1 received no super-frame from Linux (are PACKET_VNET_HDR and TSO working?)"
+	fi
+	[ "${tso:-0}" -gt 0 ] || fail "$1 sent no TSO super-segment"
+	echo "ok: $1: $sf super-frames received whole, $tso TSO super-segments sent, none dropped as too large"
 }
 
 # ---- the lossy filter (lossy.bpf.c) ----
@@ -243,6 +261,8 @@ has_options() {
 
 tcp_case() {
 	local t0=$EPOCHREALTIME
+	# The *-nooffload twins: the same case with TSO, GSO and GRO off on every veth (tcp_setup).
+	case $1 in *-nooffload) TCP_OFFLOADS=off; set -- "${1%-nooffload}" ;; esac
 	trap 'for p in "${pids[@]}"; do kill "$p" 2>/dev/null; done' EXIT
 	[ "$1" != tcp-wait-fair ] || TCP_OFFLOADS=default
 	tcp_setup
@@ -250,22 +270,24 @@ tcp_case() {
 	tcp-linux-client)
 		# Linux's TCP client against the Demi server: 100 MiB each way.
 		local bytes=${TCP_BYTES:-100M}
-		spawn demi-server tdemi timeout 200 "$xfer" server "$IP_A" $port --conns 1 --timeout 190
+		spawn demi-server tdemi DEMI_LOG=info timeout 200 "$xfer" server "$IP_A" $port --conns 1 --timeout 190
 		listening demi-server
 		run_fg linux-client $IN_B timeout 200 python3 "$peer" client "$IP_A" $port --send "$bytes" --recv --timeout 190
 		finish demi-server
 		grep '^conn 0 bytes' "$tmp/demi-server.log"
 		same_digest linux-client demi-server
+		check_offloads demi-server
 		;;
 	tcp-demi-client)
 		# The Demi client against Linux's TCP server: 100 MiB each way.
 		local bytes=${TCP_BYTES:-100M}
 		spawn linux-server $IN_B timeout 200 python3 "$peer" server "$IP_B" $port --conns 1 --timeout 190
 		listening linux-server
-		run_fg demi-client tdemi timeout 200 "$xfer" client "$IP_B" $port --send "$bytes" --recv --timeout 190
+		run_fg demi-client tdemi DEMI_LOG=info timeout 200 "$xfer" client "$IP_B" $port --send "$bytes" --recv --timeout 190
 		finish linux-server
 		grep '^conn 0 bytes' "$tmp/linux-server.log"
 		same_digest demi-client linux-server
+		check_offloads demi-client
 		;;
 	tcp-conns)
 		# 1000 concurrent connections of 4 KiB each way: Linux clients to the Demi server, then the Demi
@@ -383,5 +405,5 @@ sys.exit(0 if n == int(sys.argv[3]) and bad == 0 else 1)
 		exit 2
 		;;
 	esac
-	echo "tcp: $1 on $TCP_LIBOS took $(awk -v a="$t0" -v b="$EPOCHREALTIME" 'BEGIN { printf "%.1f", b - a }') s"
+	echo "tcp: $1 on $TCP_LIBOS, offloads ${TCP_OFFLOADS:-on}, took $(awk -v a="$t0" -v b="$EPOCHREALTIME" 'BEGIN { printf "%.1f", b - a }') s"
 }

@@ -6,6 +6,7 @@
 #include "runtime/sched.h"
 
 struct tnet T;
+uint32_t tnet_caps;
 const uint8_t MAC_A[6] = { 0x02, 0, 0, 0, 0, 0x01 };
 const uint8_t MAC_B[6] = { 0x02, 0, 0, 0, 0, 0x02 };
 const uint8_t MAC_RAW[6] = { 0x02, 0, 0, 0, 0, 0x09 };
@@ -39,7 +40,7 @@ void tnet_init(const struct memwire_opts *o, void (*cfg_fn)(struct demi_config *
 	const uint8_t *macs[2] = { MAC_A, MAC_B };
 	uint32_t ips[2] = { IP_A, IP_B };
 	for (int i = 0; i < 2; i++)
-		T.dev[i] = memwire_attach(T.w, macs[i], 1500, 0);
+		T.dev[i] = memwire_attach(T.w, macs[i], 1500, tnet_caps);
 	T.raw = memwire_attach(T.w, MAC_RAW, 1500, 0);
 	for (int i = 0; i < 2; i++) {
 		struct demi_config c = cfg;

@@ -41,6 +41,8 @@ extern struct tnet T;
 extern const uint8_t MAC_A[6], MAC_B[6], MAC_RAW[6];
 extern uint32_t IP_A, IP_B, IP_RAW; /* network order */
 
+/* The offload caps of A's and B's ports (enum netdev_caps; 0 unless a test sets it before tnet_init). */
+extern uint32_t tnet_caps;
 /* Brings up the runtime (virtual clock), the wire and both stacks; cfg_fn (may be NULL) edits each config. */
 void tnet_init(const struct memwire_opts *o, void (*cfg_fn)(struct demi_config *c, int idx));
 /* Destroys the stacks and the wire, checks that every buffer went back to the pool, ends the runtime. */

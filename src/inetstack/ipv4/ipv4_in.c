@@ -59,7 +59,7 @@ void ipv4_input(struct inet *in, struct pkt *p, bool trusted)
 	}
 	p->len = tot; /* drops the Ethernet padding behind short datagrams (RFC 894) */
 	/* RFC 1122 3.2.1.2: a datagram with a bad header checksum is silently discarded. */
-	if (!trusted && !(in->caps & NETDEV_RX_CSUM_OK) && cksum_ipv4_hdr(ih, hlen) != 0) {
+	if (!trusted && !(in->caps & NETDEV_RX_CSUM_OK) && !(p->flags & PKT_RX_CSUM_OK) && cksum_ipv4_hdr(ih, hlen) != 0) {
 		INET_DROP(st->drop_checksum, "ipv4 checksum");
 		goto drop;
 	}
@@ -76,6 +76,7 @@ void ipv4_input(struct inet *in, struct pkt *p, bool trusted)
 	 */
 	if (ih->off & htons(IPV4_MF | IPV4_OFFMASK)) {
 		st->frag_rx++;
+		p->flags = 0; /* a device vouches for whole datagrams only; reassembly checks the sum */
 		ipv4_reass_input(in, p, trusted);
 		return;
 	}

@@ -65,7 +65,8 @@ int ipv4_route(struct inet *in, struct pkt *p, uint32_t dst)
 
 int ipv4_output(struct inet *in, struct pkt *p, uint8_t proto, uint32_t dst)
 {
-	if (__builtin_expect(p->len + IPV4_HDR_LEN > in->mtu, 0))
+	/* A TCP super-segment (PKT_TX_TSO) is cut by the device, not fragmented. */
+	if (__builtin_expect(p->len + IPV4_HDR_LEN > in->mtu, 0) && !(p->flags & PKT_TX_TSO))
 		return ipv4_fragment(in, p, proto, dst);
 	if (!pkt_prepend(p, IPV4_HDR_LEN)) {
 		INET_DROP(in->st.ipv4.drop_no_buffer, "ipv4 no-buffer");

@@ -129,10 +129,11 @@ static void process_text(struct tcb *tp, struct seg *s, struct pkt *p)
 		bool filled = took == TCP_RCVQ_FILLED;
 		/*
 		 * RFC 9293 section 3.8.6.3 and RFC 5681 section 4.2: ACK at least
-		 * every second segment, at once after a hole fills; otherwise the
+		 * every second full-sized segment (at once for a GRO/GSO
+		 * super-segment of several), at once after a hole fills; otherwise the
 		 * ACK waits for the reply it can ride on, or the delayed-ACK timer.
 		 */
-		if (filled || (tp->flags & TF_DELACK) || !in->tcp.delack)
+		if (filled || (tp->flags & TF_DELACK) || !in->tcp.delack || tp->rcv_nxt - before >= 2u * tp->our_mss)
 			tp->flags |= TF_ACKNOW;
 		else
 			tcp_timer_delack_arm(tp);
@@ -573,7 +574,7 @@ void tcp_input(struct inet *in, struct pkt *p, const struct ipv4_hdr *ih, bool t
 		INET_DROP(st->drop_bad_offset, "tcp bad-offset");
 		goto drop;
 	}
-	if (!trusted && !(in->caps & NETDEV_RX_CSUM_OK) && !tcp_cksum_ok(ih->src, ih->dst, p->data, p->len)) {
+	if (!trusted && !(in->caps & NETDEV_RX_CSUM_OK) && !(p->flags & PKT_RX_CSUM_OK) && !tcp_cksum_ok(ih->src, ih->dst, p->data, p->len)) {
 		INET_DROP(st->drop_checksum, "tcp checksum");
 		goto drop;
 	}

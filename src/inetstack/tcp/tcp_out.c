@@ -115,6 +115,51 @@ static int write_opts(struct tcb *tp, uint8_t flags, uint8_t *buf, uint64_t now,
 	return tcp_opt_write(buf, TCP_MAX_OPT_LEN, &o);
 }
 
+/*
+ * The most payload one segment may carry: one MSS, or on a device with TCP
+ * segmentation offload (NETDEV_TX_TSO) as many whole MSS as its largest
+ * super-segment holds with headers and the longest options.
+ */
+static uint32_t seg_max(const struct tcb *tp)
+{
+	const struct inet *in = tp->in;
+	if (!(in->caps & NETDEV_TX_TSO) || tp->faddr == in->addr)
+		return tp->mss;
+	uint32_t n = (in->dev->tso_max - IPV4_HDR_LEN - TCP_HDR_LEN - TCP_MAX_OPT_LEN) / tp->mss;
+	return n > 1 ? n * tp->mss : tp->mss;
+}
+
+/*
+ * A super-segment (len > MSS) ends on a whole MSS, as Linux's
+ * tcp_mss_split_point: its tail of less than an MSS rides along only when
+ * it is the last queued byte and Nagle would send it alone anyway.
+ */
+static uint32_t tso_trim(const struct tcb *tp, uint32_t len, uint32_t avail)
+{
+	uint32_t tail = len % tp->mss;
+	if (!tail || (len == avail && ((tp->flags & (TF_NODELAY | TF_FIN_QUEUED)) || tp->snd_nxt == tp->snd_una)))
+		return len;
+	return len - tail;
+}
+
+/*
+ * Marks a segment of dlen payload bytes (hlen of TCP header) a
+ * super-segment for the device to cut (PKT_TX_TSO) when it is longer than
+ * one: segments of at most the MSS and never past the MTU, whatever the
+ * options take.
+ */
+static void tso_mark(const struct tcb *tp, struct pkt *p, uint32_t dlen, uint32_t hlen)
+{
+	const struct inet *in = tp->in;
+	uint32_t gso = in->mtu - IPV4_HDR_LEN - hlen;
+	if (gso > tp->mss)
+		gso = tp->mss;
+	if (dlen > gso && tp->faddr != in->addr) {
+		p->flags |= PKT_TX_TSO;
+		p->gso_size = (uint16_t)gso;
+	}
+}
+
 /* Prepends the header to p (payload, possibly empty) and sends it; consumes p. */
 static int emit(struct tcb *tp, struct pkt *p, uint8_t flags, tcp_seq seq, tcp_seq ack, bool with_opts, uint64_t now)
 {
@@ -131,6 +176,8 @@ static int emit(struct tcb *tp, struct pkt *p, uint8_t flags, tcp_seq seq, tcp_s
 		pkt_free(in, p);
 		return -ENOBUFS;
 	}
+	if (dlen && (in->caps & NETDEV_TX_TSO))
+		tso_mark(tp, p, dlen, hlen);
 	uint16_t win = (flags & TH_RST) ? 0 : htons(window_field(tp, flags & TH_SYN));
 	tcp_hdr_fill(in, p, tp->lport, tp->fport, tp->faddr, seq, ack, flags, win, opts, (uint32_t)olen);
 	if (flags & TH_ACK) {
@@ -237,14 +284,17 @@ int tcp_output(struct tcb *tp)
 		tcp_seq edge = tp->snd_una + wnd;
 		uint32_t usable = SEQ_LT(tp->snd_nxt, edge) ? edge - tp->snd_nxt : 0;
 		uint32_t len = avail < usable ? avail : usable;
-		if (len > tp->mss)
-			len = tp->mss;
+		uint32_t max = seg_max(tp);
+		if (len > max)
+			len = max;
 		bool retransmit = SEQ_LT(tp->snd_nxt, tp->snd_max);
+		if (len > tp->mss && !retransmit)
+			len = tso_trim(tp, len, avail);
 		bool send = false;
 		if (len) {
 			/* Sender SWS avoidance and Nagle (RFC 9293 sections 3.8.6.2.1 and 3.7.4). */
 			bool idle = tp->snd_nxt == tp->snd_una;
-			if (len == tp->mss || retransmit || (tp->flags & TF_FORCE))
+			if (len >= tp->mss || retransmit || (tp->flags & TF_FORCE))
 				send = true;
 			else if (len == avail && ((tp->flags & TF_NODELAY) || idle || (tp->flags & TF_FIN_QUEUED)))
 				send = true;

@@ -322,8 +322,8 @@ static inline void tcp_hdr_fill(const struct inet *in, struct pkt *p, uint16_t s
 	th->urp = 0;
 	memcpy(th + 1, opts, olen);
 	uint64_t pseudo = cksum_pseudo(in->addr, faddr, IPV4_PROTO_TCP, (uint16_t)p->len);
-	if ((in->caps & NETDEV_TX_TCP_CSUM) && faddr != in->addr)
-		th->sum = cksum_fold(pseudo); /* the device completes it (see udp_out.c) */
+	if (((in->caps & NETDEV_TX_TCP_CSUM) || (p->flags & PKT_TX_TSO)) && faddr != in->addr)
+		th->sum = cksum_fold(pseudo); /* the device completes it (see udp_out.c), per segment for TSO */
 	else
 		th->sum = cksum_finish(cksum_add(pseudo, p->data, p->len));
 }

@@ -22,7 +22,7 @@ void udp_input(struct inet *in, struct pkt *p, const struct ipv4_hdr *ih, bool t
 	}
 	p->len = ulen;
 	/* RFC 768: a zero checksum means none was sent; RFC 1122 4.1.3.4: a bad one is silently discarded. */
-	if (uh->sum && !trusted && !(in->caps & NETDEV_RX_CSUM_OK)) {
+	if (uh->sum && !trusted && !(in->caps & NETDEV_RX_CSUM_OK) && !(p->flags & PKT_RX_CSUM_OK)) {
 		uint64_t sum = cksum_add(cksum_pseudo(ih->src, ih->dst, IPV4_PROTO_UDP, (uint16_t)ulen), uh, ulen);
 		if (cksum_fold(sum) != 0xffff) {
 			INET_DROP(st->drop_checksum, "udp checksum");

@@ -2,6 +2,10 @@
  * catpowder's device: an AF_PACKET socket on one Linux interface, with
  * memory-mapped TPACKET_V2 rings for receive and transmit, so that receiving
  * costs no system call per frame and transmitting one send() per burst.
+ * With PACKET_VNET_HDR (Linux 5.x and later) each frame carries a virtio-net
+ * header: received GRO/GSO super-frames of up to 64 KiB arrive whole with
+ * their checksum state, and TCP super-segments leave whole for the kernel to
+ * cut (TSO/GSO); the slots are then 64 KiB each (doc/catpowder.md, ring sizing).
  */
 #ifndef DEMI_LIBOS_CATPOWDER_AFPACKET_H
 #define DEMI_LIBOS_CATPOWDER_AFPACKET_H
@@ -14,19 +18,27 @@ struct demi_config;
 
 #define AFP_RX_FRAMES 1024 /* receive ring slots: frames the kernel can hold while we are busy */
 #define AFP_TX_FRAMES 512  /* transmit ring slots: frames handed to the kernel but not yet sent */
+/* With PACKET_VNET_HDR: slots of 64 KiB, in blocks of AFP_BIG_BLOCK (15 slots each). */
+#define AFP_BIG_BLOCK (1u << 20)
+#define AFP_RX_BIG_BLOCKS 32 /* 480 receive slots, 32 MiB */
+#define AFP_TX_BIG_BLOCKS 8  /* 120 transmit slots, 8 MiB */
+#define AFP_GSO_MAX 65535u   /* the longest IPv4 super-frame taken or sent whole */
 
 /* What the device did, for logs and tests. */
 struct afp_stats {
 	uint64_t rx_frames, rx_bytes;
 	uint64_t rx_nobuf;       /* dropped: no runtime buffer to copy into */
-	uint64_t rx_truncated;   /* dropped: larger than a ring slot (a GSO/GRO super-frame) */
+	uint64_t rx_truncated;   /* dropped: larger than a ring slot (a GSO/GRO super-frame past its size) */
 	uint64_t rx_vlan;        /* dropped: VLAN-tagged (the kernel strips the tag; the stack has no VLANs) */
 	uint64_t rx_csum_fixed;  /* UDP/TCP checksums completed in software (the sender left them to offload) */
+	uint64_t rx_csum_valid;  /* frames whose checksums the kernel had verified (taken as they are) */
+	uint64_t rx_gso;         /* GRO/GSO super-frames received whole */
 	uint64_t rx_ring_drops;  /* dropped by the kernel: the receive ring was full (PACKET_STATISTICS) */
 	uint64_t tx_frames, tx_bytes;
 	uint64_t tx_ring_full;   /* bursts cut short: no free transmit slot */
 	uint64_t tx_oversize;    /* dropped: longer than MTU + Ethernet header */
 	uint64_t tx_errors;      /* send() kicks that failed */
+	uint64_t tx_tso;         /* TCP super-segments handed to the kernel to cut */
 };
 
 /*
