@@ -83,9 +83,8 @@ int resp_keep(struct resp *r)
 		r->buf = NULL;
 		r->bufcap = 0;
 	}
-	/* A bulk whose length is known: make room for it now rather than by doubling as it arrives. */
-	if (r->kind == '*' && r->bulk_len >= 0 && reserve(r, r->pos + (size_t)r->bulk_len + 2) != 0)
-		return -ENOMEM;
+	/* No room is made ahead for a bulk whose length is announced: a header alone must not cost 512 MB. The
+	 * buffer doubles as the bytes arrive. */
 	r->win = r->buf;
 	r->winlen = r->buflen;
 	r->start = 0;
