@@ -110,8 +110,8 @@ int kv_opts_parse(struct kv_opts *o, int argc, char **argv)
 				return bad(opt, val, "1..1000000");
 			o->maxclients = (uint32_t)n;
 		} else if (strcmp(name, "client-output-buffer-limit") == 0) {
-			if (parse_size(val, &n) != 0)
-				return bad(opt, val, "a byte count (units k kb m mb g gb), 0 for no limit");
+			if (parse_size(val, &n) != 0 || (n != 0 && n < 65536))
+				return bad(opt, val, "a byte count of at least 64kb (units k kb m mb g gb), 0 for no limit");
 			o->output_limit = n;
 		} else if (strcmp(name, "loglevel") == 0) {
 			if (strcmp(val, "warning") == 0)

@@ -94,7 +94,7 @@ static struct server {
 	struct {
 		uint64_t stale, protocol_errors, output_limit, nomem, query_limit, push_failed;
 	} st;
-	bool said_output_limit, said_nomem, said_maxclients;
+	bool said_output_limit, said_nomem, said_maxclients, said_query_limit;
 } S;
 
 static volatile sig_atomic_t stop_signal;
@@ -361,6 +361,19 @@ static bool run_request(struct conn *c, int argc, const struct kv_arg *argv)
 	return true;
 }
 
+/* An unfinished request above RESP_MAX_QUERY bytes (or no memory to hold it): closed, as Redis does. */
+static void query_limit(struct conn *c)
+{
+	S.st.query_limit++;
+	if (!S.said_query_limit) {
+		S.said_query_limit = true;
+		say(0, "a client sent a request above the query buffer limit (%lld bytes) or memory ran out holding "
+		       "it: closed, as Redis does (the limit is Redis's client-query-buffer-limit)",
+			(long long)RESP_MAX_QUERY);
+	}
+	say(2, "closing client %llu: query buffer limit", (unsigned long long)c->cli.id);
+}
+
 static void on_pop(struct conn *c, demi_qresult_t *qr)
 {
 	demi_sgaseg_t *seg = &qr->qr_value.sga.sga_segs[0];
@@ -374,9 +387,7 @@ static void on_pop(struct conn *c, demi_qresult_t *qr)
 	bool more = true;
 	if (resp_input(&c->rp, seg->sgaseg_buf, seg->sgaseg_len) != 0) {
 		more = false;
-		S.st.query_limit++;
-		say(1, "client %llu: unfinished request above the query buffer limit (%lld bytes): closed",
-			(unsigned long long)c->cli.id, (long long)RESP_MAX_QUERY);
+		query_limit(c);
 		demi_sgafree(&qr->qr_value.sga);
 		conn_close(c);
 		return;
@@ -399,9 +410,7 @@ static void on_pop(struct conn *c, demi_qresult_t *qr)
 		conn_closing(c);
 		more = false;
 	} else if (more && resp_keep(&c->rp) != 0) {
-		S.st.query_limit++;
-		say(1, "client %llu: unfinished request above the query buffer limit: closed",
-			(unsigned long long)c->cli.id);
+		query_limit(c);
 		demi_sgafree(&qr->qr_value.sga);
 		conn_close(c);
 		return;
