@@ -5,6 +5,8 @@
 #   benchmark        redis-benchmark's default test list (-n 2000): every test completes, no error reply
 #   catpowder        the same with demi-kv on catpowder in one namespace and redis-benchmark in a peer
 #                    namespace (scripts/netns.sh; Linux offloads left at their defaults); 77 without root
+#   catnip           the same with demi-kv on catnip (DPDK's net_tap, --no-huge) and redis-benchmark on the
+#                    tap's Linux side, in a namespace; 77 without root or where DPDK cannot start
 #   clients-1000     1,000 connections open at once, each served; then redis-benchmark -c 1000
 #   garbage          a client sends up to 1 GiB of random bytes: a protocol error, closed; others still served
 #   noread           a client that never reads its replies: disconnected at the output buffer limit, counted
@@ -109,6 +111,35 @@ catpowder)
 		--bind "$IP_A" --port 6379
 	benchmark "$IP_A" 6379 2000 50 $IN_B
 	alive "$IP_A" 6379 $IN_B
+	stop_server
+	;;
+catnip)
+	if [ $inner -eq 0 ]; then
+		"$root/scripts/netns.sh" check || exit 77
+		exec "$root/scripts/netns.sh" run2 -- "$0" inner "$case" "$build"
+	fi
+	# as tests/catnip/run.sh: Demi on the DPDK side of net_tap, Linux on dtap0, all inside NS_A
+	tap=dtap0 tap_ip=10.0.0.3 prefix="demi-kv-$$"
+	trap 'rm -rf /var/run/dpdk/"$prefix"*' EXIT
+	eal="--no-huge --no-pci --no-shconf --no-telemetry -l 0 --vdev=net_tap0,iface=$tap --file-prefix=$prefix"
+	$IN_A env LIBOS=catnip LOCAL_IPV4_ADDR="$IP_A" EAL_INIT="$eal" timeout 120 "$kv" --bind "$IP_A" --port 6379 \
+		>"$tmp/server.out" 2>"$tmp/server.err" &
+	server=$!
+	for _ in $(seq 200); do
+		grep -qs "^ready to accept connections on " "$tmp/server.out" && break
+		if ! kill -0 "$server" 2>/dev/null; then
+			wait "$server"
+			echo "server.sh: demi-kv did not start on catnip (DPDK cannot start here?):" >&2
+			tail -5 "$tmp/server.err" >&2
+			exit 77
+		fi
+		sleep 0.05
+	done
+	grep -qs "^ready" "$tmp/server.out" || fail "demi-kv on catnip did not print its ready line"
+	$IN_A ip addr add "$tap_ip/$PREFIX" dev "$tap" || fail "cannot address $tap"
+	$IN_A ip link set "$tap" up
+	benchmark "$IP_A" 6379 2000 50 $IN_A
+	alive "$IP_A" 6379 $IN_A
 	stop_server
 	;;
 clients-1000)
