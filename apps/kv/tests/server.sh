@@ -32,7 +32,12 @@ server=
 
 fail() {
 	echo "FAIL ($case): $*" >&2
-	[ -n "$server" ] && kill -KILL "$server" 2>/dev/null
+	if [ -n "$server" ]; then # timeout passes SIGTERM on to demi-kv; a KILL would leave demi-kv behind
+		kill -TERM "$server" 2>/dev/null
+		sleep 1
+		pkill -KILL -P "$server" 2>/dev/null
+		kill -KILL "$server" 2>/dev/null
+	fi
 	echo "--- demi-kv's stderr:" >&2
 	tail -20 "$tmp/server.err" >&2 2>/dev/null
 	echo "logs kept in $tmp" >&2
