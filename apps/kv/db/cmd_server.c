@@ -120,11 +120,6 @@ static void cmd_hello(struct kv_ctx *x)
 	bulk_str(x->out, "modules"), kv_out_array(x->out, 0);
 }
 
-static void reply_sub_arity(struct kv_ctx *x, const char *cmd)
-{
-	kv_reply_errf(x, "ERR wrong number of arguments for '%s|%.*s' command", cmd, (int)x->argv[1].len,
-		x->argv[1].p);
-}
 
 static void reply_unknown_sub(struct kv_ctx *x, const char *upper)
 {
@@ -138,6 +133,13 @@ static void lower_arg(char *dst, size_t size, const struct kv_arg *a)
 	for (size_t i = 0; i < n; i++)
 		dst[i] = (a->p[i] >= 'A' && a->p[i] <= 'Z') ? (char)(a->p[i] + 32) : a->p[i];
 	dst[n] = '\0';
+}
+
+static void reply_sub_arity(struct kv_ctx *x, const char *cmd)
+{
+	char sub[16];
+	lower_arg(sub, sizeof(sub), &x->argv[1]);
+	kv_reply_errf(x, "ERR wrong number of arguments for '%s|%s' command", cmd, sub);
 }
 
 static void cmd_client(struct kv_ctx *x)
