@@ -115,6 +115,22 @@ static void cmd_set(struct kv_ctx *x)
 			kv_out_null(x->out);
 		return;
 	}
+	if (expire != NULL && when <= x->now && !x->loading) {
+		/* an absolute time already past: the key is gone at once (logged as its DEL) */
+		if (e != NULL) {
+			kv_db_delete_entry(x->db, e);
+			x->dirty = true;
+			x->logged = x->log != NULL;
+			if (x->log != NULL) {
+				kv_log_begin(x->log, 2);
+				kv_log_arg(x->log, "DEL", 3);
+				kv_log_arg(x->log, key->p, key->len);
+			}
+		}
+		if (!(flags & SET_GET))
+			kv_reply_ok(x);
+		return;
+	}
 	struct kv_obj *o = kv_obj_string(val->p, val->len, val->len);
 	if (o == NULL || (e = kv_db_set(x, key, o, flags & SET_KEEPTTL)) == NULL) {
 		if (!(flags & SET_GET))

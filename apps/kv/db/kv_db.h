@@ -17,6 +17,7 @@
 enum kv_type { KV_STRING, KV_LIST, KV_SET, KV_HASH, KV_ZSET };
 
 #define KV_NO_TTL UINT32_MAX
+#define KV_TOMB_BITS 65536
 
 /* A short immutable byte string: list elements and hash values. */
 struct kv_str {
@@ -61,9 +62,13 @@ struct kv_db {
 	struct kv_dict keys; /* key -> struct kv_obj * (v.ptr) */
 	/* every key that has a time to live, for the active expiry's sampling (swap-remove, O(1)) */
 	struct kv_dent **exp;
-	size_t nexp, exp_cap;
+	size_t nexp, exp_cap, exp_cursor;
 	uint64_t rng;
 	uint64_t expired_keys, keyspace_hits, keyspace_misses;
+	/* Keys (by hash) that expired and were removed since the last FLUSHALL. A replay keeps such a key (nothing
+	 * expires while loading), so a write that creates one of them anew logs a DEL of it first; a false
+	 * positive costs one needless DEL record. */
+	uint64_t tomb[KV_TOMB_BITS / 64];
 	const struct kv_cmd_def *cmd_hash[256]; /* command lookup, open addressing */
 };
 
