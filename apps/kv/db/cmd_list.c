@@ -118,11 +118,7 @@ static void pop_generic(struct kv_ctx *x, bool left)
 		return;
 	}
 	if (has_count) {
-		if (!kv_arg_ll(&x->argv[2], &count)) {
-			kv_reply_err(x, kv_err_notint);
-			return;
-		}
-		if (count < 0) {
+		if (!kv_arg_ll(&x->argv[2], &count) || count < 0) {
 			kv_reply_err(x, "ERR value is out of range, must be positive");
 			return;
 		}

@@ -71,11 +71,7 @@ static void cmd_spop(struct kv_ctx *x)
 	bool has_count = x->argc == 3;
 	long long count = 1;
 	if (has_count) {
-		if (!kv_arg_ll(&x->argv[2], &count)) {
-			kv_reply_err(x, kv_err_notint);
-			return;
-		}
-		if (count < 0) {
+		if (!kv_arg_ll(&x->argv[2], &count) || count < 0) {
 			kv_reply_err(x, "ERR value is out of range, must be positive");
 			return;
 		}

@@ -301,11 +301,7 @@ static void cmd_zpopmin(struct kv_ctx *x)
 	}
 	long long count = 1;
 	if (x->argc == 3) {
-		if (!kv_arg_ll(&x->argv[2], &count)) {
-			kv_reply_err(x, kv_err_notint);
-			return;
-		}
-		if (count < 0) {
+		if (!kv_arg_ll(&x->argv[2], &count) || count < 0) {
 			kv_reply_err(x, "ERR value is out of range, must be positive");
 			return;
 		}

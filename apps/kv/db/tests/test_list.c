@@ -21,7 +21,7 @@ Test(list, push_pop)
 	kvt_expect(&t, "LPOP l", "$-1\r\n");
 	kvt_expect(&t, "LPOP l 2", "*-1\r\n");
 	kvt_expect(&t, "LPOP l -1", "-ERR value is out of range, must be positive\r\n");
-	kvt_expect(&t, "LPOP l x", "-ERR value is not an integer or out of range\r\n");
+	kvt_expect(&t, "LPOP l x", "-ERR value is out of range, must be positive\r\n");
 	kvt_expect(&t, "LPOP l 1 2", "-ERR wrong number of arguments for 'lpop' command\r\n");
 	kvt_expect(&t, "SET s v", "+OK\r\n");
 	kvt_expect(&t, "LPUSH s a", "-WRONGTYPE Operation against a key holding the wrong kind of value\r\n");
