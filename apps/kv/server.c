@@ -632,7 +632,7 @@ static int replay_one(void *ctx, const char *payload, size_t len)
 		return -ENOMEM;
 	memcpy(copy, payload, len);
 	resp_input(&rp, copy, len);
-	struct kv_client cli = { .id = 0, .resp = 2, .info = &S.info };
+	struct kv_client cli = { .id = 0, .resp = 2, .info = &S.info, .loading = true }; /* nothing expires while loading */
 	int argc, rc = 0;
 	const struct kv_arg *argv;
 	enum resp_rc r;

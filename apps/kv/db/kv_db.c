@@ -163,6 +163,18 @@ bool kv_db_delete(struct kv_db *db, const void *key, size_t len)
 	return true;
 }
 
+static void tomb_set(struct kv_db *db, uint64_t h)
+{
+	size_t bit = h & (KV_TOMB_BITS - 1);
+	db->tomb[bit / 64] |= 1ull << (bit % 64);
+}
+
+static bool tomb_test(const struct kv_db *db, uint64_t h)
+{
+	size_t bit = h & (KV_TOMB_BITS - 1);
+	return db->tomb[bit / 64] & (1ull << (bit % 64));
+}
+
 struct kv_dent *kv_db_find(struct kv_ctx *x, const struct kv_arg *key)
 {
 	struct kv_dent *e = kv_dict_find(&x->db->keys, key->p, key->len);
@@ -171,6 +183,7 @@ struct kv_dent *kv_db_find(struct kv_ctx *x, const struct kv_arg *key)
 	struct kv_obj *o = kv_obj_of(e);
 	/* nothing expires while the log is replayed: its records were written before their keys expired */
 	if (o->exp_idx != KV_NO_TTL && o->expire_ms <= x->now && !x->loading) {
+		tomb_set(x->db, e->hash);
 		kv_db_delete_entry(x->db, e);
 		x->db->expired_keys++;
 		return NULL;
@@ -198,6 +211,13 @@ struct kv_dent *kv_db_set(struct kv_ctx *x, const struct kv_arg *key, struct kv_
 		kv_obj_free(obj);
 		return NULL;
 	}
+	if (added && x->log != NULL && !x->loading && tomb_test(x->db, e->hash)) {
+		/* the key expired here; the replay still has it: make the replay drop it too before this write */
+		kv_log_begin(x->log, 2);
+		kv_log_arg(x->log, "DEL", 3);
+		kv_log_arg(x->log, key->p, key->len);
+		x->dirty = true;
+	}
 	if (!added) {
 		struct kv_obj *old = kv_obj_of(e);
 		if (keepttl && old->exp_idx != KV_NO_TTL) {
@@ -218,18 +238,26 @@ void kv_db_flush(struct kv_db *db)
 {
 	kv_dict_clear(&db->keys, free_key_val);
 	db->nexp = 0;
+	memset(db->tomb, 0, sizeof(db->tomb));
 }
 
 size_t kv_db_size(const struct kv_db *db) { return kv_dict_size(&db->keys); }
 
 size_t kv_db_expire_cycle(struct kv_db *db, uint64_t now_ms, size_t budget)
 {
+	/* a cursor walks the index of keys with a TTL, budget keys a call, so that every expired key is found
+	 * within one pass (nexp / budget calls), not left to chance as random samples would */
 	size_t removed = 0;
 	for (size_t i = 0; i < budget && db->nexp > 0; i++) {
-		struct kv_dent *e = db->exp[kv_db_rand(db) % db->nexp];
+		if (db->exp_cursor >= db->nexp)
+			db->exp_cursor = 0;
+		struct kv_dent *e = db->exp[db->exp_cursor];
 		if (kv_obj_of(e)->expire_ms <= now_ms) {
-			kv_db_delete_entry(db, e);
+			tomb_set(db, e->hash);
+			kv_db_delete_entry(db, e); /* the last key moves into this slot: look at it next */
 			removed++;
+		} else {
+			db->exp_cursor++;
 		}
 	}
 	db->expired_keys += removed;
@@ -275,7 +303,7 @@ void kv_reply_double(struct kv_out *o, double d)
 {
 	char buf[64];
 	int n = kv_fmt_double(buf, sizeof(buf), d);
-	kv_out_bulk(o, buf, (size_t)n);
+	kv_bulk(o, buf, (size_t)n);
 }
 
 bool kv_arg_ll(const struct kv_arg *a, long long *v)
@@ -343,13 +371,12 @@ bool kv_arg_is(const struct kv_arg *a, const char *s)
 	return a->len == n && strncasecmp(a->p, s, n) == 0;
 }
 
-void kv_log_begin(struct kv_out *o, int argc) { kv_out_array(o, argc); }
-void kv_log_arg(struct kv_out *o, const void *p, size_t len) { kv_out_bulk(o, p, len); }
+void kv_log_begin(struct kv_out *o, int argc) { kv_array(o, argc); }
+void kv_log_arg(struct kv_out *o, const void *p, size_t len) { kv_bulk(o, p, len); }
 void kv_log_ll(struct kv_out *o, long long v)
 {
 	char buf[24];
-	int n = snprintf(buf, sizeof(buf), "%lld", v);
-	kv_out_bulk(o, buf, (size_t)n);
+	kv_bulk(o, buf, kv_fmt_ll(buf, v));
 }
 
 void kv_log_argv(struct kv_out *o, int argc, const struct kv_arg *argv)

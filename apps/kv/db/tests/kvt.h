@@ -23,7 +23,7 @@ struct kvt_buf {
 	size_t mores;
 };
 
-static int kvt_more(struct kv_out *o)
+static inline int kvt_more(struct kv_out *o)
 {
 	struct kvt_buf *b = (struct kvt_buf *)o->owner;
 	size_t used = b->base != NULL ? (size_t)(o->p - b->base) : 0;
@@ -39,22 +39,22 @@ static int kvt_more(struct kv_out *o)
 	return 0;
 }
 
-static void kvt_buf_init(struct kvt_buf *b, size_t limit)
+static inline void kvt_buf_init(struct kvt_buf *b, size_t limit)
 {
 	memset(b, 0, sizeof(*b));
 	b->o.more = kvt_more, b->o.owner = b, b->limit = limit;
 }
 
-static void kvt_buf_reset(struct kvt_buf *b)
+static inline void kvt_buf_reset(struct kvt_buf *b)
 {
 	if (b->base != NULL)
 		b->o.p = b->base;
 	b->o.overflow = false;
 }
 
-static size_t kvt_buf_len(const struct kvt_buf *b) { return b->base != NULL ? (size_t)(b->o.p - b->base) : 0; }
+static inline size_t kvt_buf_len(const struct kvt_buf *b) { return b->base != NULL ? (size_t)(b->o.p - b->base) : 0; }
 
-static const char *kvt_buf_str(struct kvt_buf *b)
+static inline const char *kvt_buf_str(struct kvt_buf *b)
 {
 	if (b->base == NULL)
 		return "";
@@ -62,10 +62,10 @@ static const char *kvt_buf_str(struct kvt_buf *b)
 	return b->base;
 }
 
-static void kvt_buf_free(struct kvt_buf *b) { free(b->base); }
+static inline void kvt_buf_free(struct kvt_buf *b) { free(b->base); }
 
 /* A line to argv: words split on spaces, "..." quotes a word, \xHH \r \n \" \\ escape inside quotes. */
-static int kvt_split(const char *line, struct kv_arg *argv, int max, char *store)
+static inline int kvt_split(const char *line, struct kv_arg *argv, int max, char *store)
 {
 	int argc = 0;
 	const char *s = line;
@@ -115,7 +115,7 @@ struct kvt {
 	int flags; /* of the last command */
 };
 
-static void kvt_init(struct kvt *t)
+static inline void kvt_init(struct kvt *t)
 {
 	memset(t, 0, sizeof(*t));
 	t->db = kv_db_create();
@@ -132,7 +132,7 @@ static void kvt_init(struct kvt *t)
 	kvt_buf_init(&t->log, 0);
 }
 
-static void kvt_fini(struct kvt *t)
+static inline void kvt_fini(struct kvt *t)
 {
 	kv_db_destroy(t->db);
 	kvt_buf_free(&t->out);
@@ -140,7 +140,7 @@ static void kvt_fini(struct kvt *t)
 }
 
 /* Runs one command line; returns its reply (valid until the next call). The log accumulates. */
-static const char *kvt_run(struct kvt *t, const char *line)
+static inline const char *kvt_run(struct kvt *t, const char *line)
 {
 	struct kv_arg argv[256];
 	char *store = malloc(strlen(line) + 1);
@@ -158,7 +158,7 @@ static const char *kvt_run(struct kvt *t, const char *line)
 #define kvt_expect(t, line, reply) cr_expect_str_eq(kvt_run((t), (line)), (reply), "%s", (line))
 
 /* RESP multi-bulk records to argv, one record at a time; returns argc, 0 at the end. */
-static int kvt_resp_next(const char **pp, const char *end, struct kv_arg *argv, int max)
+static inline int kvt_resp_next(const char **pp, const char *end, struct kv_arg *argv, int max)
 {
 	const char *p = *pp;
 	if (p >= end)
@@ -183,14 +183,14 @@ static int kvt_resp_next(const char **pp, const char *end, struct kv_arg *argv, 
 
 /* ---- a canonical dump of a data set: one line per key, sorted; members sorted ---- */
 
-static int kvt_cmp_str(const void *a, const void *b) { return strcmp(*(char *const *)a, *(char *const *)b); }
+static inline int kvt_cmp_str(const void *a, const void *b) { return strcmp(*(char *const *)a, *(char *const *)b); }
 
 struct kvt_lines {
 	char **v;
 	size_t n, cap;
 };
 
-static void kvt_lines_add(struct kvt_lines *l, char *s)
+static inline void kvt_lines_add(struct kvt_lines *l, char *s)
 {
 	if (l->n == l->cap) {
 		l->cap = l->cap ? l->cap * 2 : 64;
@@ -200,7 +200,7 @@ static void kvt_lines_add(struct kvt_lines *l, char *s)
 }
 
 /* bytes, escaped so that a dump line is text */
-static void kvt_esc(FILE *f, const char *p, size_t len)
+static inline void kvt_esc(FILE *f, const char *p, size_t len)
 {
 	for (size_t i = 0; i < len; i++) {
 		unsigned char ch = (unsigned char)p[i];
@@ -211,9 +211,10 @@ static void kvt_esc(FILE *f, const char *p, size_t len)
 	}
 }
 
-static char *kvt_join_sorted(struct kvt_lines *l, const char *sep)
+static inline char *kvt_join_sorted(struct kvt_lines *l, const char *sep)
 {
-	qsort(l->v, l->n, sizeof(*l->v), kvt_cmp_str);
+	if (l->n > 0)
+		qsort(l->v, l->n, sizeof(*l->v), kvt_cmp_str);
 	char *out = NULL;
 	size_t size = 0;
 	FILE *f = open_memstream(&out, &size);
@@ -228,7 +229,7 @@ static char *kvt_join_sorted(struct kvt_lines *l, const char *sep)
 }
 
 /* Keys past their expiry at now are left out: one side may have dropped them lazily already. */
-static char *kvt_dump(struct kv_db *db, uint64_t now)
+static inline char *kvt_dump(struct kv_db *db, uint64_t now)
 {
 	struct kvt_lines keys = {0};
 	struct kv_dict_iter it;
@@ -282,7 +283,7 @@ static char *kvt_dump(struct kv_db *db, uint64_t now)
 }
 
 /* Replays t's log into a fresh data set (as the server's replay: loading) and compares the two data sets. */
-static void kvt_check_replay(struct kvt *t)
+static inline void kvt_check_replay(struct kvt *t)
 {
 	struct kv_db *db = kv_db_create();
 	struct kv_client c = {.id = 1, .resp = 2, .loading = true};
