@@ -765,8 +765,12 @@ int kv_server_run(const struct kv_opts *o)
 		uint64_t left = next_tick > now ? next_tick - now : 0;
 		if (left > TICK_MS)
 			left = TICK_MS; /* the wall clock went back */
-		if (S.aof && aof_busy(S.aof))
-			left = 0; /* aof.h: poll while the log has a flush in flight or records waiting */
+		if (S.aof) {
+			/* aof.h: a flush in flight wakes the wait itself (its token); sleep until the log has work */
+			int64_t due = aof_next_flush_ms(S.aof, now);
+			if (due >= 0 && (uint64_t)due < left)
+				left = (uint64_t)due;
+		}
 		struct timespec ts = { .tv_sec = 0, .tv_nsec = (long)left * 1000000 };
 		int n = 0;
 		int err = demi_wait_next_n(qrs, BATCH, &n, &ts);
