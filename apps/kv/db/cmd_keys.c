@@ -158,7 +158,8 @@ static void cmd_flushall(struct kv_ctx *x)
 		kv_reply_err(x, kv_err_syntax);
 		return;
 	}
-	x->dirty = kv_db_size(x->db) > 0;
+	/* logged also when only expired keys were here: the replay still holds them (and forgets them here) */
+	x->dirty = kv_db_size(x->db) > 0 || x->db->tomb_any;
 	kv_db_flush(x->db);
 	kv_reply_ok(x);
 }

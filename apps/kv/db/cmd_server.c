@@ -225,7 +225,15 @@ static void cmd_command(struct kv_ctx *x)
 }
 
 /* Redis's glob (stringmatchlen) for CONFIG GET: * ? [...] and \, case-insensitive. */
+static bool glob_match(const char *p, size_t plen, const char *s, size_t slen);
+
+/* A pattern longer than any parameter name worth matching is no match: it bounds glob's backtracking. */
 static bool glob(const char *p, size_t plen, const char *s, size_t slen)
+{
+	return plen <= 128 && glob_match(p, plen, s, slen);
+}
+
+static bool glob_match(const char *p, size_t plen, const char *s, size_t slen)
 {
 	while (plen > 0) {
 		switch (*p) {
@@ -235,7 +243,7 @@ static bool glob(const char *p, size_t plen, const char *s, size_t slen)
 			if (plen == 1)
 				return true;
 			for (size_t i = 0; i <= slen; i++)
-				if (glob(p + 1, plen - 1, s + i, slen - i))
+				if (glob_match(p + 1, plen - 1, s + i, slen - i))
 					return true;
 			return false;
 		case '?':

@@ -167,6 +167,7 @@ static void tomb_set(struct kv_db *db, uint64_t h)
 {
 	size_t bit = h & (KV_TOMB_BITS - 1);
 	db->tomb[bit / 64] |= 1ull << (bit % 64);
+	db->tomb_any = true;
 }
 
 static bool tomb_test(const struct kv_db *db, uint64_t h)
@@ -239,6 +240,7 @@ void kv_db_flush(struct kv_db *db)
 	kv_dict_clear(&db->keys, free_key_val);
 	db->nexp = 0;
 	memset(db->tomb, 0, sizeof(db->tomb));
+	db->tomb_any = false;
 }
 
 size_t kv_db_size(const struct kv_db *db) { return kv_dict_size(&db->keys); }
@@ -261,8 +263,8 @@ size_t kv_db_expire_cycle(struct kv_db *db, uint64_t now_ms, size_t budget)
 		}
 	}
 	db->expired_keys += removed;
-	/* the cycle is also when an idle server finishes a rehash of the key space */
-	kv_dict_rehash_step(&db->keys, 100);
+	/* the cycle is also when an idle server finishes a rehash of the key space (1,000 buckets: tens of us) */
+	kv_dict_rehash_step(&db->keys, 1000);
 	return removed;
 }
 

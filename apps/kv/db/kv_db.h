@@ -70,6 +70,7 @@ struct kv_db {
 	 * expires while loading), so a write that creates one of them anew logs a DEL of it first; a false
 	 * positive costs one needless DEL record. */
 	uint64_t tomb[KV_TOMB_BITS / 64];
+	bool tomb_any;
 	const struct kv_cmd_def *cmd_hash[256]; /* command lookup, open addressing */
 };
 

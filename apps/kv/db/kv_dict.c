@@ -106,6 +106,8 @@ static struct kv_dent **find_link(struct kv_dict *d, const void *key, size_t len
 	for (int t = 0; t < 2; t++) {
 		if (d->t[t] == NULL)
 			break;
+		if (t == 0 && d->t[1] != NULL && (h & d->mask[0]) < d->rehash)
+			continue; /* that bucket has moved to t[1] already: not worth a cache miss */
 		struct kv_dent **link = &d->t[t][h & d->mask[t]];
 		for (; *link != NULL; link = &(*link)->next) {
 			struct kv_dent *e = *link;

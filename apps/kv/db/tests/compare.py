@@ -7,8 +7,9 @@ the two servers may differ by design (see doc/apps/kv-commands.md):
   #! sort        the reply's lines are compared sorted (set and hash order)
   #! mask 3,7    reply lines 3 and 7 (0-based) are not compared (server version, client id)
   #! kind        only the kind of reply is compared: (integer), (error), (nil), string, array
+  #! near        integers may differ by 1 (a TTL read across a second boundary on a loaded machine)
   #! info        INFO: the same section headers, every field demi-kv gives exists in redis-server's, and the
-                 db0: keyspace line is equal
+                 db0: keyspace line is equal (keys and expires; avg_ttl is Redis's moving estimate)
 
 Exit status: 0 when every reply matches, 1 on a difference (each one printed), 77 (skip) when redis-server or
 redis-cli is not installed.
@@ -33,7 +34,7 @@ def free_port():
         return s.getsockname()[1]
 
 
-def wait_port(port, proc, what, timeout=15.0):
+def wait_port(port, proc, what, timeout=30.0):
     end = time.monotonic() + timeout
     while time.monotonic() < end:
         if proc.poll() is not None:
@@ -102,7 +103,8 @@ def info_check(ours, theirs):
             if l.startswith("# "):
                 heads.append(l)
             elif l.startswith("db0:"):
-                db0.append(l)
+                # redis-server's avg_ttl is a moving estimate of its expiry cycle, not a count: left out
+                db0.append(re.sub(r",avg_ttl=\d+", "", l))
             elif ":" in l:
                 fields.add(l.split(":", 1)[0])
         return heads, fields, db0
@@ -140,6 +142,10 @@ def compare(cmds, ours, theirs):
             x, y = strip(x), strip(y)
         if d and d[0] == "kind":
             x, y = [kind(x)], [kind(y)]
+        if d and d[0] == "near":
+            num = lambda l: int(l[0].split()[-1]) if len(l) == 1 and l[0].startswith("(integer) ") else None
+            if num(x) is not None and num(y) is not None and abs(num(x) - num(y)) <= 1:
+                x = y
         if x != y:
             bad += 1
             print(f"line {n}: {cmd}\n  demi-kv:      {a}\n  redis-server: {b}")

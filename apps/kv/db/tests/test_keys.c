@@ -25,6 +25,18 @@ Test(keys, del_exists_type_dbsize_flush)
 	kvt_expect(&t, "FLUSHDB ASYNC", "+OK\r\n");
 	cr_expect_eq(t.flags, 0, "flushing an empty data set is not a write");
 	kvt_check_replay(&t);
+	/* a data set of expired keys only: empty here, not in a replay, so FLUSHALL is logged */
+	kvt_run(&t, "SET e v PX 10");
+	kvt_run(&t, "SET f v PX 10");
+	t.now += 10;
+	kvt_expect(&t, "GET e", "$-1\r\n");
+	kv_db_expire_cycle(t.db, t.now, 10);
+	kvt_expect(&t, "DBSIZE", ":0\r\n");
+	kvt_expect(&t, "FLUSHALL", "+OK\r\n");
+	cr_expect_eq(t.flags, KV_CMD_WRITE);
+	kvt_run(&t, "SADD e x");
+	kvt_run(&t, "SET f v KEEPTTL");
+	kvt_check_replay(&t);
 }
 
 Test(keys, expire_ttl_persist)
