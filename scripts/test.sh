@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Installs what is missing, builds Demi, and runs every test suite: the normal build,
 # the Debian packages (suite deb: tests/abi/deb_test.sh), then the unit, conformance, catmem, inet and
-# storage suites again under ASan + UBSan + LeakSanitizer. Ends with one line
+# storage and apps suites again under ASan + UBSan + LeakSanitizer. Ends with one line
 # "N passed, N failed[, N skipped]" counted over all suites.
 set -uo pipefail
 cd "$(dirname "$0")/.."
@@ -27,12 +27,12 @@ if command -v clang >/dev/null; then
 	CC=clang build build-clang || status=1
 fi
 
-echo "== sanitizers (ASan + UBSan, LeakSanitizer): unit, conformance, catmem, inet and storage suites"
+echo "== sanitizers (ASan + UBSan, LeakSanitizer): unit, conformance, catmem, inet, storage and apps suites"
 build build-asan -Db_sanitize=address,undefined -Db_lundef=false || exit 1
 export ASAN_OPTIONS=detect_leaks=1:abort_on_error=0:detect_stack_use_after_return=0
 export UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1
 export LSAN_OPTIONS=suppressions=$PWD/tests/lsan.supp:print_suppressions=0
-meson test -C build-asan --suite unit --suite conformance --suite catmem --suite inet --suite storage --num-processes "$jobs" --print-errorlogs || status=1
+meson test -C build-asan --suite unit --suite conformance --suite catmem --suite inet --suite storage --suite apps --num-processes "$jobs" --print-errorlogs || status=1
 # Criterion reports a test as passed even when a sanitizer spoke in its process: read the logs.
 if grep -E "ERROR: (Address|Leak)Sanitizer|runtime error:" build-asan/meson-logs/testlog.txt; then
 	echo "sanitizer reports found (above)"
