@@ -632,7 +632,7 @@ static int replay_one(void *ctx, const char *payload, size_t len)
 		return -ENOMEM;
 	memcpy(copy, payload, len);
 	resp_input(&rp, copy, len);
-	struct kv_client cli = { .id = 0, .resp = 2, .info = &S.info };
+	struct kv_client cli = { .id = 0, .resp = 2, .info = &S.info, .loading = true }; /* nothing expires while loading */
 	int argc, rc = 0;
 	const struct kv_arg *argv;
 	enum resp_rc r;
@@ -765,6 +765,8 @@ int kv_server_run(const struct kv_opts *o)
 		uint64_t left = next_tick > now ? next_tick - now : 0;
 		if (left > TICK_MS)
 			left = TICK_MS; /* the wall clock went back */
+		if (S.aof && aof_busy(S.aof))
+			left = 0; /* aof.h: poll while the log has a flush in flight or records waiting */
 		struct timespec ts = { .tv_sec = 0, .tv_nsec = (long)left * 1000000 };
 		int n = 0;
 		int err = demi_wait_next_n(qrs, BATCH, &n, &ts);

@@ -64,4 +64,24 @@ void aof_stats(const struct aof *a, struct aof_stats *st);
 /* Writes and flushes what is pending (blocking, bounded), then closes the queue and frees a. */
 void aof_close(struct aof *a);
 
+/* ---- added by kvlog (the interface above is unchanged) ---- */
+
+/* A record on disk: u32 payload length, u32 CRC32C of those 4 length bytes and the payload (both little
+ * endian), then the payload. Length 0: a sync marker that replay skips. */
+#define AOF_RECORD_HDR 8u
+#define AOF_MAX_RECORD ((16u << 20) - 64u) /* a record (and a batch) fits one storage buffer */
+
+/* Milliseconds until aof_flush has work (0: now; -1: nothing until the next append): everysec flushes written
+ * records about a second later even when no new record comes, so a server that sleeps in demi_wait uses this
+ * as its timeout. */
+int64_t aof_next_flush_ms(const struct aof *a, uint64_t now_ms);
+
+/* CRC32C (Castagnoli), chained: aof_crc32c(aof_crc32c(0, a, n), b, m) is the CRC of a then b. */
+uint32_t aof_crc32c(uint32_t crc, const void *data, size_t len);
+/* Frames payload as one record at dst (AOF_RECORD_HDR + len bytes); returns that size. */
+size_t aof_frame(void *dst, const void *payload, size_t len);
+/* Parses the record at data: its size (> 0) with *payload and *len set, 0 when avail holds only part of it, -1
+ * when it is corrupt (bad checksum, or a length above AOF_MAX_RECORD). */
+long aof_parse(const void *data, size_t avail, const void **payload, size_t *len);
+
 #endif

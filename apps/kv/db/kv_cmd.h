@@ -36,6 +36,10 @@ struct kv_client {
 	char name[64]; /* CLIENT SETNAME; empty when none */
 	int resp;      /* protocol version: 2 (HELLO 3 is refused with NOPROTO, as redis-server does without RESP3) */
 	bool quit;     /* set by QUIT: the server closes after the reply */
+	/* Set by the log's replay: nothing expires while it runs (the records were written before their keys
+	 * expired, and a key changed in place before its expiry would otherwise come back without its TTL), as
+	 * Redis does while loading. Keys already past their expiry go lazily or in kv_db_expire_cycle after. */
+	bool loading;
 	const struct kv_server_info *info;
 };
 

@@ -5,10 +5,14 @@
 #   benchmark        redis-benchmark's default test list (-n 2000): every test completes, no error reply
 #   catpowder        the same with demi-kv on catpowder in one namespace and redis-benchmark in a peer
 #                    namespace (scripts/netns.sh; Linux offloads left at their defaults); 77 without root
+#   catnip           the same with demi-kv on catnip (DPDK's net_tap, --no-huge) and redis-benchmark on the
+#                    tap's Linux side, in a namespace; 77 without root or where DPDK cannot start
 #   clients-1000     1,000 connections open at once, each served; then redis-benchmark -c 1000
 #   garbage          a client sends up to 1 GiB of random bytes: a protocol error, closed; others still served
 #   noread           a client that never reads its replies: disconnected at the output buffer limit, counted
 #   maxclients       the connection past --maxclients is told so and closed
+#   kill9            appendfsync always: a writer's server is SIGKILLed mid-stream twice; after each restart
+#                    every acknowledged SET is there
 # Every case ends with SIGTERM: demi-kv must exit 0.
 set -uo pipefail
 here=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
@@ -30,7 +34,12 @@ server=
 
 fail() {
 	echo "FAIL ($case): $*" >&2
-	[ -n "$server" ] && kill -KILL "$server" 2>/dev/null
+	if [ -n "$server" ]; then # timeout passes SIGTERM on to demi-kv; a KILL would leave demi-kv behind
+		kill -TERM "$server" 2>/dev/null
+		sleep 1
+		pkill -KILL -P "$server" 2>/dev/null
+		kill -KILL "$server" 2>/dev/null
+	fi
 	echo "--- demi-kv's stderr:" >&2
 	tail -20 "$tmp/server.err" >&2 2>/dev/null
 	echo "logs kept in $tmp" >&2
@@ -111,13 +120,42 @@ catpowder)
 	alive "$IP_A" 6379 $IN_B
 	stop_server
 	;;
+catnip)
+	if [ $inner -eq 0 ]; then
+		"$root/scripts/netns.sh" check || exit 77
+		exec "$root/scripts/netns.sh" run2 -- "$0" inner "$case" "$build"
+	fi
+	# as tests/catnip/run.sh: Demi on the DPDK side of net_tap, Linux on dtap0, all inside NS_A
+	tap=dtap0 tap_ip=10.0.0.3 prefix="demi-kv-$$"
+	trap 'rm -rf /var/run/dpdk/"$prefix"*' EXIT
+	eal="--no-huge --no-pci --no-shconf --no-telemetry -l 0 --vdev=net_tap0,iface=$tap --file-prefix=$prefix"
+	$IN_A env LIBOS=catnip LOCAL_IPV4_ADDR="$IP_A" EAL_INIT="$eal" timeout 120 "$kv" --bind "$IP_A" --port 6379 \
+		>"$tmp/server.out" 2>"$tmp/server.err" &
+	server=$!
+	for _ in $(seq 200); do
+		grep -qs "^ready to accept connections on " "$tmp/server.out" && break
+		if ! kill -0 "$server" 2>/dev/null; then
+			wait "$server"
+			echo "server.sh: demi-kv did not start on catnip (DPDK cannot start here?):" >&2
+			tail -5 "$tmp/server.err" >&2
+			exit 77
+		fi
+		sleep 0.05
+	done
+	grep -qs "^ready" "$tmp/server.out" || fail "demi-kv on catnip did not print its ready line"
+	$IN_A ip addr add "$tap_ip/$PREFIX" dev "$tap" || fail "cannot address $tap"
+	$IN_A ip link set "$tap" up
+	benchmark "$IP_A" 6379 2000 50 $IN_A
+	alive "$IP_A" 6379 $IN_A
+	stop_server
+	;;
 clients-1000)
 	ulimit -n 4096 2>/dev/null || ulimit -n "$(ulimit -Hn)"
 	[ "$(ulimit -n)" -ge 2100 ] || { echo "server.sh: cannot raise the open file limit to 2100" >&2; exit 77; }
 	port=$(free_port)
 	start_server env LIBOS=catnap -- --port "$port"
 	timeout 60 python3 "$client" many 127.0.0.1 "$port" 1000 || fail "1,000 concurrent clients"
-	timeout 60 redis-benchmark -p "$port" -c 1000 -n 5000 -t ping,set,get -q >"$tmp/bench.out" 2>&1 ||
+	timeout 60 redis-benchmark -p "$port" -c 1000 -n 3000 -t ping,set,get -q >"$tmp/bench.out" 2>&1 ||
 		{ cat "$tmp/bench.out" >&2; fail "redis-benchmark -c 1000"; }
 	! grep -qi error "$tmp/bench.out" || { cat "$tmp/bench.out" >&2; fail "redis-benchmark -c 1000 saw errors"; }
 	echo "ok: redis-benchmark -c 1000 -t ping,set,get completed without errors"
@@ -168,6 +206,34 @@ maxclients)
 	timeout 60 python3 "$client" maxclients 127.0.0.1 "$port" 3 || fail "maxclients"
 	stop_server
 	grep -q "1 rejected (maxclients)" "$tmp/server.err" || fail "the rejected connection was not counted"
+	;;
+kill9)
+	port=$(free_port)
+	log="$tmp/appendonly.aof"
+	for round in 1 2; do
+		start_server env LIBOS=catnap -- --port "$port" --appendonly yes --appendfsync always --appendfilename "$log"
+		if [ "$round" -gt 1 ]; then
+			timeout 60 python3 "$client" verify 127.0.0.1 "$port" "$tmp/acked" || fail "round $round: lost writes"
+		fi
+		timeout 60 python3 "$client" writer 127.0.0.1 "$port" "$tmp/acked" >"$tmp/writer.log" 2>&1 &
+		writer=$!
+		: >"$tmp/acked"
+		for _ in $(seq 200); do # until the writer is under way (python starts slowly on a loaded machine)
+			[ "$(cut -d' ' -f1 "$tmp/acked" 2>/dev/null)" -gt 200 ] 2>/dev/null && break
+			sleep 0.05
+		done
+		sleep 0.$((RANDOM % 5))
+		kv_pid=$(pgrep -P "$server") || fail "no demi-kv under its timeout"
+		kill -KILL "$kv_pid"
+		wait "$server" 2>/dev/null
+		server=
+		wait "$writer" || { cat "$tmp/writer.log" >&2; fail "the writer failed"; }
+		[ "$(cut -d' ' -f1 "$tmp/acked")" -gt 0 ] || fail "round $round: no SET was acknowledged in 10 s"
+		echo "round $round: $(cat "$tmp/writer.log"), then kill -9"
+	done
+	start_server env LIBOS=catnap -- --port "$port" --appendonly yes --appendfsync always --appendfilename "$log"
+	timeout 60 python3 "$client" verify 127.0.0.1 "$port" "$tmp/acked" || fail "lost writes"
+	stop_server
 	;;
 *)
 	echo "server.sh: unknown case $case" >&2
