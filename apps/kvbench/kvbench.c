@@ -499,7 +499,8 @@ static bool have_gnuplot(void)
 static void plot(const char *csv)
 {
 	if (!have_gnuplot()) {
-		printf("demi-kvbench: gnuplot is not installed: no plot (the distribution is in %s)\n", csv);
+		printf("demi-kvbench: gnuplot is not installed: no plot (%s%s)\n", o.csv ? "the distribution is in " : "",
+		       o.csv ? o.csv : "--csv FILE keeps the distribution");
 		return;
 	}
 	FILE *g = popen("gnuplot", "w");

@@ -83,7 +83,8 @@ loopback)
 	n=20000
 	before=$(commands 127.0.0.1)
 	LIBOS=catnap timeout 20 "$kvbench" -p "$port" -n "$n" -c 8 -P 16 --ratio 1:1 -r 500 -d 100 -q \
-		--csv "$tmp/lat.csv" >"$tmp/kvbench.out" 2>"$tmp/kvbench.log" || fail "demi-kvbench exited $?"
+		--csv "$tmp/lat.csv" --plot "$tmp/lat.png" >"$tmp/kvbench.out" 2>"$tmp/kvbench.log" ||
+		fail "demi-kvbench exited $?"
 	after=$(commands 127.0.0.1)
 	check_count "$n" "$before" "$after"
 	gets=$(field get) sets=$(field set)
@@ -101,6 +102,14 @@ loopback)
 		                        if (last[k] != "1.000000") { print k ": cumulative ends at " last[k]; bad = 1 } }
 		      exit bad }' "$tmp/lat.csv" >"$tmp/csv-check.log" || fail "the CSV is malformed: $(head -3 "$tmp/csv-check.log")"
 	echo "ok: the CSV has $(($(wc -l <"$tmp/lat.csv") - 1)) buckets and sums to the counts of each op"
+	if command -v gnuplot >/dev/null; then
+		[ "$(head -c 8 "$tmp/lat.png" | od -An -tx1 | tr -d ' \n')" = 89504e470d0a1a0a ] ||
+			fail "--plot wrote no PNG: $(grep plot "$tmp/kvbench.out")"
+		echo "ok: --plot drew $(stat -c %s "$tmp/lat.png") bytes of PNG with gnuplot"
+	else
+		grep -q "gnuplot is not installed: no plot" "$tmp/kvbench.out" || fail "no gnuplot, and no line that says so"
+		echo "ok: no gnuplot here, and the run says so"
+	fi
 	for f in p50_us p99_us p999_us max_us get_p50_us set_p50_us; do
 		v=$(field $f)
 		awk -v v="$v" 'BEGIN { exit !(v > 0) }' || fail "RESULT $f='$v' is not a positive number"
