@@ -104,6 +104,7 @@ int reply_feed(struct reply_reader *r, const uint8_t *p, size_t n, int (*done)(v
 				return proto_error(r, "unexpected byte where a reply starts");
 			r->line_len = 0;
 			r->line[0] = '\0';
+			r->last = '\0';
 			r->state = R_LINE;
 			r->elem = t;
 			break;
@@ -115,13 +116,16 @@ int reply_feed(struct reply_reader *r, const uint8_t *p, size_t n, int (*done)(v
 			memcpy(r->line + r->line_len, p + i, take < room ? take : room);
 			r->line_len += take < room ? take : room;
 			r->line[r->line_len] = '\0';
+			if (take)
+				r->last = (char)p[i + take - 1];
 			i += take;
 			if (!nl)
 				break;
 			i++; /* the '\n' */
-			if (r->line_len == 0 || r->line[r->line_len - 1] != '\r')
+			if (r->last != '\r')
 				return proto_error(r, "a line without CRLF");
-			r->line[--r->line_len] = '\0';
+			if (r->line_len && r->line[r->line_len - 1] == '\r')
+				r->line[--r->line_len] = '\0';
 			r->state = R_TYPE;
 			complete = line_done(r, r->elem);
 			if (complete < 0)

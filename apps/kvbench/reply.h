@@ -24,6 +24,7 @@ struct reply_reader {
 	struct reply top;          /* the top-level reply being read */
 	char line[REPLY_LINE];
 	size_t line_len;
+	char last;                 /* the line's last byte so far (kept or not): CR before its LF */
 	int64_t bulk_left;         /* bytes of a bulk string still to skip, its CRLF included */
 	int depth;
 	int64_t left[REPLY_DEPTH]; /* elements still to read in each open array */
