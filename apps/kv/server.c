@@ -92,7 +92,7 @@ static struct server {
 	uint64_t next_id;
 	uint64_t now_ms;
 	struct {
-		uint64_t stale, protocol_errors, output_limit, nomem, query_limit, push_failed;
+		uint64_t stale, protocol_errors, output_limit, nomem, query_limit, push_failed, accept_failed;
 	} st;
 	bool said_output_limit, said_nomem, said_maxclients, said_query_limit;
 } S;
@@ -439,7 +439,6 @@ static void on_push(struct conn *c, int i)
 static void on_accept(const demi_qresult_t *qr)
 {
 	int qd = qr->qr_value.ares.qd;
-	S.info.total_connections++;
 	if (S.nclients >= S.o->maxclients) {
 		S.info.rejected_connections++;
 		if (!S.said_maxclients) {
@@ -457,6 +456,7 @@ static void on_accept(const demi_qresult_t *qr)
 		mark_dirty(c);
 		return;
 	}
+	S.info.total_connections++; /* as Redis: rejected connections are not counted here */
 	struct conn *c = conn_new(qd, true);
 	if (!c) { /* cannot happen: slots are maxclients plus the rejected ones */
 		demi_close(qd);
@@ -545,8 +545,13 @@ static void on_result(demi_qresult_t *qr)
 			S.accept_qt[i] = S.accept_qt[--S.naccept];
 			if (qr->qr_opcode == DEMI_OPC_ACCEPT)
 				on_accept(qr);
-			else if (qr->qr_ret != ECANCELED)
-				say(1, "accept: %s", strerror((int)qr->qr_ret));
+			else if (qr->qr_ret != ECANCELED && S.st.accept_failed++ == 0)
+				say(0, "accept: %s (counted; said once)%s", strerror((int)qr->qr_ret),
+					qr->qr_ret == EMFILE || qr->qr_ret == ENFILE ?
+						": raise the open file limit (ulimit -n) or lower --maxclients" : "");
+			/* Out of descriptors or memory: accept again at the next tick rather than spin on the error. */
+			if (qr->qr_opcode == DEMI_OPC_FAILED && qr->qr_ret != ECANCELED)
+				return;
 			if (S.lqd >= 0) {
 				demi_qtoken_t qt;
 				if (demi_accept(&qt, S.lqd) == 0)
@@ -589,6 +594,12 @@ static void on_result(demi_qresult_t *qr)
 static void tick(void)
 {
 	kv_db_expire_cycle(S.db, S.now_ms, EXPIRE_BUDGET);
+	while (S.lqd >= 0 && S.naccept < ACCEPTS) { /* accepts paused after a failure */
+		demi_qtoken_t qt;
+		if (demi_accept(&qt, S.lqd) != 0)
+			break;
+		S.accept_qt[S.naccept++] = qt;
+	}
 	for (uint32_t i = 0; i < S.hi; i++) {
 		struct conn *c = &S.conns[i];
 		if (c->state == C_CLOSING && S.now_ms > c->close_by_ms)
@@ -765,8 +776,12 @@ int kv_server_run(const struct kv_opts *o)
 		uint64_t left = next_tick > now ? next_tick - now : 0;
 		if (left > TICK_MS)
 			left = TICK_MS; /* the wall clock went back */
-		if (S.aof && aof_busy(S.aof))
-			left = 0; /* aof.h: poll while the log has a flush in flight or records waiting */
+		if (S.aof) {
+			/* aof.h: a flush in flight wakes the wait itself (its token); sleep until the log has work */
+			int64_t due = aof_next_flush_ms(S.aof, now);
+			if (due >= 0 && (uint64_t)due < left)
+				left = (uint64_t)due;
+		}
 		struct timespec ts = { .tv_sec = 0, .tv_nsec = (long)left * 1000000 };
 		int n = 0;
 		int err = demi_wait_next_n(qrs, BATCH, &n, &ts);
@@ -785,10 +800,11 @@ int kv_server_run(const struct kv_opts *o)
 		}
 	}
 	say(1, "stopping: %llu connections, %llu commands, %llu rejected (maxclients), %llu closed at the output "
-	       "limit, %llu protocol errors, %llu stale results",
+	       "limit, %llu protocol errors, %llu failed accepts, %llu stale results",
 		(unsigned long long)S.info.total_connections, (unsigned long long)S.info.total_commands,
 		(unsigned long long)S.info.rejected_connections, (unsigned long long)S.st.output_limit,
-		(unsigned long long)S.st.protocol_errors, (unsigned long long)S.st.stale);
+		(unsigned long long)S.st.protocol_errors, (unsigned long long)S.st.accept_failed,
+		(unsigned long long)S.st.stale);
 	shutdown_all();
 	kv_db_destroy(S.db);
 	return 0;

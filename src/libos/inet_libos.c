@@ -98,6 +98,11 @@ int inet_libos_socket(struct rt *rt, void *state, int type, struct queue **out, 
 	return inet_socket(il->in, type, out, ops);
 }
 
+int inet_libos_wait_fd(void *state)
+{
+	return ((struct inet_libos *)state)->wait_fd;
+}
+
 void inet_libos_block(struct rt *rt, void *state, uint64_t timeout_ns)
 {
 	(void)rt;

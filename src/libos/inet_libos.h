@@ -69,5 +69,7 @@ int inet_libos_socket(struct rt *rt, void *state, int type, struct queue **out, 
  * stack once if it became readable.
  */
 void inet_libos_block(struct rt *rt, void *state, uint64_t timeout_ns);
+/* libos_ops.wait_fd: the device's wait fd (-1 for a device without one). */
+int inet_libos_wait_fd(void *state);
 
 #endif

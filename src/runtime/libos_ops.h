@@ -34,6 +34,15 @@ struct libos_ops {
 	 * libOS cannot sleep, the runtime keeps spinning.
 	 */
 	void (*block)(struct rt *rt, void *state, uint64_t timeout_ns);
+	/*
+	 * NULL, or a descriptor that poll(2) finds readable whenever the libOS
+	 * has events for its poller (catnap: its epoll fd). With it the wait
+	 * loop can sleep on the libOS and another device at once (the storage
+	 * ring's eventfd: struct rt_ext's arm) instead of spinning while that
+	 * device works; the pollers deliver what woke it in the next round.
+	 * -1: none now.
+	 */
+	int (*wait_fd)(void *state);
 };
 
 #endif

@@ -2,6 +2,7 @@
 #include "rt.h"
 
 #include <errno.h>
+#include <poll.h>
 #include <pthread.h>
 #include <stdlib.h>
 #include <unistd.h>
@@ -121,12 +122,43 @@ void rt_ext_add(struct rt *rt, struct rt_ext *e)
 	rt->exts = e;
 }
 
-static bool exts_busy(struct rt *rt)
+#define RT_SLEEP_FDS 8
+/* A sleep while a device works is bounded all the same: a lost wake-up would cost time, not a hang. */
+#define RT_SLEEP_BUSY_MAX_NS (100u * 1000u * 1000u)
+
+/*
+ * Before sleeping: the descriptors of the busy extensions, armed, after the
+ * libOS's own (fds[0]). 0: none is busy (the libOS's block() will do);
+ * -1: one is busy and cannot wake the thread (or has work already): spin.
+ */
+static int exts_sleep_fds(struct rt *rt, struct pollfd *fds)
 {
-	for (struct rt_ext *e = rt->exts; e; e = e->next)
-		if (e->busy && e->busy(e))
-			return true;
-	return false;
+	int n = 0;
+	for (struct rt_ext *e = rt->exts; e; e = e->next) {
+		if (!e->busy || !e->busy(e))
+			continue;
+		if (!e->arm || !rt->libos->wait_fd || n + 1 == RT_SLEEP_FDS)
+			return -1;
+		if (n == 0) {
+			int lfd = rt->libos->wait_fd(rt->libos_state);
+			if (lfd < 0)
+				return -1;
+			fds[n++] = (struct pollfd){ .fd = lfd, .events = POLLIN };
+		}
+		int fd = e->arm(e);
+		if (fd < 0)
+			return -1;
+		fds[n++] = (struct pollfd){ .fd = fd, .events = POLLIN };
+	}
+	return n;
+}
+
+static void sleep_fds(struct pollfd *fds, int n, uint64_t timeout_ns)
+{
+	if (timeout_ns > RT_SLEEP_BUSY_MAX_NS)
+		timeout_ns = RT_SLEEP_BUSY_MAX_NS;
+	struct timespec ts = { .tv_sec = (time_t)(timeout_ns / NSEC_PER_SEC), .tv_nsec = (long)(timeout_ns % NSEC_PER_SEC) };
+	ppoll(fds, (nfds_t)n, &ts, NULL);
 }
 
 int rt_op_start(struct rt *rt, struct op *op, void (*fn)(void *op))
@@ -229,11 +261,23 @@ int rt_run_until(struct rt *rt, int (*done)(struct rt *, void *), void *arg, uin
 			last_progress = now;
 			continue;
 		}
-		if (!can_block || now - last_progress < idle_ns || exts_busy(rt))
+		if (!can_block || now - last_progress < idle_ns)
 			continue;
-		/* Idle: sleep in the kernel until an event, the next timer or the deadline. */
+		/*
+		 * Idle: sleep in the kernel until an event, the next timer or the
+		 * deadline; while a device beside the libOS works (storage I/O in
+		 * flight), on the libOS's descriptor and that device's together.
+		 */
 		uint64_t until = next_timer < deadline ? next_timer : deadline;
-		if (until > now)
+		if (until <= now)
+			continue;
+		struct pollfd fds[RT_SLEEP_FDS];
+		int nfds = exts_sleep_fds(rt, fds);
+		if (nfds < 0)
+			continue;
+		if (nfds > 0)
+			sleep_fds(fds, nfds, until - now);
+		else
 			rt->libos->block(rt, rt->libos_state, until == UINT64_MAX ? UINT64_MAX : until - now);
 	}
 }

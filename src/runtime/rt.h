@@ -29,6 +29,14 @@ struct rt_ext {
 	 * sleeping, until the device has answered.
 	 */
 	bool (*busy)(struct rt_ext *e);
+	/*
+	 * NULL, or called while busy() is true and the thread is about to
+	 * sleep: returns a descriptor that becomes readable once the device has
+	 * something to reap, armed so that nothing completing after this call
+	 * is missed; or -1 when there is work already (do not sleep). The wait
+	 * loop then sleeps in ppoll on it and the libOS's wait_fd together.
+	 */
+	int (*arm)(struct rt_ext *e);
 	void (*fini)(struct rt *rt, struct rt_ext *e);
 };
 

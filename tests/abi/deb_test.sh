@@ -61,6 +61,7 @@ for h in libos types wait sga cc memq pipe storage netstats; do has libdemi-dev 
 has demi-tools "usr/libexec/demi/tcp_echo"
 has demi-tools "usr/bin/demi-tcp-echo"
 has demi-tools "usr/bin/demi-udp-echo"
+has demi-tools "usr/bin/demi-kv" # an app: its name already has the prefix
 grep -q 'libdemi0' <<<"$(dpkg-deb -f "$(deb demi-tools)" Depends)" || { echo "deb: demi-tools does not depend on libdemi0"; exit 1; }
 grep -q 'libdemi0 (= ' <<<"$(dpkg-deb -f "$(deb libdemi-dev)" Depends)" || { echo "deb: libdemi-dev does not depend on libdemi0 (= version)"; exit 1; }
 

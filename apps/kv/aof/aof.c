@@ -487,9 +487,9 @@ bool aof_busy(const struct aof *a)
 
 int64_t aof_next_flush_ms(const struct aof *a, uint64_t now)
 {
-	if (a->err)
-		return -1;
-	if (a->inflight || a->bufs[a->collect].len)
+	if (a->err || a->inflight)
+		return -1; /* the push's completion ends the wait; aof_flush runs after it */
+	if (a->bufs[a->collect].len)
 		return 0;
 	if (a->policy != AOF_FSYNC_EVERYSEC || !a->unsynced)
 		return -1;

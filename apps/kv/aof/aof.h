@@ -71,9 +71,11 @@ void aof_close(struct aof *a);
 #define AOF_RECORD_HDR 8u
 #define AOF_MAX_RECORD ((16u << 20) - 64u) /* a record (and a batch) fits one storage buffer */
 
-/* Milliseconds until aof_flush has work (0: now; -1: nothing until the next append): everysec flushes written
- * records about a second later even when no new record comes, so a server that sleeps in demi_wait uses this
- * as its timeout. */
+/* How long the server's wait may sleep before aof_flush has work: 0 (records wait and no push is in flight),
+ * -1 (nothing is due: a push in flight completes through its token, which wakes the wait; or nothing was
+ * written), or the milliseconds until everysec's device flush of what was written is due. Storage completions
+ * wake demi_wait under catnap and catpowder (doc/storage.md), so a server need not poll while aof_busy: this is
+ * the timeout to use. */
 int64_t aof_next_flush_ms(const struct aof *a, uint64_t now_ms);
 
 /* CRC32C (Castagnoli), chained: aof_crc32c(aof_crc32c(0, a, n), b, m) is the CRC of a then b. */

@@ -48,7 +48,7 @@ static void hset_generic(struct kv_ctx *x, bool ok_reply)
 	if (ok_reply)
 		kv_reply_ok(x);
 	else
-		kv_out_int(x->out, added);
+		kv_int(x->out, added);
 	x->dirty = true;
 }
 
@@ -67,7 +67,7 @@ static void cmd_hget(struct kv_ctx *x)
 		return;
 	}
 	struct kv_str *v = f->v.ptr;
-	kv_out_bulk(x->out, v->p, v->len);
+	kv_bulk(x->out, v->p, v->len);
 }
 
 static void cmd_hexists(struct kv_ctx *x)
@@ -75,7 +75,7 @@ static void cmd_hexists(struct kv_ctx *x)
 	bool wrong;
 	struct kv_dent *e = kv_db_find_type(x, &x->argv[1], KV_HASH, &wrong);
 	if (!wrong)
-		kv_out_int(x->out, e != NULL && kv_dict_find(kv_obj_of(e)->u.dict, x->argv[2].p, x->argv[2].len) != NULL);
+		kv_int(x->out, e != NULL && kv_dict_find(kv_obj_of(e)->u.dict, x->argv[2].p, x->argv[2].len) != NULL);
 }
 
 static void cmd_hgetall(struct kv_ctx *x)
@@ -85,17 +85,17 @@ static void cmd_hgetall(struct kv_ctx *x)
 	if (wrong)
 		return;
 	if (e == NULL) {
-		kv_out_array(x->out, 0);
+		kv_array(x->out, 0);
 		return;
 	}
 	struct kv_dict *d = kv_obj_of(e)->u.dict;
-	kv_out_array(x->out, (long long)kv_dict_size(d) * 2);
+	kv_array(x->out, (long long)kv_dict_size(d) * 2);
 	struct kv_dict_iter it;
 	kv_dict_iter_init(&it, d);
 	for (struct kv_dent *f; (f = kv_dict_next(&it)) != NULL && !x->out->overflow;) {
 		struct kv_str *v = f->v.ptr;
-		kv_out_bulk(x->out, f->key, f->klen);
-		kv_out_bulk(x->out, v->p, v->len);
+		kv_bulk(x->out, f->key, f->klen);
+		kv_bulk(x->out, v->p, v->len);
 	}
 }
 
@@ -119,7 +119,7 @@ static void cmd_hdel(struct kv_ctx *x)
 		if (kv_dict_size(d) == 0)
 			kv_db_delete_entry(x->db, e);
 	}
-	kv_out_int(x->out, removed);
+	kv_int(x->out, removed);
 	x->dirty = removed > 0;
 }
 
@@ -128,7 +128,7 @@ static void cmd_hlen(struct kv_ctx *x)
 	bool wrong;
 	struct kv_dent *e = kv_db_find_type(x, &x->argv[1], KV_HASH, &wrong);
 	if (!wrong)
-		kv_out_int(x->out, e != NULL ? (long long)kv_dict_size(kv_obj_of(e)->u.dict) : 0);
+		kv_int(x->out, e != NULL ? (long long)kv_dict_size(kv_obj_of(e)->u.dict) : 0);
 }
 
 const struct kv_cmd_def kv_cmds_hash[] = {

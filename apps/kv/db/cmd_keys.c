@@ -15,7 +15,7 @@ static void cmd_del(struct kv_ctx *x)
 			n++;
 		}
 	}
-	kv_out_int(x->out, n);
+	kv_int(x->out, n);
 	x->dirty = n > 0;
 }
 
@@ -24,7 +24,7 @@ static void cmd_exists(struct kv_ctx *x)
 	long long n = 0;
 	for (int j = 1; j < x->argc; j++)
 		n += kv_db_find(x, &x->argv[j]) != NULL;
-	kv_out_int(x->out, n);
+	kv_int(x->out, n);
 }
 
 enum { EXP_NX = 1, EXP_XX = 2, EXP_GT = 4, EXP_LT = 8 };
@@ -72,7 +72,7 @@ static void expire_generic(struct kv_ctx *x, long long base, bool seconds)
 	when += base;
 	struct kv_dent *e = kv_db_find(x, &x->argv[1]);
 	if (e == NULL) {
-		kv_out_int(x->out, 0);
+		kv_int(x->out, 0);
 		return;
 	}
 	struct kv_obj *o = kv_obj_of(e);
@@ -80,7 +80,7 @@ static void expire_generic(struct kv_ctx *x, long long base, bool seconds)
 	long long cur = has ? (long long)o->expire_ms : -1;
 	if (((flags & EXP_NX) && has) || ((flags & EXP_XX) && !has) || ((flags & EXP_GT) && (!has || when <= cur)) ||
 		((flags & EXP_LT) && has && when >= cur)) {
-		kv_out_int(x->out, 0);
+		kv_int(x->out, 0);
 		return;
 	}
 	x->dirty = true;
@@ -92,7 +92,7 @@ static void expire_generic(struct kv_ctx *x, long long base, bool seconds)
 			kv_log_arg(x->log, x->argv[1].p, x->argv[1].len);
 		}
 		kv_db_delete_entry(x->db, e);
-		kv_out_int(x->out, 1);
+		kv_int(x->out, 1);
 		return;
 	}
 	/* a time before the clock's epoch (only while loading) is kept as 0: expired at once after the load */
@@ -103,7 +103,7 @@ static void expire_generic(struct kv_ctx *x, long long base, bool seconds)
 		kv_log_arg(x->log, x->argv[1].p, x->argv[1].len);
 		kv_log_ll(x->log, when);
 	}
-	kv_out_int(x->out, 1);
+	kv_int(x->out, 1);
 	return;
 invalid:
 	kv_reply_errf(x, "ERR invalid expire time in '%s' command", x->cmd->name);
@@ -118,18 +118,18 @@ static void ttl_generic(struct kv_ctx *x, bool ms)
 {
 	struct kv_dent *e = kv_db_find(x, &x->argv[1]);
 	if (e == NULL) {
-		kv_out_int(x->out, -2);
+		kv_int(x->out, -2);
 		return;
 	}
 	struct kv_obj *o = kv_obj_of(e);
 	if (o->exp_idx == KV_NO_TTL) {
-		kv_out_int(x->out, -1);
+		kv_int(x->out, -1);
 		return;
 	}
 	long long ttl = (long long)o->expire_ms - (long long)x->now;
 	if (ttl < 0)
 		ttl = 0;
-	kv_out_int(x->out, ms ? ttl : (ttl + 500) / 1000);
+	kv_int(x->out, ms ? ttl : (ttl + 500) / 1000);
 }
 
 static void cmd_ttl(struct kv_ctx *x) { ttl_generic(x, false); }
@@ -139,7 +139,7 @@ static void cmd_persist(struct kv_ctx *x)
 {
 	struct kv_dent *e = kv_db_find(x, &x->argv[1]);
 	bool done = e != NULL && kv_db_persist(x->db, e);
-	kv_out_int(x->out, done);
+	kv_int(x->out, done);
 	x->dirty = done;
 }
 
@@ -150,7 +150,7 @@ static void cmd_type(struct kv_ctx *x)
 	kv_out_simple(x->out, e == NULL ? "none" : names[kv_obj_of(e)->type]);
 }
 
-static void cmd_dbsize(struct kv_ctx *x) { kv_out_int(x->out, (long long)kv_db_size(x->db)); }
+static void cmd_dbsize(struct kv_ctx *x) { kv_int(x->out, (long long)kv_db_size(x->db)); }
 
 static void cmd_flushall(struct kv_ctx *x)
 {

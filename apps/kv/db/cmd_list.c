@@ -89,7 +89,7 @@ static void push_generic(struct kv_ctx *x, bool left)
 		kv_reply_oom(x);
 		return;
 	}
-	kv_out_int(x->out, (long long)l->len);
+	kv_int(x->out, (long long)l->len);
 	x->dirty = true;
 }
 
@@ -137,16 +137,16 @@ static void pop_generic(struct kv_ctx *x, bool left)
 	struct kv_list *l = kv_obj_of(e)->u.list;
 	if (has_count) {
 		size_t n = (unsigned long long)count < l->len ? (size_t)count : l->len;
-		kv_out_array(x->out, (long long)n);
+		kv_array(x->out, (long long)n);
 		for (size_t i = 0; i < n; i++) {
 			struct kv_str *s = pop_one(l, left);
-			kv_out_bulk(x->out, s->p, s->len);
+			kv_bulk(x->out, s->p, s->len);
 			free(s);
 		}
 		x->dirty = n > 0;
 	} else {
 		struct kv_str *s = pop_one(l, left);
-		kv_out_bulk(x->out, s->p, s->len);
+		kv_bulk(x->out, s->p, s->len);
 		free(s);
 		x->dirty = true;
 	}
@@ -164,7 +164,7 @@ static void cmd_llen(struct kv_ctx *x)
 	bool wrong;
 	struct kv_dent *e = kv_db_find_type(x, &x->argv[1], KV_LIST, &wrong);
 	if (!wrong)
-		kv_out_int(x->out, e != NULL ? (long long)kv_obj_of(e)->u.list->len : 0);
+		kv_int(x->out, e != NULL ? (long long)kv_obj_of(e)->u.list->len : 0);
 }
 
 static void cmd_lindex(struct kv_ctx *x)
@@ -190,7 +190,7 @@ static void cmd_lindex(struct kv_ctx *x)
 		return;
 	}
 	struct kv_str *s = *list_at(l, (size_t)i);
-	kv_out_bulk(x->out, s->p, s->len);
+	kv_bulk(x->out, s->p, s->len);
 }
 
 static void cmd_lrange(struct kv_ctx *x)
@@ -205,7 +205,7 @@ static void cmd_lrange(struct kv_ctx *x)
 	if (wrong)
 		return;
 	if (e == NULL) {
-		kv_out_array(x->out, 0);
+		kv_array(x->out, 0);
 		return;
 	}
 	struct kv_list *l = kv_obj_of(e)->u.list;
@@ -217,15 +217,15 @@ static void cmd_lrange(struct kv_ctx *x)
 	if (start < 0)
 		start = 0;
 	if (start > end || start >= len) {
-		kv_out_array(x->out, 0);
+		kv_array(x->out, 0);
 		return;
 	}
 	if (end >= len)
 		end = len - 1;
-	kv_out_array(x->out, end - start + 1);
+	kv_array(x->out, end - start + 1);
 	for (long long i = start; i <= end && !x->out->overflow; i++) {
 		struct kv_str *s = *list_at(l, (size_t)i);
-		kv_out_bulk(x->out, s->p, s->len);
+		kv_bulk(x->out, s->p, s->len);
 	}
 }
 

@@ -26,12 +26,12 @@ static void cmd_ping(struct kv_ctx *x)
 	if (x->argc > 2)
 		kv_reply_wrong_arity(x);
 	else if (x->argc == 2)
-		kv_out_bulk(x->out, x->argv[1].p, x->argv[1].len);
+		kv_bulk(x->out, x->argv[1].p, x->argv[1].len);
 	else
 		kv_out_put(x->out, "+PONG\r\n", 7);
 }
 
-static void cmd_echo(struct kv_ctx *x) { kv_out_bulk(x->out, x->argv[1].p, x->argv[1].len); }
+static void cmd_echo(struct kv_ctx *x) { kv_bulk(x->out, x->argv[1].p, x->argv[1].len); }
 
 static void cmd_quit(struct kv_ctx *x)
 {
@@ -51,7 +51,7 @@ static void cmd_select(struct kv_ctx *x)
 		kv_reply_ok(x);
 }
 
-static void bulk_str(struct kv_out *o, const char *s) { kv_out_bulk(o, s, strlen(s)); }
+static void bulk_str(struct kv_out *o, const char *s) { kv_bulk(o, s, strlen(s)); }
 
 /* A client name: printable ASCII without spaces, as Redis's clientSetName. */
 static bool set_name(struct kv_ctx *x, const struct kv_arg *name)
@@ -110,14 +110,14 @@ static void cmd_hello(struct kv_ctx *x)
 	}
 	if (x->c != NULL)
 		x->c->resp = 2;
-	kv_out_array(x->out, 14);
+	kv_array(x->out, 14);
 	bulk_str(x->out, "server"), bulk_str(x->out, "redis");
 	bulk_str(x->out, "version"), bulk_str(x->out, info_of(x)->version);
-	bulk_str(x->out, "proto"), kv_out_int(x->out, 2);
-	bulk_str(x->out, "id"), kv_out_int(x->out, x->c != NULL ? (long long)x->c->id : 0);
+	bulk_str(x->out, "proto"), kv_int(x->out, 2);
+	bulk_str(x->out, "id"), kv_int(x->out, x->c != NULL ? (long long)x->c->id : 0);
 	bulk_str(x->out, "mode"), bulk_str(x->out, "standalone");
 	bulk_str(x->out, "role"), bulk_str(x->out, "master");
-	bulk_str(x->out, "modules"), kv_out_array(x->out, 0);
+	bulk_str(x->out, "modules"), kv_array(x->out, 0);
 }
 
 
@@ -150,7 +150,7 @@ static void cmd_client(struct kv_ctx *x)
 	if (kv_arg_is(sub, "id")) {
 		if (x->argc != 2)
 			goto arity;
-		kv_out_int(x->out, x->c != NULL ? (long long)x->c->id : 0);
+		kv_int(x->out, x->c != NULL ? (long long)x->c->id : 0);
 	} else if (kv_arg_is(sub, "getname")) {
 		if (x->argc != 2)
 			goto arity;
@@ -203,7 +203,7 @@ static size_t command_count(void)
 static void cmd_command(struct kv_ctx *x)
 {
 	if (x->argc == 1) {
-		kv_out_array(x->out, 0);
+		kv_array(x->out, 0);
 		return;
 	}
 	const struct kv_arg *sub = &x->argv[1];
@@ -212,11 +212,11 @@ static void cmd_command(struct kv_ctx *x)
 			kv_reply_err(x, "ERR wrong number of arguments for 'command|count' command");
 			return;
 		}
-		kv_out_int(x->out, (long long)command_count());
+		kv_int(x->out, (long long)command_count());
 	} else if (kv_arg_is(sub, "docs")) {
-		kv_out_array(x->out, 0);
+		kv_array(x->out, 0);
 	} else if (kv_arg_is(sub, "info")) {
-		kv_out_array(x->out, x->argc - 2);
+		kv_array(x->out, x->argc - 2);
 		for (int j = 2; j < x->argc; j++)
 			kv_out_null_array(x->out);
 	} else {
@@ -313,7 +313,7 @@ static void cmd_config(struct kv_ctx *x)
 			for (size_t i = 0; i < np; i++)
 				if (!hit[i] && glob(x->argv[j].p, x->argv[j].len, params[i][0], strlen(params[i][0])))
 					hit[i] = true, n++;
-		kv_out_array(x->out, (long long)n * 2);
+		kv_array(x->out, (long long)n * 2);
 		for (size_t i = 0; i < np; i++)
 			if (hit[i])
 				bulk_str(x->out, params[i][0]), bulk_str(x->out, params[i][1]);
@@ -406,7 +406,7 @@ static void cmd_info(struct kv_ctx *x)
 #undef ADD
 	if (n > sizeof(buf) - 1)
 		n = sizeof(buf) - 1;
-	kv_out_bulk(x->out, buf, n);
+	kv_bulk(x->out, buf, n);
 }
 
 const struct kv_cmd_def kv_cmds_server[] = {

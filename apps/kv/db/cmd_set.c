@@ -35,7 +35,7 @@ static void cmd_sadd(struct kv_ctx *x)
 		}
 		added += new;
 	}
-	kv_out_int(x->out, added);
+	kv_int(x->out, added);
 	x->dirty = added > 0;
 }
 
@@ -58,7 +58,7 @@ static void cmd_srem(struct kv_ctx *x)
 		if (kv_dict_size(d) == 0)
 			kv_db_delete_entry(x->db, e);
 	}
-	kv_out_int(x->out, removed);
+	kv_int(x->out, removed);
 	x->dirty = removed > 0;
 }
 
@@ -82,7 +82,7 @@ static void cmd_spop(struct kv_ctx *x)
 		return;
 	if (e == NULL || count == 0) {
 		if (has_count)
-			kv_out_array(x->out, 0);
+			kv_array(x->out, 0);
 		else
 			kv_out_null(x->out);
 		return;
@@ -90,7 +90,7 @@ static void cmd_spop(struct kv_ctx *x)
 	struct kv_dict *d = kv_obj_of(e)->u.dict;
 	size_t n = (unsigned long long)count < kv_dict_size(d) ? (size_t)count : kv_dict_size(d);
 	if (has_count)
-		kv_out_array(x->out, (long long)n);
+		kv_array(x->out, (long long)n);
 	if (x->log != NULL) {
 		kv_log_begin(x->log, (int)n + 2);
 		kv_log_arg(x->log, "SREM", 4);
@@ -99,7 +99,7 @@ static void cmd_spop(struct kv_ctx *x)
 	}
 	for (size_t i = 0; i < n; i++) {
 		struct kv_dent *m = kv_dict_random(d, kv_db_rand_cb, x->db);
-		kv_out_bulk(x->out, m->key, m->klen);
+		kv_bulk(x->out, m->key, m->klen);
 		if (x->log != NULL)
 			kv_log_arg(x->log, m->key, m->klen);
 		free(kv_dict_unlink(d, m->key, m->klen));
@@ -116,15 +116,15 @@ static void cmd_smembers(struct kv_ctx *x)
 	if (wrong)
 		return;
 	if (e == NULL) {
-		kv_out_array(x->out, 0);
+		kv_array(x->out, 0);
 		return;
 	}
 	struct kv_dict *d = kv_obj_of(e)->u.dict;
-	kv_out_array(x->out, (long long)kv_dict_size(d));
+	kv_array(x->out, (long long)kv_dict_size(d));
 	struct kv_dict_iter it;
 	kv_dict_iter_init(&it, d);
 	for (struct kv_dent *m; (m = kv_dict_next(&it)) != NULL && !x->out->overflow;)
-		kv_out_bulk(x->out, m->key, m->klen);
+		kv_bulk(x->out, m->key, m->klen);
 }
 
 static void cmd_scard(struct kv_ctx *x)
@@ -132,7 +132,7 @@ static void cmd_scard(struct kv_ctx *x)
 	bool wrong;
 	struct kv_dent *e = kv_db_find_type(x, &x->argv[1], KV_SET, &wrong);
 	if (!wrong)
-		kv_out_int(x->out, e != NULL ? (long long)kv_dict_size(kv_obj_of(e)->u.dict) : 0);
+		kv_int(x->out, e != NULL ? (long long)kv_dict_size(kv_obj_of(e)->u.dict) : 0);
 }
 
 static void cmd_sismember(struct kv_ctx *x)
@@ -140,7 +140,7 @@ static void cmd_sismember(struct kv_ctx *x)
 	bool wrong;
 	struct kv_dent *e = kv_db_find_type(x, &x->argv[1], KV_SET, &wrong);
 	if (!wrong)
-		kv_out_int(x->out, e != NULL && kv_dict_find(kv_obj_of(e)->u.dict, x->argv[2].p, x->argv[2].len) != NULL);
+		kv_int(x->out, e != NULL && kv_dict_find(kv_obj_of(e)->u.dict, x->argv[2].p, x->argv[2].len) != NULL);
 }
 
 const struct kv_cmd_def kv_cmds_set[] = {

@@ -29,7 +29,7 @@ static void reply_value(struct kv_ctx *x, struct kv_dent *e)
 	if (e == NULL)
 		kv_out_null(x->out);
 	else
-		kv_out_bulk(x->out, kv_obj_of(e)->data, kv_obj_of(e)->u.s.len);
+		kv_bulk(x->out, kv_obj_of(e)->data, kv_obj_of(e)->u.s.len);
 }
 
 static void cmd_get(struct kv_ctx *x)
@@ -131,8 +131,15 @@ static void cmd_set(struct kv_ctx *x)
 			kv_reply_ok(x);
 		return;
 	}
-	struct kv_obj *o = kv_obj_string(val->p, val->len, val->len);
-	if (o == NULL || (e = kv_db_set(x, key, o, flags & SET_KEEPTTL)) == NULL) {
+	struct kv_obj *cur = e != NULL ? kv_obj_of(e) : NULL;
+	if (cur != NULL && cur->type == KV_STRING && cur->u.s.cap >= val->len && cur->u.s.cap <= 2 * val->len + 64) {
+		/* overwrite in place: no allocation for a SET of a value about as long as the one it replaces */
+		memcpy(cur->data, val->p, val->len);
+		cur->u.s.len = val->len;
+		if (!(flags & SET_KEEPTTL))
+			kv_db_persist(x->db, e);
+	} else if ((cur = kv_obj_string(val->p, val->len, val->len)) == NULL ||
+		(e = kv_db_set(x, key, cur, flags & SET_KEEPTTL)) == NULL) {
 		if (!(flags & SET_GET))
 			kv_reply_oom(x);
 		return;
@@ -188,7 +195,7 @@ static void cmd_mset(struct kv_ctx *x)
 
 static void cmd_mget(struct kv_ctx *x)
 {
-	kv_out_array(x->out, x->argc - 1);
+	kv_array(x->out, x->argc - 1);
 	for (int j = 1; j < x->argc; j++) {
 		struct kv_dent *e = kv_db_find(x, &x->argv[j]);
 		if (e == NULL || kv_obj_of(e)->type != KV_STRING) {
@@ -206,7 +213,7 @@ static void cmd_strlen(struct kv_ctx *x)
 	bool wrong;
 	struct kv_dent *e = find_string(x, &x->argv[1], &wrong);
 	if (!wrong)
-		kv_out_int(x->out, e != NULL ? (long long)kv_obj_of(e)->u.s.len : 0);
+		kv_int(x->out, e != NULL ? (long long)kv_obj_of(e)->u.s.len : 0);
 }
 
 /* Grows a string value to hold at least need bytes (greedily, as sds does), keeping its TTL. */
@@ -237,7 +244,7 @@ static void cmd_append(struct kv_ctx *x)
 			kv_reply_oom(x);
 			return;
 		}
-		kv_out_int(x->out, (long long)val->len);
+		kv_int(x->out, (long long)val->len);
 		x->dirty = true;
 		return;
 	}
@@ -252,7 +259,7 @@ static void cmd_append(struct kv_ctx *x)
 	}
 	memcpy(o->data + o->u.s.len, val->p, val->len);
 	o->u.s.len += val->len;
-	kv_out_int(x->out, (long long)o->u.s.len);
+	kv_int(x->out, (long long)o->u.s.len);
 	x->dirty = val->len > 0;
 }
 
@@ -277,7 +284,7 @@ static void incr_by(struct kv_ctx *x, long long by)
 	}
 	v += by;
 	char buf[24];
-	int n = snprintf(buf, sizeof(buf), "%lld", v);
+	int n = (int)kv_fmt_ll(buf, v);
 	if (e == NULL) {
 		struct kv_obj *o = kv_obj_string(buf, (size_t)n, 20);
 		if (o == NULL || kv_db_set(x, key, o, false) == NULL) {
@@ -293,7 +300,7 @@ static void incr_by(struct kv_ctx *x, long long by)
 		memcpy(o->data, buf, (size_t)n);
 		o->u.s.len = (size_t)n;
 	}
-	kv_out_int(x->out, v);
+	kv_int(x->out, v);
 	x->dirty = true;
 }
 

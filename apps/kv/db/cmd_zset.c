@@ -284,7 +284,7 @@ static void cmd_zadd(struct kv_ctx *x)
 		else
 			kv_out_null(x->out);
 	} else {
-		kv_out_int(x->out, (flags & Z_CH) ? added + updated : added);
+		kv_int(x->out, (flags & Z_CH) ? added + updated : added);
 	}
 out:
 	if (added + updated > 0)
@@ -311,15 +311,15 @@ static void cmd_zpopmin(struct kv_ctx *x)
 	if (wrong)
 		return;
 	if (e == NULL || count == 0) {
-		kv_out_array(x->out, 0);
+		kv_array(x->out, 0);
 		return;
 	}
 	struct kv_zset *z = kv_obj_of(e)->u.zset;
 	size_t n = (unsigned long long)count < z->len ? (size_t)count : z->len;
-	kv_out_array(x->out, (long long)n * 2);
+	kv_array(x->out, (long long)n * 2);
 	for (size_t i = 0; i < n; i++) {
 		struct zsl_node *first = z->head->level[0].forward;
-		kv_out_bulk(x->out, first->ele, first->elen);
+		kv_bulk(x->out, first->ele, first->elen);
 		kv_reply_double(x->out, first->score);
 		struct kv_dent *m = kv_dict_find(&z->members, first->ele, first->elen);
 		zset_remove(z, m);
@@ -352,7 +352,7 @@ static void cmd_zrange(struct kv_ctx *x)
 	if (wrong)
 		return;
 	if (e == NULL) {
-		kv_out_array(x->out, 0);
+		kv_array(x->out, 0);
 		return;
 	}
 	struct kv_zset *z = kv_obj_of(e)->u.zset;
@@ -364,16 +364,16 @@ static void cmd_zrange(struct kv_ctx *x)
 	if (start < 0)
 		start = 0;
 	if (start > end || start >= len) {
-		kv_out_array(x->out, 0);
+		kv_array(x->out, 0);
 		return;
 	}
 	if (end >= len)
 		end = len - 1;
 	long long n = end - start + 1;
-	kv_out_array(x->out, withscores ? n * 2 : n);
+	kv_array(x->out, withscores ? n * 2 : n);
 	struct zsl_node *node = zsl_at(z, rev ? (size_t)(len - 1 - start) : (size_t)start);
 	for (long long i = 0; i < n && node != NULL && !x->out->overflow; i++) {
-		kv_out_bulk(x->out, node->ele, node->elen);
+		kv_bulk(x->out, node->ele, node->elen);
 		if (withscores)
 			kv_reply_double(x->out, node->score);
 		node = rev ? node->backward : node->level[0].forward;
@@ -398,7 +398,7 @@ static void cmd_zcard(struct kv_ctx *x)
 	bool wrong;
 	struct kv_dent *e = kv_db_find_type(x, &x->argv[1], KV_ZSET, &wrong);
 	if (!wrong)
-		kv_out_int(x->out, e != NULL ? (long long)kv_obj_of(e)->u.zset->len : 0);
+		kv_int(x->out, e != NULL ? (long long)kv_obj_of(e)->u.zset->len : 0);
 }
 
 static void cmd_zrem(struct kv_ctx *x)
@@ -420,7 +420,7 @@ static void cmd_zrem(struct kv_ctx *x)
 		if (z->len == 0)
 			kv_db_delete_entry(x->db, e);
 	}
-	kv_out_int(x->out, removed);
+	kv_int(x->out, removed);
 	x->dirty = removed > 0;
 }
 

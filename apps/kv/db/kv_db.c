@@ -303,7 +303,7 @@ void kv_reply_double(struct kv_out *o, double d)
 {
 	char buf[64];
 	int n = kv_fmt_double(buf, sizeof(buf), d);
-	kv_out_bulk(o, buf, (size_t)n);
+	kv_bulk(o, buf, (size_t)n);
 }
 
 bool kv_arg_ll(const struct kv_arg *a, long long *v)
@@ -371,13 +371,12 @@ bool kv_arg_is(const struct kv_arg *a, const char *s)
 	return a->len == n && strncasecmp(a->p, s, n) == 0;
 }
 
-void kv_log_begin(struct kv_out *o, int argc) { kv_out_array(o, argc); }
-void kv_log_arg(struct kv_out *o, const void *p, size_t len) { kv_out_bulk(o, p, len); }
+void kv_log_begin(struct kv_out *o, int argc) { kv_array(o, argc); }
+void kv_log_arg(struct kv_out *o, const void *p, size_t len) { kv_bulk(o, p, len); }
 void kv_log_ll(struct kv_out *o, long long v)
 {
 	char buf[24];
-	int n = snprintf(buf, sizeof(buf), "%lld", v);
-	kv_out_bulk(o, buf, (size_t)n);
+	kv_bulk(o, buf, kv_fmt_ll(buf, v));
 }
 
 void kv_log_argv(struct kv_out *o, int argc, const struct kv_arg *argv)

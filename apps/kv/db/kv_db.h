@@ -8,6 +8,7 @@
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <string.h>
 
 #include "kv_cmd.h"
 #include "kv_dict.h"
@@ -119,6 +120,55 @@ struct kv_obj *kv_obj_string(const void *p, size_t len, size_t cap);
 void kv_obj_free(struct kv_obj *o);
 struct kv_str *kv_str_new(const void *p, size_t len);
 static inline struct kv_obj *kv_obj_of(struct kv_dent *e) { return (struct kv_obj *)e->v.ptr; }
+
+/* Fast RESP writers (kv_out.h's, without snprintf: a reply header costs a few ns, not a printf). */
+static inline size_t kv_fmt_ll(char *buf, long long v)
+{
+	char tmp[24];
+	size_t n = 0, len = 0;
+	unsigned long long u = v < 0 ? 0 - (unsigned long long)v : (unsigned long long)v;
+	do {
+		tmp[n++] = (char)('0' + u % 10);
+		u /= 10;
+	} while (u != 0);
+	if (v < 0)
+		buf[len++] = '-';
+	while (n > 0)
+		buf[len++] = tmp[--n];
+	return len;
+}
+
+static inline void kv_hdr(struct kv_out *o, char c, long long v)
+{
+	if (!kv_out_room(o, 24))
+		return;
+	char *p = o->p;
+	*p++ = c;
+	p += kv_fmt_ll(p, v);
+	p[0] = '\r', p[1] = '\n';
+	o->p = p + 2;
+}
+
+static inline void kv_int(struct kv_out *o, long long v) { kv_hdr(o, ':', v); }
+static inline void kv_array(struct kv_out *o, long long n) { kv_hdr(o, '*', n); }
+
+static inline void kv_bulk(struct kv_out *o, const void *data, size_t len)
+{
+	if (!o->overflow && (size_t)(o->end - o->p) >= len + 26) { /* the whole bulk fits: one pass */
+		char *p = o->p;
+		*p++ = '$';
+		p += kv_fmt_ll(p, (long long)len);
+		p[0] = '\r', p[1] = '\n';
+		memcpy(p + 2, data, len);
+		p += 2 + len;
+		p[0] = '\r', p[1] = '\n';
+		o->p = p + 2;
+		return;
+	}
+	kv_hdr(o, '$', (long long)len);
+	kv_out_put(o, data, len);
+	kv_out_put(o, "\r\n", 2);
+}
 
 /* Replies and arguments */
 void kv_reply_ok(struct kv_ctx *x);

@@ -6,11 +6,7 @@ server did what redis-server does, 1 with the reason otherwise.
   kvclient.py garbage HOST PORT BYTES  sends up to BYTES of random bytes: an -ERR Protocol error, then closed
   kvclient.py noread HOST PORT BYTES   pipelines PINGs with 16 KiB replies and never reads: closed before BYTES
   kvclient.py maxclients HOST PORT N   N connections served, the next one told it is one too many and closed
-  kvclient.py writer HOST PORT FILE    SETs rPID:i = i, 16 in flight, until the connection dies; after each
-                                       reply FILE holds the count of SETs acknowledged (all in order)
-  kvclient.py verify HOST PORT FILE    every acknowledged SET of FILE is there with its value
 """
-import os
 import random
 import select
 import socket
@@ -165,59 +161,12 @@ def maxclients(host, port, n):
     print("ok: maxclients %d: the next connection was told so and closed; room again once one left" % n)
 
 
-def writer(host, port, path):
-    s = connect(host, port)
-    sent = acked = 0
-    buf = b""
-    run = b"r%d" % os.getpid()  # keys of this writer only: a lost write cannot hide behind an older one
-    with open(path, "w") as f:
-        while True:
-            while sent - acked < 16:
-                s.sendall(b"SET %s:%d %d\r\n" % (run, sent, sent))
-                sent += 1
-            try:
-                b = s.recv(65536)
-            except OSError:
-                b = b""
-            if not b:
-                break
-            buf += b
-            n = buf.count(b"\r\n")
-            if n:
-                if buf.count(b"+OK\r\n") != n:
-                    fail("a SET was answered %r" % buf[:100])
-                buf = buf[buf.rfind(b"\r\n") + 2:]
-                acked += n
-                f.seek(0)
-                f.write("%d %s\n" % (acked, run.decode()))
-                f.flush()
-    print("writer: %d SETs acknowledged before the server went" % acked)
-
-
-def verify(host, port, path):
-    acked, run = open(path).read().split()
-    acked, run = int(acked), run.encode()
-    s = connect(host, port)
-    for lo in range(0, acked, 1000):
-        hi = min(acked, lo + 1000)
-        req = b"MGET" + b"".join(b" %s:%d" % (run, i) for i in range(lo, hi)) + b"\r\n"
-        s.sendall(req)
-        want = b"*%d\r\n" % (hi - lo) + b"".join(b"$%d\r\n%d\r\n" % (len(str(i)), i) for i in range(lo, hi))
-        got = read_until(s, want[-12:], 10)
-        if got != want:
-            fail("acknowledged SETs %d..%d: not all there after the restart (%r...)" % (lo, hi - 1, got[:80]))
-    print("ok: all %d acknowledged SETs are there after the restart" % acked)
-
-
 def main():
     if len(sys.argv) != 5:
         print(__doc__, file=sys.stderr)
         return 2
-    mode, host, port, n = sys.argv[1], sys.argv[2], int(sys.argv[3]), sys.argv[4]
-    if mode in ("writer", "verify"):
-        {"writer": writer, "verify": verify}[mode](host, port, n)
-    else:
-        {"many": many, "garbage": garbage, "noread": noread, "maxclients": maxclients}[mode](host, port, int(n))
+    mode, host, port, n = sys.argv[1], sys.argv[2], int(sys.argv[3]), int(sys.argv[4])
+    {"many": many, "garbage": garbage, "noread": noread, "maxclients": maxclients}[mode](host, port, n)
     return 0
 
 

@@ -41,6 +41,12 @@ static void catnap_block(struct rt *rt, void *state, uint64_t timeout_ns)
 		deliver(cn, n);
 }
 
+/* The epoll fd is readable while any of its sockets has an event: the wait loop sleeps on it beside storage. */
+static int catnap_wait_fd(void *state)
+{
+	return ((struct catnap *)state)->epfd;
+}
+
 static int catnap_init(struct rt *rt, void **state)
 {
 	struct catnap *cn = calloc(1, sizeof(*cn));
@@ -89,4 +95,5 @@ const struct libos_ops catnap_libos = {
 	.fini = catnap_fini,
 	.socket = catnap_socket,
 	.block = catnap_block,
+	.wait_fd = catnap_wait_fd,
 };

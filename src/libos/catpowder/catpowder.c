@@ -28,4 +28,5 @@ const struct libos_ops catpowder_libos = {
 	.fini = inet_libos_fini,
 	.socket = inet_libos_socket,
 	.block = inet_libos_block,
+	.wait_fd = inet_libos_wait_fd,
 };

@@ -2,7 +2,9 @@
 #include <errno.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/eventfd.h>
 #include <sys/uio.h>
+#include <unistd.h>
 
 #include "../../runtime/log.h"
 #include "engine.h"
@@ -23,6 +25,7 @@ struct sreq_block {
 
 static void eng_fini(struct rt *rt, struct rt_ext *ext);
 static bool eng_busy(struct rt_ext *ext);
+static int eng_arm(struct rt_ext *ext);
 
 /* ---- request slots ---- */
 
@@ -185,6 +188,29 @@ static bool eng_busy(struct rt_ext *ext)
 }
 
 /*
+ * The thread is about to sleep while I/O is in flight: empty the eventfd,
+ * then make the kernel finish what completed so far (deferred task work
+ * rings the eventfd only when its list goes from empty to not empty, so it
+ * must be empty now) and look at the CQ once more. Whatever completes after
+ * this look rings the eventfd, which wakes the sleep. -1: there is work
+ * already, or no eventfd (spin, as before).
+ */
+static int eng_arm(struct rt_ext *ext)
+{
+	struct stg_engine *e = container_of(ext, struct stg_engine, ext);
+	if (e->efd < 0 || io_uring_sq_ready(&e->ring))
+		return -1;
+	uint64_t v;
+	if (read(e->efd, &v, sizeof(v)) < 0 && errno != EAGAIN)
+		return -1;
+	if (e->defer)
+		io_uring_get_events(&e->ring);
+	if (io_uring_cq_ready(&e->ring))
+		return -1;
+	return e->efd;
+}
+
+/*
  * Fast-path coroutine: once per round, submits what the round queued and
  * reaps completions. It parks while nothing is in flight (stg_start wakes
  * it), so an idle storage engine costs a round nothing.
@@ -331,7 +357,22 @@ static int eng_create(struct rt *rt, struct stg_engine **out)
 		free(e);
 		return err;
 	}
+	/*
+	 * Sleeping while I/O is in flight: the ring rings an eventfd for each
+	 * completion, which the wait loop polls beside the libOS's descriptor
+	 * (rt_ext.arm). Where that fails, the thread spins while I/O is in flight,
+	 * and so it does with SQPOLL: a kernel thread polls the ring for it
+	 * anyway, and a sleeping submitter that must be woken for each completion
+	 * made QD1 pops 3x slower beside it on 2 loaded vCPUs (storage_io appends).
+	 */
+	e->efd = e->sqpoll ? -1 : eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
+	if (e->efd >= 0 && io_uring_register_eventfd(&e->ring, e->efd) < 0) {
+		log_info("storage: no eventfd for the ring: the thread spins while I/O is in flight");
+		close(e->efd);
+		e->efd = -1;
+	}
 	e->ext.busy = eng_busy;
+	e->ext.arm = eng_arm;
 	e->ext.fini = eng_fini;
 	rt_ext_add(rt, &e->ext);
 	*out = e;
@@ -370,6 +411,8 @@ static void eng_fini(struct rt *rt, struct rt_ext *ext)
 	}
 	sbuf_pool_stop(e->bufs);
 	io_uring_queue_exit(&e->ring);
+	if (e->efd >= 0)
+		close(e->efd);
 	struct sreq_block *b = e->blocks;
 	while (b) {
 		struct sreq_block *next = b->next;

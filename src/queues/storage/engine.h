@@ -65,6 +65,7 @@ struct stg_engine {
 	struct task *poller;
 	bool sqpoll;
 	bool defer;             /* IORING_SETUP_DEFER_TASKRUN: completions are collected by io_uring_enter */
+	int efd;                /* eventfd registered with the ring (a CQE or deferred completion work rings it), or -1 */
 	bool eager;             /* submit each request at once ($STORAGE_SUBMIT=eager), not once per round */
 	int durability;         /* default for new queues ($STORAGE_DURABILITY) */
 	bool use_direct;        /* $STORAGE_DIRECT: O_DIRECT where the file allows it (auto), or never (off) */

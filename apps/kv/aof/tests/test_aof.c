@@ -330,7 +330,12 @@ Test(aof, everysec)
 	cr_assert_eq(aof_next_flush_ms(a, 0), -1);
 	cr_assert_eq(aof_append(a, p, len), 1);
 	cr_assert_eq(aof_next_flush_ms(a, 0), 0);
-	cr_assert_eq(flush_wait(a, 1000), 1);
+	demi_qtoken_t qt;
+	cr_assert_eq(aof_flush(a, 1000, &qt), 1);
+	cr_assert_eq(aof_next_flush_ms(a, 1000), -1, "a push in flight wakes the wait through its token");
+	demi_qresult_t qr;
+	cr_assert_eq(demi_wait(&qr, qt, NULL), 0);
+	cr_assert_eq(aof_complete(a, &qr), 0);
 	cr_assert_eq(aof_durable(a), 1, "written: covered at once under everysec");
 	struct aof_stats st;
 	aof_stats(a, &st);

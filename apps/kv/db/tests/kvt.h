@@ -213,7 +213,8 @@ static inline void kvt_esc(FILE *f, const char *p, size_t len)
 
 static inline char *kvt_join_sorted(struct kvt_lines *l, const char *sep)
 {
-	qsort(l->v, l->n, sizeof(*l->v), kvt_cmp_str);
+	if (l->n > 0)
+		qsort(l->v, l->n, sizeof(*l->v), kvt_cmp_str);
 	char *out = NULL;
 	size_t size = 0;
 	FILE *f = open_memstream(&out, &size);
