@@ -17,6 +17,7 @@
 #include <arpa/inet.h>
 #include <demi/libos.h>
 #include <demi/sga.h>
+#include <demi/shutdown.h>
 #include <demi/wait.h>
 #include <errno.h>
 #include <getopt.h>
@@ -70,6 +71,7 @@ struct req {
 struct conn {
 	int qd;
 	bool open, dirty;
+	demi_qtoken_t close_qt; /* the graceful close in flight at the end, 0 when none */
 	struct req *ring; /* the requests in flight, in send order (replies come in that order) */
 	uint32_t head, count;
 	char *stage;      /* requests made since the last push */
@@ -456,11 +458,43 @@ static void connect_all(void)
 	}
 }
 
+/*
+ * Closes every connection gracefully (demi_close_flush: the FIN goes out before the process does, so that
+ * the server sees each client leave), waiting one second at most; what is left then is closed at once.
+ */
 static void close_all(void)
 {
-	for (long i = 0; i < o.conns; i++)
-		if (conns[i].open)
-			(void)demi_close(conns[i].qd);
+	demi_qresult_t qrs[BATCH];
+	long pending = 0;
+	for (long i = 0; i < o.conns; i++) {
+		struct conn *c = &conns[i];
+		if (!c->open)
+			continue;
+		c->close_qt = 0;
+		if (demi_close_flush(&c->close_qt, c->qd) == 0)
+			pending++;
+		else
+			(void)demi_close(c->qd);
+		c->open = false;
+	}
+	uint64_t deadline = now_ns() + 1000000000ull;
+	while (pending > 0 && now_ns() < deadline) {
+		struct timespec to = { 0, 10000000 };
+		int n = 0;
+		int err = demi_wait_next_n(qrs, BATCH, &n, &to);
+		if (err && err != ETIMEDOUT)
+			break;
+		for (int i = 0; i < n; i++) {
+			int ci = qmap_find(qrs[i].qr_qd);
+			if (ci >= 0 && conns[ci].close_qt && qrs[i].qr_qt == conns[ci].close_qt) {
+				conns[ci].close_qt = 0;
+				pending--;
+			}
+		}
+	}
+	for (long i = 0; i < o.conns && pending > 0; i++)
+		if (conns[i].close_qt)
+			(void)demi_close(conns[i].qd); /* aborts the flush */
 }
 
 /* ---- output ---- */
