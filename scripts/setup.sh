@@ -21,6 +21,7 @@ PACKAGES=(
 	dpdk-dev libdpdk-dev # the catnip libOS (DPDK 22.11); Demi builds without it, catnip is then left out
 	debhelper dpkg-dev fakeroot # the Debian packages (debian/, dpkg-buildpackage; tests/abi/deb_test.sh)
 	redis-server redis-tools # apps/kv: the real clients (redis-cli, redis-benchmark) and the reference server; bench/resp_wait_any_run
+	gnuplot-nox         # demi-kvbench --plot (apps/kvbench); without it the plot is skipped with one line
 )
 
 # catnip (DPDK) prefers 2 MiB hugepages: reserve a modest number where the machine allows it and mount
