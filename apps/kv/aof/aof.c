@@ -363,7 +363,8 @@ long aof_replay(struct aof *a, int (*apply)(void *ctx, const char *payload, size
 			}
 			used += (size_t)r;
 		}
-		memmove(data, data + used, have - used);
+		if (used && have > used)
+			memmove(data, data + used, have - used);
 		have -= used;
 		base += used;
 	}
