@@ -454,8 +454,9 @@ static void check_conns(void)
 	for (ln = t->conns.next; ln != &t->conns; ln = ln->next) {
 		struct tcb *tp = container_of(ln, struct tcb, link);
 		n++;
-		/* Rings only for connections (a listener, a socket never connected: none, and nothing queued). */
-		check_tp(tp->sq.ring || (!tp->sq.bytes && tp->state <= TCPS_LISTEN), tp, "a connection without rings");
+		/* Rings only for connections (a listener, a socket never connected, SYN-RECEIVED from a listener: none). */
+		check_tp(tp->sq.ring || (!tp->sq.bytes && (tp->state <= TCPS_LISTEN || tp->state == TCPS_SYN_RECEIVED)),
+			 tp, "a connection without rings");
 		check_tp(!tp->sq.ring == !tp->rq.ring, tp, "one queue's rings without the other's");
 		if (!tp->sq.ring || !tp->rq.ring)
 			continue;

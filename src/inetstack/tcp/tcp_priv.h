@@ -231,7 +231,7 @@ static inline uint32_t tcp_rcv_window(const struct tcb *tp)
 
 /* A new tcb in CLOSED with the stack's defaults, without rings. NULL: -ENOMEM. */
 struct tcb *tcb_new(struct inet *in);
-/* Gives tp its send and receive rings, once it is to carry data (connect, a child of a listener). 0 or -ENOMEM. */
+/* Gives tp its send and receive rings, once it is to carry data (connect, a listener's child at ESTABLISHED). 0 or -ENOMEM. */
 int tcb_alloc_rings(struct tcb *tp);
 /* Bytes of memory tp takes: the tcb and its rings as they are sized now. */
 static inline uint32_t tcb_mem(const struct tcb *tp)

@@ -5,8 +5,9 @@
  * the fields.
  *
  * The rings live apart from the tcb (tcp_rcvq_alloc), only for connections
- * that carry data; a listener or a socket never connected has none (ring
- * and ooo NULL, bytes 0) and must not be asked for a window. The in-order
+ * that carry data; a listener, a socket never connected and a child in
+ * SYN-RECEIVED have none (ring and ooo NULL, bytes 0: the window offered is
+ * the empty buffer's, no data is taken before ESTABLISHED). The in-order
  * ring starts at TCP_RCVQ_MIN slots and doubles when full, up to
  * TCP_RCVQ_LEN; the out-of-order array is allocated at the first hole and
  * doubles up to TCP_OOO_MAX (tcp_ooo.c). Both grow only as the data held
@@ -48,7 +49,7 @@ static inline uint32_t tcp_rcvq_mem(const struct tcp_rcvq *q)
 /* Bytes held in order (what pops will return). */
 static inline uint32_t tcp_rcvq_bytes(const struct tcp_rcvq *q) { return q->bytes; }
 /* True when segments wait above a hole. */
-static inline bool tcp_rcvq_has_ooo(const struct tcp_rcvq *q) { return q->ooo->n != 0; }
+static inline bool tcp_rcvq_has_ooo(const struct tcp_rcvq *q) { return q->ooo && q->ooo->n != 0; }
 /* True when anything received is still held, in order or not (RFC 2525 section 2.17: close resets). */
 static inline bool tcp_rcvq_holds(const struct tcp_rcvq *q) { return q->bytes || (q->ooo && q->ooo->n); }
 
@@ -59,9 +60,10 @@ static inline bool tcp_rcvq_holds(const struct tcp_rcvq *q) { return q->bytes ||
  */
 static inline uint32_t tcp_rcvq_space(const struct tcp_rcvq *q, uint32_t rcvbuf, uint32_t mss)
 {
-	uint32_t used = q->bytes + q->ooo->bytes;
+	/* Without rings yet (SYN-RECEIVED): nothing held. */
+	uint32_t used = q->ooo ? q->bytes + q->ooo->bytes : 0;
 	uint32_t win = used < rcvbuf ? rcvbuf - used : 0;
-	uint32_t taken = q->tail - q->head + q->ooo->n;
+	uint32_t taken = q->ooo ? q->tail - q->head + q->ooo->n : 0;
 	uint32_t slots = taken < TCP_RCVQ_LEN ? TCP_RCVQ_LEN - taken : 0; /* the ring grows to TCP_RCVQ_LEN */
 	if ((uint64_t)slots * mss < win)
 		win = slots * mss;
