@@ -169,3 +169,36 @@ Test(tcp_mem, thousand_connections_cost_under_8k_each_and_come_back)
 	demi_close(lqd);
 	tnet_run(MS);
 }
+
+/* A child in SYN-RECEIVED is a bare tcb; the ACK that completes the handshake (carrying data here) gives it rings. */
+Test(tcp_mem, syn_received_carries_no_rings_until_the_handshake_ack)
+{
+	tnet_init(NULL, cfg_tw);
+	int lqd = tnet_tcp(NB);
+	struct sockaddr_in a = tnet_addr(IP_B, 7003);
+	cr_assert_eq(demi_bind(lqd, (const struct sockaddr *)&a, sizeof(a)), 0);
+	cr_assert_eq(demi_listen(lqd, 16), 0);
+	demi_qtoken_t aqt;
+	cr_assert_eq(demi_accept(&aqt, lqd), 0);
+	struct ropts o = RO_NONE;
+	raw_tcp(NB, 40000, 7003, 1000, 0, TH_SYN, 65535, &o, NULL, 0);
+	struct rseg s;
+	cr_assert(raw_wait_tcp(&s, 10 * MS), "no SYN-ACK");
+	cr_assert_eq(s.flags, TH_SYN | TH_ACK);
+	cr_assert_gt(s.win, 0, "the SYN-ACK offers no window");
+	struct tcb *tp = tcb_in_state(NB, TCPS_SYN_RECEIVED);
+	cr_assert_not_null(tp);
+	cr_assert_null(tp->sq.ring, "SYN-RECEIVED has a send ring");
+	cr_assert_null(tp->rq.ring, "SYN-RECEIVED has a receive ring");
+	cr_assert_eq(tcb_mem(tp), sizeof(struct tcb));
+	raw_tcp(NB, 40000, 7003, 1001, s.seq + 1, TH_ACK | TH_PSH, 65535, &o, "hello", 5);
+	demi_qresult_t r = tnet_wait(aqt, 10 * MS);
+	cr_assert_eq(r.qr_opcode, DEMI_OPC_ACCEPT);
+	struct tcb *ct = tcb_qd(r.qr_value.ares.qd);
+	cr_assert_not_null(ct->rq.ring);
+	cr_assert_not_null(ct->sq.ring);
+	expect_pop(pop_qt(r.qr_value.ares.qd), "hello", 5, 10 * MS);
+	demi_close(r.qr_value.ares.qd);
+	demi_close(lqd);
+	tnet_run(10 * MS);
+}
