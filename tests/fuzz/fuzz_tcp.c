@@ -454,24 +454,27 @@ static void check_conns(void)
 	for (ln = t->conns.next; ln != &t->conns; ln = ln->next) {
 		struct tcb *tp = container_of(ln, struct tcb, link);
 		n++;
-		/* Rings only for connections (a listener, a socket never connected: none, and nothing queued). */
-		check_tp(tp->sq.ring || (!tp->sq.bytes && tp->state <= TCPS_LISTEN), tp, "a connection without rings");
+		/* Rings only for connections (a listener, a socket never connected, SYN-RECEIVED from a listener: none). */
+		check_tp(tp->sq.ring || (!tp->sq.bytes && (tp->state <= TCPS_LISTEN || tp->state == TCPS_SYN_RECEIVED)),
+			 tp, "a connection without rings");
 		check_tp(!tp->sq.ring == !tp->rq.ring, tp, "one queue's rings without the other's");
 		if (!tp->sq.ring || !tp->rq.ring)
 			continue;
 		const struct tcp_ooo *oq = tp->rq.ooo;
-		check_tp(tp->sq.tail - tp->sq.head <= TCP_SNDQ_LEN, tp, "send queue overfull");
-		check_tp(tp->rq.tail - tp->rq.head <= TCP_RCVQ_LEN, tp, "receive queue overfull");
-		check_tp(oq->n <= TCP_OOO_MAX, tp, "out-of-order queue overfull");
+		check_tp(tp->sq.tail - tp->sq.head <= tp->sq.cap && tp->sq.cap <= TCP_SNDQ_LEN, tp, "send queue overfull");
+		check_tp(tp->sq.sent_tail - tp->sq.sent_head <= tp->sq.sent_cap && tp->sq.sent_cap <= TCP_SENT_LEN, tp,
+			 "sent ranges overfull");
+		check_tp(tp->rq.tail - tp->rq.head <= tp->rq.cap && tp->rq.cap <= TCP_RCVQ_LEN, tp, "receive queue overfull");
+		check_tp(oq->n <= oq->cap && oq->cap <= TCP_OOO_MAX, tp, "out-of-order queue overfull");
 		uint64_t sq = 0, rq = 0, ooo = 0;
 		for (uint32_t i = tp->sq.head; i != tp->sq.tail; i++) {
 			if (i == tp->sq.cur_idx)
 				check_tp(sq == tp->sq.cur_off, tp, "the send queue's cursor is off its buffer");
-			sq += tp->sq.ring[i & (TCP_SNDQ_LEN - 1)].len;
+			sq += tp->sq.ring[i & (tp->sq.cap - 1)].len;
 		}
 		check_tp(tp->sq.cur_idx - tp->sq.head <= tp->sq.tail - tp->sq.head, tp, "the send queue's cursor is outside it");
 		for (uint32_t i = tp->rq.head; i != tp->rq.tail; i++)
-			rq += tp->rq.ring[i & (TCP_RCVQ_LEN - 1)].len;
+			rq += tp->rq.ring[i & (tp->rq.cap - 1)].len;
 		for (uint32_t i = 0; i < oq->n; i++) {
 			ooo += oq->seg[i].pkt.len;
 			check_tp(i == 0 || SEQ_GEQ(oq->seg[i].seq, oq->seg[i - 1].seq + oq->seg[i - 1].pkt.len),
@@ -482,8 +485,8 @@ static void check_conns(void)
 		check_tp(ooo == oq->bytes, tp, "ooo.bytes differs from the out-of-order queue");
 		/* The sent ranges: ascending, above SND.UNA, within what was sent (data only: SND.MAX less SYN and FIN). */
 		for (uint32_t i = tp->sq.sent_head; i != tp->sq.sent_tail; i++) {
-			tcp_seq e = tp->sq.sent[i & (TCP_SENT_LEN - 1)].end;
-			tcp_seq prev = i == tp->sq.sent_head ? tp->snd_una : tp->sq.sent[(i - 1) & (TCP_SENT_LEN - 1)].end;
+			tcp_seq e = tp->sq.sent[i & (tp->sq.sent_cap - 1)].end;
+			tcp_seq prev = i == tp->sq.sent_head ? tp->snd_una : tp->sq.sent[(i - 1) & (tp->sq.sent_cap - 1)].end;
 			check_tp(SEQ_GT(e, prev) && SEQ_LEQ(e, tp->snd_una + tp->sq.bytes), tp, "sent ranges out of order");
 		}
 		if (tp->state >= TCPS_SYN_SENT) {

@@ -24,6 +24,7 @@ struct tcp {
 	struct tcb **port_hash;  /* TCP_PORT_HASH buckets: bound sockets and listeners by local port */
 	struct list_node conns;  /* every tcb */
 	uint32_t nconns;
+	uint32_t nconns_peak;    /* most tcbs since the allocator was last trimmed (tcb_free) */
 	uint32_t next_ephemeral;
 	struct tcp_isn_secret secret;
 	const struct tcp_cc_ops *cc;

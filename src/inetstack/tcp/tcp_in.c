@@ -404,6 +404,10 @@ static void established(struct tcb *tp, struct seg *s, struct pkt *p)
 			INET_DROP(st->drop_listen_overflow, "tcp listen-overflow"); /* as Linux: the peer's ACK comes again */
 			goto drop;
 		}
+		if (tcb_alloc_rings(tp) < 0) { /* a child of a listener gets its rings now (tcp_tcb.c) */
+			INET_DROP(st->drop_no_room, "tcp no-room");
+			goto drop;
+		}
 		tcb_set_state(tp, TCPS_ESTABLISHED);
 		tp->snd_una = tp->iss + 1;
 		tp->snd_wnd = s->win << tp->snd_wscale;

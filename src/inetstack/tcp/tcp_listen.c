@@ -12,13 +12,18 @@
 #include "tcp_cookie.h"
 #include "tcp_priv.h"
 
-/* A child of lp for the peer of ih/th, hashed, in no queue yet. NULL: -ENOMEM. */
-static struct tcb *child_new(struct tcb *lp, const struct ipv4_hdr *ih, const struct tcp_hdr *th)
+/*
+ * A child of lp for the peer of ih/th, hashed, in no queue yet; with its
+ * rings when rings (a cookie's child is established at once), else without
+ * (SYN-RECEIVED carries none: tcp_in.c gives them at the handshake's ACK).
+ * NULL: -ENOMEM.
+ */
+static struct tcb *child_new(struct tcb *lp, const struct ipv4_hdr *ih, const struct tcp_hdr *th, bool rings)
 {
 	struct tcb *tp = tcb_new(lp->in);
 	if (!tp)
 		return NULL;
-	if (tcb_alloc_rings(tp) < 0) {
+	if (rings && tcb_alloc_rings(tp) < 0) {
 		tcb_free(tp);
 		return NULL;
 	}
@@ -70,7 +75,7 @@ void tcp_listen_syn(struct tcb *lp, const struct ipv4_hdr *ih, const struct tcp_
 		tcp_reply_synack(in, ih, th, cookie, &n, ts_val, o->ts_val, lp->rcvbuf);
 		return;
 	}
-	struct tcb *tp = child_new(lp, ih, th);
+	struct tcb *tp = child_new(lp, ih, th, false);
 	if (!tp)
 		return;
 	tcp_apply_syn_opts(tp, o);
@@ -106,7 +111,7 @@ bool tcp_listen_cookie_ack(struct tcb *lp, const struct ipv4_hdr *ih, const stru
 		return false;
 	}
 	in->st.tcp.syncookies_ok++;
-	struct tcb *tp = child_new(lp, ih, th);
+	struct tcb *tp = child_new(lp, ih, th, true);
 	if (!tp)
 		return false;
 	tp->irs = seq - 1;

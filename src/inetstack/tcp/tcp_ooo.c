@@ -1,6 +1,7 @@
 /* The receiver's out-of-order queue and the SACK blocks it reports (RFC 2018 section 4). */
 #include "tcp_sack.h"
 
+#include <stdlib.h>
 #include <string.h>
 
 static inline tcp_seq seg_end(const struct tcp_ooo_seg *s) { return s->seq + s->pkt.len; }
@@ -10,6 +11,23 @@ void tcp_ooo_init(struct tcp_ooo *o)
 	o->n = 0;
 	o->bytes = 0;
 	o->nrecent = 0;
+	o->cap = 0;
+	o->seg = NULL;
+}
+
+/* Room for want more segments (doubling the array, up to TCP_OOO_MAX); what memory refuses leaves it as it is. */
+static void reserve(struct tcp_ooo *o, uint32_t want)
+{
+	uint32_t cap = o->cap ? o->cap : TCP_OOO_MIN;
+	while (cap < TCP_OOO_MAX && cap - o->n < want)
+		cap *= 2;
+	if (cap == o->cap)
+		return;
+	struct tcp_ooo_seg *s = realloc(o->seg, cap * sizeof(*s));
+	if (!s)
+		return;
+	o->seg = s;
+	o->cap = cap;
 }
 
 /* Index of the first segment ending after seq (segments are disjoint, so their ends are sorted too). */
@@ -77,14 +95,27 @@ uint32_t tcp_ooo_insert(struct tcp_ooo *o, struct buf_pool *pool, tcp_seq seq, s
 		p->buf = NULL;
 		return 0;
 	}
-	const uint32_t i = first_after(o, s), room = TCP_OOO_MAX - o->n, tail = o->n - i;
+	const uint32_t i = first_after(o, s), tail = o->n - i;
+	/* At most one piece per held segment the new one overlaps, and one more. */
+	uint32_t over = 0;
+	while (i + over < o->n && SEQ_LT(o->seg[i + over].seq, e))
+		over++;
+	if (o->cap - o->n < over + 1)
+		reserve(o, over + 1);
+	const uint32_t room = o->cap - o->n;
+	if (!o->seg) {
+		/* No array and no memory for one: nothing kept (the sender retransmits). */
+		buf_unref(pool, p->buf);
+		p->buf = NULL;
+		return 0;
+	}
 	/*
 	 * One pass, O(n): park the segments from i on at the top of the array,
 	 * then merge them back with the new pieces (one per gap the new segment
 	 * leaves between held ones). A piece is written only while room is left,
 	 * which also keeps the write index below the next parked segment.
 	 */
-	struct tcp_ooo_seg *park = &o->seg[TCP_OOO_MAX - tail];
+	struct tcp_ooo_seg *park = &o->seg[o->cap - tail];
 	memmove(park, &o->seg[i], tail * sizeof(*park));
 	uint32_t w = i, r = 0, pieces = 0, stored = 0;
 	tcp_seq cur = s;
@@ -161,8 +192,10 @@ bool tcp_ooo_pull(struct tcp_ooo *o, struct buf_pool *pool, tcp_seq *rcv_nxt, st
 		gone++;
 		break;
 	}
-	memmove(&o->seg[0], &o->seg[gone], (o->n - gone) * sizeof(o->seg[0]));
-	o->n -= gone;
+	if (gone) {
+		memmove(&o->seg[0], &o->seg[gone], (o->n - gone) * sizeof(o->seg[0]));
+		o->n -= gone;
+	}
 	trim_recent(o, *rcv_nxt);
 	return got;
 }
@@ -185,5 +218,6 @@ void tcp_ooo_purge(struct tcp_ooo *o, struct buf_pool *pool)
 {
 	for (uint32_t i = 0; i < o->n; i++)
 		buf_unref(pool, o->seg[i].pkt.buf);
+	free(o->seg);
 	tcp_ooo_init(o);
 }

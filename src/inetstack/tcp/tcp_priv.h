@@ -77,6 +77,7 @@ static inline bool tcps_can_recv(enum tcp_state s)
 #define TCP_EPHEMERAL_FIRST 49152 /* RFC 6335 section 6 */
 #define TCP_EPHEMERAL_LAST 65535
 #define TCP_MSL_TS_NS (24ull * 24 * 3600 * 1000000000ull) /* RFC 7323 section 5.5: PAWS idle limit, 24 days */
+#define TCP_TRIM_PEAK 256 /* tcb_free trims the allocator after a peak of at least this many tcbs */
 #define TCP_CHALLENGE_ACKS_PER_S 1000 /* RFC 5961 section 7: rate limit, per stack */
 
 /* Flags of struct tcb.flags. */
@@ -237,9 +238,21 @@ static inline uint32_t tcp_rcv_window(const struct tcb *tp)
 
 /* A new tcb in CLOSED with the stack's defaults, without rings. NULL: -ENOMEM. */
 struct tcb *tcb_new(struct inet *in);
-/* Gives tp its send and receive rings, once it is to carry data (connect, a child of a listener). 0 or -ENOMEM. */
+/* Gives tp its send and receive rings, once it is to carry data (connect, a listener's child at ESTABLISHED). 0 or -ENOMEM. */
 int tcb_alloc_rings(struct tcb *tp);
-/* Frees a tcb that is in no table and has no queue: drops every buffer, disarms every timer. */
+/* Bytes of memory tp takes: the tcb and its rings as they are sized now. */
+static inline uint32_t tcb_mem(const struct tcb *tp)
+{
+	return (uint32_t)sizeof(*tp) + tcp_sndq_mem(&tp->sq) + tcp_rcvq_mem(&tp->rq);
+}
+/* Bytes of memory every tcb of the stack takes (tcb_mem summed: what connections cost, for tests and stats). */
+uint64_t tcp_mem(const struct inet *in);
+/*
+ * Frees a tcb that is in no table and has no queue: drops every buffer,
+ * disarms every timer. When the stack holds a quarter of the tcbs it held
+ * at its peak (of at least TCP_TRIM_PEAK), the allocator gives its free
+ * pages back to the system (malloc_trim), so RSS falls after many closes.
+ */
 void tcb_free(struct tcb *tp);
 /* Moves tp to state s (counting and timers that depend only on the state). */
 void tcb_set_state(struct tcb *tp, enum tcp_state s);

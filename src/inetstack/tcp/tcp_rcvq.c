@@ -5,24 +5,34 @@
 #include <stdlib.h>
 #include <string.h>
 
-/* One allocation for both, made when the connection is (connect, or a SYN or cookie to a listener). */
-struct rcvq_rings {
-	struct pkt ring[TCP_RCVQ_LEN];
-	struct tcp_ooo ooo;
-};
-
 int tcp_rcvq_alloc(struct tcp_rcvq *q)
 {
 	if (q->ring)
 		return 0;
-	struct rcvq_rings *r = malloc(sizeof(*r));
-	if (!r)
+	q->ring = malloc(TCP_RCVQ_MIN * sizeof(*q->ring));
+	if (!q->ring)
 		return -ENOMEM;
-	q->ring = r->ring;
-	q->ooo = &r->ooo;
+	q->cap = TCP_RCVQ_MIN;
+	q->ooo = &q->ooo_q;
 	q->head = q->tail = q->bytes = 0;
 	tcp_ooo_init(q->ooo);
 	return 0;
+}
+
+/* Doubles the ring (up to TCP_RCVQ_LEN): entry i moves to i & (2 * cap - 1), so the indices stay. False: it stays full. */
+static bool grow(struct tcp_rcvq *q)
+{
+	if (q->cap >= TCP_RCVQ_LEN)
+		return false;
+	struct pkt *r = malloc((size_t)q->cap * 2 * sizeof(*r));
+	if (!r)
+		return false;
+	for (uint32_t i = q->head; i != q->tail; i++)
+		r[i & (q->cap * 2 - 1)] = q->ring[i & (q->cap - 1)];
+	free(q->ring);
+	q->ring = r;
+	q->cap *= 2;
+	return true;
 }
 
 void tcp_rcvq_free(struct tcp_rcvq *q, struct buf_pool *pool)
@@ -30,10 +40,11 @@ void tcp_rcvq_free(struct tcp_rcvq *q, struct buf_pool *pool)
 	if (!q->ring)
 		return;
 	while (q->head != q->tail)
-		buf_unref(pool, q->ring[q->head++ & (TCP_RCVQ_LEN - 1)].buf);
-	tcp_ooo_purge(q->ooo, pool);
-	free(container_of(q->ring, struct rcvq_rings, ring[0]));
+		buf_unref(pool, q->ring[q->head++ & (q->cap - 1)].buf);
+	tcp_ooo_purge(q->ooo, pool); /* frees its array too */
+	free(q->ring);
 	q->ring = NULL;
+	q->cap = 0;
 	q->ooo = NULL;
 	q->bytes = 0;
 }
@@ -43,7 +54,7 @@ static bool append(struct tcp_rcvq *q, struct inet *in, struct pkt *p)
 {
 	if (q->head != q->tail && p->len <= TCP_COALESCE_MAX) {
 		/* Small segments join the previous one when its buffer has room and is ours alone: bounded memory. */
-		struct pkt *last = &q->ring[(q->tail - 1) & (TCP_RCVQ_LEN - 1)];
+		struct pkt *last = &q->ring[(q->tail - 1) & (q->cap - 1)];
 		struct buf *b = last->buf;
 		uint8_t *end = last->data + last->len;
 		if (b->refcnt == 1 && !b->owner && end + p->len <= buf_data(b) + b->cap) {
@@ -55,9 +66,9 @@ static bool append(struct tcp_rcvq *q, struct inet *in, struct pkt *p)
 			return true;
 		}
 	}
-	if (q->tail - q->head == TCP_RCVQ_LEN)
+	if (q->tail - q->head == q->cap && !grow(q))
 		return false;
-	q->ring[q->tail++ & (TCP_RCVQ_LEN - 1)] = *p;
+	q->ring[q->tail++ & (q->cap - 1)] = *p;
 	q->bytes += p->len;
 	return true;
 }

@@ -5,8 +5,13 @@
  * the fields.
  *
  * The rings live apart from the tcb (tcp_rcvq_alloc), only for connections
- * that carry data; a listener or a socket never connected has none (ring
- * and ooo NULL, bytes 0) and must not be asked for a window.
+ * that carry data; a listener, a socket never connected and a child in
+ * SYN-RECEIVED have none (ring and ooo NULL, bytes 0: the window offered is
+ * the empty buffer's, no data is taken before ESTABLISHED). The in-order
+ * ring starts at TCP_RCVQ_MIN slots and doubles when full, up to
+ * TCP_RCVQ_LEN; the out-of-order array is allocated at the first hole and
+ * doubles up to TCP_OOO_MAX (tcp_ooo.c). Both grow only as the data held
+ * does, which the window (SO_RCVBUF) bounds, once per doubling.
  */
 #ifndef DEMI_INETSTACK_TCP_RCVQ_H
 #define DEMI_INETSTACK_TCP_RCVQ_H
@@ -18,25 +23,33 @@
 #include "tcp_sack.h"
 #include "tcp_seq.h"
 
-#define TCP_RCVQ_LEN 1024    /* in-order segments waiting for pops (power of two): 1 MiB of full segments */
+#define TCP_RCVQ_LEN 1024    /* at most, in-order segments waiting for pops (power of two): 1 MiB of full segments */
+#define TCP_RCVQ_MIN 8       /* the ring's first size (power of two): an idle connection's */
 #define TCP_COALESCE_MAX 512 /* in-order segments up to this size are copied onto the previous one */
 
 struct tcp_rcvq {
 	uint32_t head, tail;  /* ring indices, free running */
 	uint32_t bytes;       /* bytes in the ring */
-	struct pkt *ring;     /* TCP_RCVQ_LEN entries, NULL when the tcb carries no data */
-	struct tcp_ooo *ooo;  /* segments above RCV.NXT, in the same allocation as ring */
+	struct pkt *ring;     /* cap entries (a power of two), NULL when the tcb carries no data */
+	uint32_t cap;
+	struct tcp_ooo *ooo;  /* segments above RCV.NXT: &ooo_q while the tcb carries data, else NULL */
+	struct tcp_ooo ooo_q;
 };
 
-/* Gives q its rings (empty). 0 or -ENOMEM. */
+/* Gives q its rings (empty, at their first size). 0 or -ENOMEM. */
 int tcp_rcvq_alloc(struct tcp_rcvq *q);
 /* Drops every held buffer and frees the rings (none: nothing to do). */
 void tcp_rcvq_free(struct tcp_rcvq *q, struct buf_pool *pool);
+/* Bytes of memory the rings take now (0 without rings). */
+static inline uint32_t tcp_rcvq_mem(const struct tcp_rcvq *q)
+{
+	return q->cap * (uint32_t)sizeof(struct pkt) + q->ooo_q.cap * (uint32_t)sizeof(struct tcp_ooo_seg);
+}
 
 /* Bytes held in order (what pops will return). */
 static inline uint32_t tcp_rcvq_bytes(const struct tcp_rcvq *q) { return q->bytes; }
 /* True when segments wait above a hole. */
-static inline bool tcp_rcvq_has_ooo(const struct tcp_rcvq *q) { return q->ooo->n != 0; }
+static inline bool tcp_rcvq_has_ooo(const struct tcp_rcvq *q) { return q->ooo && q->ooo->n != 0; }
 /* True when anything received is still held, in order or not (RFC 2525 section 2.17: close resets). */
 static inline bool tcp_rcvq_holds(const struct tcp_rcvq *q) { return q->bytes || (q->ooo && q->ooo->n); }
 
@@ -47,10 +60,11 @@ static inline bool tcp_rcvq_holds(const struct tcp_rcvq *q) { return q->bytes ||
  */
 static inline uint32_t tcp_rcvq_space(const struct tcp_rcvq *q, uint32_t rcvbuf, uint32_t mss)
 {
-	uint32_t used = q->bytes + q->ooo->bytes;
+	/* Without rings yet (SYN-RECEIVED): nothing held. */
+	uint32_t used = q->ooo ? q->bytes + q->ooo->bytes : 0;
 	uint32_t win = used < rcvbuf ? rcvbuf - used : 0;
-	uint32_t taken = q->tail - q->head + q->ooo->n;
-	uint32_t slots = taken < TCP_RCVQ_LEN ? TCP_RCVQ_LEN - taken : 0;
+	uint32_t taken = q->ooo ? q->tail - q->head + q->ooo->n : 0;
+	uint32_t slots = taken < TCP_RCVQ_LEN ? TCP_RCVQ_LEN - taken : 0; /* the ring grows to TCP_RCVQ_LEN */
 	if ((uint64_t)slots * mss < win)
 		win = slots * mss;
 	return win;
@@ -66,7 +80,7 @@ static inline bool tcp_rcvq_pop(struct tcp_rcvq *q, struct pkt *p)
 {
 	if (q->head == q->tail)
 		return false;
-	*p = q->ring[q->head++ & (TCP_RCVQ_LEN - 1)];
+	*p = q->ring[q->head++ & (q->cap - 1)];
 	return true;
 }
 
@@ -89,7 +103,7 @@ static inline enum tcp_rcvq_took tcp_rcvq_in_order(struct tcp_rcvq *q, struct in
 {
 	/* The common case inline: an empty queue (nothing to coalesce with) and no hole. */
 	if (q->head == q->tail && !q->ooo->n) {
-		q->ring[q->tail++ & (TCP_RCVQ_LEN - 1)] = *p;
+		q->ring[q->tail++ & (q->cap - 1)] = *p;
 		q->bytes += p->len;
 		*rcv_nxt += p->len;
 		return TCP_RCVQ_APPENDED;

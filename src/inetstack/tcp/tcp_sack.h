@@ -27,7 +27,8 @@
 
 #define TCP_SB_MAX 32      /* disjoint SACKed ranges remembered by the sender */
 #define TCP_DUPTHRESH 3    /* RFC 6675 section 2, DupThresh */
-#define TCP_OOO_MAX 512    /* out-of-order segments held by the receiver */
+#define TCP_OOO_MAX 512    /* at most, out-of-order segments held by the receiver */
+#define TCP_OOO_MIN 8      /* the out-of-order array's first size, at the first hole */
 
 /* ---- sender: the scoreboard ---- */
 
@@ -101,12 +102,14 @@ struct tcp_ooo_seg {
 struct tcp_ooo {
 	uint32_t n;                           /* segments held, sorted by seq, disjoint */
 	uint32_t bytes;                       /* payload bytes held */
-	struct tcp_ooo_seg seg[TCP_OOO_MAX];
+	uint32_t cap;                         /* entries of seg: 0 (none yet) or a power of two up to TCP_OOO_MAX */
+	struct tcp_ooo_seg *seg;              /* allocated at the first insert, doubled as needed, freed by purge */
 	/* SACK blocks to report, most recent first (RFC 2018 section 4); recomputed on insert and pull. */
 	uint32_t nrecent;
 	struct tcp_sack_block recent[TCP_SACK_MAX_BLOCKS];
 };
 
+/* An empty queue without an array (the first insert allocates it). */
 void tcp_ooo_init(struct tcp_ooo *o);
 
 /*
@@ -115,7 +118,8 @@ void tcp_ooo_init(struct tcp_ooo *o);
  * (the segment may be split in two around a held one, needing a second
  * buffer reference: buf_ref). Consumes p: what is not stored is unreferenced
  * in pool. Returns the bytes newly stored (0: all duplicate, or the queue
- * is full, which the caller counts). When the queue fills midway through a
+ * is full, which the caller counts). The array grows first (doubling, up to
+ * TCP_OOO_MAX) when the pieces might not fit. When the queue fills midway through a
  * split, the lowest pieces are kept and the rest dropped. p->buf is NULL
  * afterwards. O(n): one pass over the segments above seq.
  */
@@ -127,7 +131,7 @@ uint32_t tcp_ooo_insert(struct tcp_ooo *o, struct buf_pool *pool, tcp_seq seq, s
  * first one that covers *rcv_nxt into *out (reference passes to the caller)
  * and advances *rcv_nxt past it. Returns true when it filled *out; call it
  * again until it returns false. Each call shifts the remaining segments down
- * (a memmove of up to TCP_OOO_MAX entries).
+ * (a memmove of up to the n entries held).
  */
 bool tcp_ooo_pull(struct tcp_ooo *o, struct buf_pool *pool, tcp_seq *rcv_nxt, struct pkt *out);
 
@@ -138,7 +142,7 @@ bool tcp_ooo_pull(struct tcp_ooo *o, struct buf_pool *pool, tcp_seq *rcv_nxt, st
  */
 uint32_t tcp_ooo_sack_blocks(const struct tcp_ooo *o, tcp_seq rcv_nxt, struct tcp_sack_block *out, uint32_t max);
 
-/* Unreferences everything held (connection closed or reset). */
+/* Unreferences everything held (connection closed or reset) and frees the array. */
 void tcp_ooo_purge(struct tcp_ooo *o, struct buf_pool *pool);
 
 #endif

@@ -5,23 +5,38 @@
 #include <stdlib.h>
 #include <string.h>
 
-#define SENT_MASK (TCP_SENT_LEN - 1)
+#define SENT_MASK (q->sent_cap - 1)
 
-/* One allocation for both rings, made when the connection is (connect, or a SYN or cookie to a listener). */
-struct sndq_rings {
-	struct tcp_sndseg ring[TCP_SNDQ_LEN];
-	struct tcp_sent sent[TCP_SENT_LEN];
-};
+/*
+ * A ring of free-running indices [head, tail) moved into one of twice the
+ * size: entry i goes to i & (2 * cap - 1), so every index stays valid.
+ */
+static void *ring_double(void *old, uint32_t cap, size_t size, uint32_t head, uint32_t tail)
+{
+	uint8_t *r = malloc((size_t)cap * 2 * size);
+	if (!r)
+		return NULL;
+	for (uint32_t i = head; i != tail; i++)
+		memcpy(r + (size_t)(i & (cap * 2 - 1)) * size, (uint8_t *)old + (size_t)(i & (cap - 1)) * size, size);
+	free(old);
+	return r;
+}
 
 int tcp_sndq_alloc(struct tcp_sndq *q)
 {
 	if (q->ring)
 		return 0;
-	struct sndq_rings *r = malloc(sizeof(*r));
-	if (!r)
+	q->ring = malloc(TCP_SNDQ_MIN * sizeof(*q->ring));
+	q->sent = malloc(TCP_SENT_MIN * sizeof(*q->sent));
+	if (!q->ring || !q->sent) {
+		free(q->ring);
+		free(q->sent);
+		q->ring = NULL;
+		q->sent = NULL;
 		return -ENOMEM;
-	q->ring = r->ring;
-	q->sent = r->sent;
+	}
+	q->cap = TCP_SNDQ_MIN;
+	q->sent_cap = TCP_SENT_MIN;
 	q->head = q->tail = q->bytes = q->uncommitted = 0;
 	q->cur_idx = q->cur_off = 0;
 	q->sent_head = q->sent_tail = 0;
@@ -33,11 +48,38 @@ void tcp_sndq_free(struct tcp_sndq *q, struct buf_pool *pool)
 	if (!q->ring)
 		return;
 	while (q->head != q->tail)
-		buf_unref(pool, q->ring[q->head++ & (TCP_SNDQ_LEN - 1)].buf);
-	free(container_of(q->ring, struct sndq_rings, ring[0]));
+		buf_unref(pool, q->ring[q->head++ & (q->cap - 1)].buf);
+	free(q->ring);
+	free(q->sent);
 	q->ring = NULL;
 	q->sent = NULL;
+	q->cap = q->sent_cap = 0;
 	q->bytes = q->uncommitted = 0;
+}
+
+int tcp_sndq_grow(struct tcp_sndq *q)
+{
+	if (!q->ring || q->cap >= TCP_SNDQ_LEN)
+		return -ENOMEM;
+	struct tcp_sndseg *r = ring_double(q->ring, q->cap, sizeof(*r), q->head, q->tail);
+	if (!r)
+		return -ENOMEM;
+	q->ring = r;
+	q->cap *= 2;
+	return 0;
+}
+
+/* Doubles the record of sent ranges (up to TCP_SENT_LEN); false: it stays full. */
+static bool sent_grow(struct tcp_sndq *q)
+{
+	if (q->sent_cap >= TCP_SENT_LEN)
+		return false;
+	struct tcp_sent *r = ring_double(q->sent, q->sent_cap, sizeof(*r), q->sent_head, q->sent_tail);
+	if (!r)
+		return false;
+	q->sent = r;
+	q->sent_cap *= 2;
+	return true;
 }
 
 void tcp_sndq_uncommit(struct tcp_sndq *q, struct buf_pool *pool, uint32_t unsent)
@@ -46,7 +88,7 @@ void tcp_sndq_uncommit(struct tcp_sndq *q, struct buf_pool *pool, uint32_t unsen
 	uint32_t n = q->uncommitted < unsent ? q->uncommitted : unsent;
 	q->bytes -= n;
 	while (n) {
-		struct tcp_sndseg *s = &q->ring[(q->tail - 1) & (TCP_SNDQ_LEN - 1)];
+		struct tcp_sndseg *s = &q->ring[(q->tail - 1) & (q->cap - 1)];
 		if (n < s->len) {
 			s->len -= n;
 			break;
@@ -71,14 +113,14 @@ int tcp_sndq_payload_slow(struct tcp_sndq *q, struct inet *in, uint32_t off, uin
 		start = q->cur_off;
 	}
 	off -= start;
-	while (off >= q->ring[i & (TCP_SNDQ_LEN - 1)].len) {
-		off -= q->ring[i & (TCP_SNDQ_LEN - 1)].len;
-		start += q->ring[i & (TCP_SNDQ_LEN - 1)].len;
+	while (off >= q->ring[i & (q->cap - 1)].len) {
+		off -= q->ring[i & (q->cap - 1)].len;
+		start += q->ring[i & (q->cap - 1)].len;
 		i++;
 	}
 	q->cur_idx = i;
 	q->cur_off = start;
-	struct tcp_sndseg *s = &q->ring[i & (TCP_SNDQ_LEN - 1)];
+	struct tcp_sndseg *s = &q->ring[i & (q->cap - 1)];
 	struct buf *b = s->buf;
 	if (off == 0 && tcp_sndq_in_place(s, len)) {
 		buf_ref(b);
@@ -91,7 +133,7 @@ int tcp_sndq_payload_slow(struct tcp_sndq *q, struct inet *in, uint32_t off, uin
 	uint8_t *dst = p->data;
 	uint32_t left = len;
 	while (left) {
-		s = &q->ring[i++ & (TCP_SNDQ_LEN - 1)];
+		s = &q->ring[i++ & (q->cap - 1)];
 		uint32_t n = s->len - off;
 		if (n > left)
 			n = left;
@@ -114,7 +156,7 @@ static inline tcp_seq sent_start(const struct tcp_sndq *q, uint32_t i, tcp_seq u
 /* Splits the range holding seq strictly inside it in two at seq; a full record keeps it whole. */
 static void sent_split(struct tcp_sndq *q, tcp_seq una, tcp_seq seq)
 {
-	if (q->sent_tail - q->sent_head == TCP_SENT_LEN)
+	if (q->sent_tail - q->sent_head == q->sent_cap && !sent_grow(q))
 		return;
 	for (uint32_t i = q->sent_head; i != q->sent_tail; i++) {
 		struct tcp_sent *e = &q->sent[i & SENT_MASK];
@@ -153,7 +195,7 @@ void tcp_sndq_sent_slow(struct tcp_sndq *q, tcp_seq una, tcp_seq seq, uint32_t l
 			return;
 	}
 	/* New data (a segment that could not leave earlier counts as sent now). */
-	if (q->sent_tail - q->sent_head == TCP_SENT_LEN) {
+	if (q->sent_tail - q->sent_head == q->sent_cap && !sent_grow(q)) {
 		/* Full: the last range grows and takes the later time, which only ever makes a loss look later. */
 		struct tcp_sent *last = &q->sent[(q->sent_tail - 1) & SENT_MASK];
 		last->end = stop;

@@ -7,7 +7,10 @@
  *
  * The rings live apart from the tcb (tcp_sndq_alloc), only for connections
  * that carry data; a listener or a socket never connected has none (ring
- * NULL, every count 0). No allocation after that: a full ring refuses.
+ * NULL, every count 0). They start at TCP_SNDQ_MIN / TCP_SENT_MIN entries
+ * and double when full, up to TCP_SNDQ_LEN / TCP_SENT_LEN (amortised: a
+ * growth copies the ring once per doubling, never per segment); at the
+ * maximum, or when memory is short, a full ring refuses as before.
  */
 #ifndef DEMI_INETSTACK_TCP_SNDQ_H
 #define DEMI_INETSTACK_TCP_SNDQ_H
@@ -18,8 +21,10 @@
 #include "../inet_tx.h"
 #include "tcp_seq.h"
 
-#define TCP_SNDQ_LEN 512 /* pushed buffers queued per connection (power of two) */
-#define TCP_SENT_LEN 512 /* sent ranges remembered per connection (power of two) */
+#define TCP_SNDQ_LEN 512 /* at most, pushed buffers queued per connection (power of two) */
+#define TCP_SENT_LEN 512 /* at most, sent ranges remembered per connection (power of two) */
+#define TCP_SNDQ_MIN 8   /* the rings' first size (power of two): an idle connection's */
+#define TCP_SENT_MIN 8
 
 /* A pushed buffer in the send queue: bytes [data, data + len) of buf, one reference. */
 struct tcp_sndseg {
@@ -50,23 +55,33 @@ struct tcp_sndq {
 	uint32_t uncommitted;     /* bytes of queued pushes not yet completed */
 	/* Where the last payload walk ended: ring index cur_idx starts cur_off bytes past SND.UNA (head <= cur_idx <= tail). */
 	uint32_t cur_idx, cur_off;
-	struct tcp_sndseg *ring;  /* TCP_SNDQ_LEN entries, NULL when the tcb carries no data */
+	struct tcp_sndseg *ring;  /* cap entries (a power of two), NULL when the tcb carries no data */
+	uint32_t cap;
 	uint32_t sent_head, sent_tail;
-	struct tcp_sent *sent;    /* TCP_SENT_LEN entries, in the same allocation as ring */
+	struct tcp_sent *sent;    /* sent_cap entries (a power of two) */
+	uint32_t sent_cap;
 };
 
-/* Gives q its rings (empty). 0 or -ENOMEM. */
+/* Gives q its rings (empty, at their first size). 0 or -ENOMEM. */
 int tcp_sndq_alloc(struct tcp_sndq *q);
 /* Drops every queued buffer and frees the rings (none: nothing to do). */
 void tcp_sndq_free(struct tcp_sndq *q, struct buf_pool *pool);
+/* Bytes of memory the rings take now (0 without rings). */
+static inline uint32_t tcp_sndq_mem(const struct tcp_sndq *q)
+{
+	return q->cap * (uint32_t)sizeof(struct tcp_sndseg) + q->sent_cap * (uint32_t)sizeof(struct tcp_sent);
+}
+/* Doubles the ring of pushed buffers (up to TCP_SNDQ_LEN). 0, or -ENOMEM (at the maximum too). */
+int tcp_sndq_grow(struct tcp_sndq *q);
 
 static inline uint32_t tcp_sndq_bytes(const struct tcp_sndq *q) { return q->bytes; }
-static inline bool tcp_sndq_full(const struct tcp_sndq *q) { return q->tail - q->head == TCP_SNDQ_LEN; }
+/* True when no further push fits: the ring is full and cannot grow (it grows here when it can). */
+static inline bool tcp_sndq_full(struct tcp_sndq *q) { return q->tail - q->head == q->cap && tcp_sndq_grow(q) < 0; }
 
 /* Appends bytes [data, data + len) of buf, taking a reference of the queue's own; the caller checked room. */
 static inline void tcp_sndq_append(struct tcp_sndq *q, struct buf *buf, uint8_t *data, uint32_t len)
 {
-	struct tcp_sndseg *s = &q->ring[q->tail++ & (TCP_SNDQ_LEN - 1)];
+	struct tcp_sndseg *s = &q->ring[q->tail++ & (q->cap - 1)];
 	s->buf = buf;
 	buf_ref(buf);
 	s->data = data;
@@ -88,7 +103,7 @@ static inline void tcp_sndq_drop(struct tcp_sndq *q, struct buf_pool *pool, uint
 	/* The cursor's buffer starts acked bytes earlier, unless it was dropped or is the (trimmed) head now. */
 	q->cur_off -= acked;
 	while (acked) {
-		struct tcp_sndseg *s = &q->ring[q->head & (TCP_SNDQ_LEN - 1)];
+		struct tcp_sndseg *s = &q->ring[q->head & (q->cap - 1)];
 		if (acked < s->len) {
 			s->data += acked;
 			s->len -= acked;
@@ -102,7 +117,7 @@ static inline void tcp_sndq_drop(struct tcp_sndq *q, struct buf_pool *pool, uint
 		q->cur_idx = q->head;
 		q->cur_off = 0;
 	}
-	while (q->sent_head != q->sent_tail && SEQ_LEQ(q->sent[q->sent_head & (TCP_SENT_LEN - 1)].end, una))
+	while (q->sent_head != q->sent_tail && SEQ_LEQ(q->sent[q->sent_head & (q->sent_cap - 1)].end, una))
 		q->sent_head++;
 }
 
@@ -131,7 +146,7 @@ static inline bool tcp_sndq_in_place(const struct tcp_sndseg *s, uint32_t len)
 static inline int tcp_sndq_payload(struct tcp_sndq *q, struct inet *in, uint32_t off, uint32_t len, struct pkt *p)
 {
 	/* The common case inline: the head of the oldest queued buffer. */
-	struct tcp_sndseg *s = &q->ring[q->head & (TCP_SNDQ_LEN - 1)];
+	struct tcp_sndseg *s = &q->ring[q->head & (q->cap - 1)];
 	if (off == 0 && tcp_sndq_in_place(s, len)) {
 		buf_ref(s->buf);
 		*p = (struct pkt){ .buf = s->buf, .data = s->data, .len = len };
@@ -165,7 +180,7 @@ static inline void tcp_sndq_sent(struct tcp_sndq *q, tcp_seq una, tcp_seq seq, u
 {
 	uint32_t n = q->sent_tail - q->sent_head;
 	if (n) {
-		struct tcp_sent *last = &q->sent[(q->sent_tail - 1) & (TCP_SENT_LEN - 1)];
+		struct tcp_sent *last = &q->sent[(q->sent_tail - 1) & (q->sent_cap - 1)];
 		if (last->end != seq)
 			goto slow;
 		/* New data in the same instant as the last range, never retransmitted: one range. */
@@ -176,10 +191,10 @@ static inline void tcp_sndq_sent(struct tcp_sndq *q, tcp_seq una, tcp_seq seq, u
 	} else if (seq != una) {
 		goto slow;
 	}
-	if (n == TCP_SENT_LEN)
-		goto slow;
+	if (n == q->sent_cap)
+		goto slow; /* full: grown there, or merged */
 	/* New data right after what was sent: a range of its own. */
-	struct tcp_sent *e = &q->sent[q->sent_tail++ & (TCP_SENT_LEN - 1)];
+	struct tcp_sent *e = &q->sent[q->sent_tail++ & (q->sent_cap - 1)];
 	e->end = seq + len;
 	e->flags = 0;
 	e->xmit_ns = now;

@@ -1,6 +1,7 @@
 /* The control block's lifetime: creation with the stack's defaults, state changes, closing, dropping, freeing. */
 #include <arpa/inet.h>
 #include <errno.h>
+#include <malloc.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -38,7 +39,8 @@ struct tcb *tcb_new(struct inet *in)
 	tp->mss = TCP_DEFAULT_MSS;
 	tp->rec = &tcp_rec_newreno;
 	list_push_back(&t->conns, &tp->link);
-	t->nconns++;
+	if (++t->nconns > t->nconns_peak)
+		t->nconns_peak = t->nconns;
 	return tp;
 }
 
@@ -60,8 +62,26 @@ void tcb_free(struct tcb *tp)
 	tcp_sndq_free(&tp->sq, in->pool);
 	tcp_rcvq_free(&tp->rq, in->pool);
 	list_del(&tp->link);
-	in->tcp.nconns--;
+	struct tcp *t = &in->tcp;
+	t->nconns--;
 	free(tp);
+	/*
+	 * glibc keeps freed chunks in its heap; after most connections are gone
+	 * give the free pages back (once per fall to a quarter: amortised over
+	 * the frees that led there).
+	 */
+	if (t->nconns_peak >= TCP_TRIM_PEAK && t->nconns <= t->nconns_peak / 4) {
+		malloc_trim(0);
+		t->nconns_peak = t->nconns;
+	}
+}
+
+uint64_t tcp_mem(const struct inet *in)
+{
+	uint64_t n = 0;
+	for (const struct list_node *l = in->tcp.conns.next; l != &in->tcp.conns; l = l->next)
+		n += tcb_mem(container_of(l, const struct tcb, link));
+	return n;
 }
 
 static const char *const state_names[] = {

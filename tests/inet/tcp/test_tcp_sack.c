@@ -411,6 +411,7 @@ static void ooo_order(uint32_t B)
 	cr_assert_eq(pull1(o, &rcv), 50);
 	cr_assert_eq(o->n, 0);
 	cr_assert_eq(o->bytes, 0);
+	tcp_ooo_purge(o, &P); /* frees the array */
 	free(o);
 }
 
@@ -436,6 +437,7 @@ OOO_TEST(duplicates_and_overlaps)
 	tcp_seq rcv = B + 150;
 	cr_assert_eq(pull1(o, &rcv) + pull1(o, &rcv) + pull1(o, &rcv), 200);
 	cr_assert_eq(rcv, B + 350);
+	tcp_ooo_purge(o, &P); /* frees the array */
 	free(o);
 }
 
@@ -473,6 +475,7 @@ OOO_TEST(spanning_segment_is_split)
 		got += n;
 	cr_assert_eq(got, 270);
 	cr_assert_eq(rcv, 460);
+	tcp_ooo_purge(o, &P); /* frees the array */
 	free(o);
 }
 
@@ -498,6 +501,7 @@ OOO_TEST(pull_trims_and_drops_delivered)
 	cr_assert_eq(rcv, 500);
 	cr_assert_eq(o->n, 0);
 	cr_assert_eq(o->bytes, 0);
+	tcp_ooo_purge(o, &P); /* frees the array */
 	free(o);
 }
 
