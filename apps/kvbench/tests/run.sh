@@ -40,8 +40,9 @@ fail() {
 	exit 1
 }
 
-# A port no other run of this script uses at the same time (the pid is unique while we live).
-port=$((20000 + $$ % 30000))
+# A port no other run of this script uses at the same time (the pid is unique while we live), below Linux's
+# ephemeral range (32768-60999), where another test's outgoing connection could hold it.
+port=$((10000 + $$ % 22000))
 
 # start_redis [PREFIX...] ADDR: redis-server on ADDR:$port, waited for until it answers PING.
 start_redis() {
