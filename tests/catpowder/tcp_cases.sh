@@ -351,34 +351,43 @@ tcp_case() {
 		fi
 		;;
 	tcp-exit-drain)
-		# A PDPIX sender pushes 4 MiB, closes and returns from main (no demi_fini): exit() must tear its
-		# runtime down and drain TCP (rt.c's exit hook), so the slow Linux receiver gets every byte and EOF.
-		local bytes=$((4 << 20))
-		spawn linux-sink $IN_B timeout 60 python3 -c '
-import socket, sys, time
+		# Issue 12's program, TCP_EXIT_RUNS (20) times in a row: a PDPIX sender pushes 16 MiB in 64 KiB pushes,
+		# waits for every push, closes and returns from main (no demi_fini): exit() must tear its runtime down
+		# and drain TCP (rt.c's exit hook), so the slow Linux receiver gets every byte (SHA-256) and EOF, each run.
+		local bytes=$((16 << 20)) runs=${TCP_EXIT_RUNS:-20} i
+		spawn linux-sink $IN_B timeout 300 python3 -c '
+import hashlib, socket, sys, time
+n_want, runs = int(sys.argv[3]), int(sys.argv[4])
+period = bytes((k * 7 + k // 251) & 0xff for k in range(251 * 256))  # the pattern repeats every 64,256 bytes
+whole = (period * (n_want // len(period) + 1))[:n_want]
+want = hashlib.sha256(whole).hexdigest()
 s = socket.socket(); s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
 s.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 65536)
 s.bind((sys.argv[1], int(sys.argv[2]))); s.listen(1); print("listening", flush=True)
-c, _ = s.accept(); time.sleep(0.3)  # let unacknowledged data pile up at the sender
-n = bad = 0
-while True:
-    b = c.recv(65536)
-    if not b: break
-    for i, x in enumerate(b):
-        k = n + i
-        if x != (k * 7 + k // 251) & 0xff: bad += 1
-    n += len(b)
-print("received", n, "bytes,", bad, "wrong, then EOF", flush=True)
-sys.exit(0 if n == int(sys.argv[3]) and bad == 0 else 1)
-' "$IP_B" $port $bytes
+ok = 0
+for r in range(runs):
+    c, _ = s.accept(); time.sleep(0.1)  # let unacknowledged data pile up at the sender
+    h, n = hashlib.sha256(), 0
+    while True:
+        b = c.recv(1 << 20)
+        if not b: break
+        h.update(b); n += len(b)
+    c.close()
+    good = n == n_want and h.hexdigest() == want
+    ok += good
+    print("run", r + 1, "received", n, "bytes then EOF, sha256", "ok" if good else "WRONG", flush=True)
+print(ok, "of", runs, "runs intact", flush=True)
+sys.exit(0 if ok == runs else 1)
+' "$IP_B" $port $bytes "$runs"
 		listening linux-sink
-		run_fg demi-sender tdemi DEMI_LOG=info timeout 60 "$build/tests/tools/tcp_send_exit" "$IP_B" $port $bytes
-		cat "$tmp/demi-sender.log"
+		for i in $(seq "$runs"); do
+			run_fg demi-sender tdemi DEMI_LOG=info timeout 60 "$build/tests/tools/tcp_send_exit" "$IP_B" $port $bytes
+			[ "$TCP_LIBOS" != catpowder ] || grep -q "inet tcp: rx" "$tmp/demi-sender.log" ||
+				fail "no counters at process exit (run $i)"
+		done
 		finish linux-sink
-		cat "$tmp/linux-sink.log"
-		[ "$TCP_LIBOS" != catpowder ] || grep -q "inet tcp: rx" "$tmp/demi-sender.log" ||
-			fail "no counters at process exit"
-		echo "ok: every byte and EOF after a return from main"
+		tail -3 "$tmp/linux-sink.log"
+		echo "ok: every byte and EOF after a return from main, $runs runs of $((bytes >> 20)) MiB"
 		;;
 	tcp-lossy)
 		# NS_A - NS_R - NS_B; the router drops 1%, then 5% (TCP_LOSS_PERMILLES) of the TCP packets it forwards,
