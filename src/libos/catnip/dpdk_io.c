@@ -60,10 +60,9 @@ int dpdk_rx_burst(struct netdev *d, struct pkt *pkts, int n)
 				continue;
 			}
 		}
-		pkts[out].buf = b;
-		pkts[out].data = buf_data(b);
-		pkts[out].len = len;
-		out++;
+		/* The whole struct: flags and gso_size too (a stale PKT_TX_TSO left in the caller's array kept an
+		 * answer built in place from being fragmented, and the port dropped it as too long). */
+		pkts[out++] = (struct pkt){ .buf = b, .data = buf_data(b), .len = len };
 		dd->st.rx_frames++;
 		dd->st.rx_bytes += len;
 	}
