@@ -117,8 +117,12 @@ static inline bool tcp_rcvq_ooo_insert(struct tcp_rcvq *q, struct buf_pool *pool
 	return tcp_ooo_insert(q->ooo, pool, seq, p) != 0;
 }
 
-/* True when the out-of-order queue can take no more segments. */
-static inline bool tcp_rcvq_ooo_full(const struct tcp_rcvq *q) { return q->ooo->n == TCP_OOO_MAX; }
+/*
+ * True when the out-of-order queue can take no more segments: its array is
+ * full (after an insert, one that could not grow: at TCP_OOO_MAX, or memory
+ * refused; no array at all counts as full).
+ */
+static inline bool tcp_rcvq_ooo_full(const struct tcp_rcvq *q) { return q->ooo->n == q->ooo->cap; }
 
 /* Drops the out-of-order data (nothing follows the peer's FIN). */
 static inline void tcp_rcvq_drop_ooo(struct tcp_rcvq *q, struct buf_pool *pool) { tcp_ooo_purge(q->ooo, pool); }

@@ -2,8 +2,8 @@
  * The send queue: the pushed buffers from SND.UNA on, by reference (zero
  * copy; SYN and FIN are not in it), and the record of when each sent range
  * last left and whether it was sent more than once (what RACK, RFC 8985,
- * needs; recorded, not yet read by loss detection). Only tcp_sndq.c and the
- * inline functions below touch the fields.
+ * reads: tcp_rec_rack.c). Only tcp_sndq.c and the inline functions below
+ * touch the fields.
  *
  * The rings live apart from the tcb (tcp_sndq_alloc), only for connections
  * that carry data; a listener or a socket never connected has none (ring
@@ -156,17 +156,25 @@ static inline int tcp_sndq_payload(struct tcp_sndq *q, struct inet *in, uint32_t
 	return tcp_sndq_payload_slow(q, in, off, len, p);
 }
 
-/* The sent ranges, for loss detection (RACK): how many, the k-th from SND.UNA (k < count) and where it starts. */
+/*
+ * The sent ranges, for loss detection (RACK): how many, the k-th from
+ * SND.UNA (k < count) and where it starts. The record grows (moves), so a
+ * pointer from tcp_sndq_sent_at is good only until the next send or
+ * tcp_sndq_mark_lost: walk by k, never keep the pointer across them.
+ */
 static inline uint32_t tcp_sndq_nsent(const struct tcp_sndq *q) { return q->sent_tail - q->sent_head; }
 static inline struct tcp_sent *tcp_sndq_sent_at(const struct tcp_sndq *q, uint32_t k)
 {
-	return &q->sent[(q->sent_head + k) & (TCP_SENT_LEN - 1)];
+	return &q->sent[(q->sent_head + k) & (q->sent_cap - 1)];
 }
 static inline tcp_seq tcp_sndq_sent_start(const struct tcp_sndq *q, uint32_t k, tcp_seq una)
 {
 	return k == 0 ? una : tcp_sndq_sent_at(q, k - 1)->end;
 }
-/* Marks [s, e) lost (splitting the ranges at both ends while the record has room). */
+/*
+ * Marks [s, e) lost, splitting the ranges at both ends (the record grows for
+ * that, up to TCP_SENT_LEN; a record that cannot keeps them whole).
+ */
 void tcp_sndq_mark_lost(struct tcp_sndq *q, tcp_seq una, tcp_seq s, tcp_seq e);
 
 /* Records out of line what tcp_sndq_sent does not inline (a retransmission, a gap, a full record). */
