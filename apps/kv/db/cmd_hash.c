@@ -11,18 +11,9 @@ static void hset_generic(struct kv_ctx *x, bool ok_reply)
 		kv_reply_wrong_arity(x);
 		return;
 	}
-	bool wrong;
-	const struct kv_arg *key = &x->argv[1];
-	struct kv_dent *e = kv_db_find_type(x, key, KV_HASH, &wrong);
-	if (wrong)
+	struct kv_dent *e = kv_db_find_or_add(x, &x->argv[1], KV_HASH);
+	if (e == NULL)
 		return;
-	if (e == NULL) {
-		struct kv_obj *o = kv_obj_new(KV_HASH);
-		if (o == NULL || (e = kv_db_set(x, key, o, false)) == NULL) {
-			kv_reply_oom(x);
-			return;
-		}
-	}
 	struct kv_dict *d = kv_obj_of(e)->u.dict;
 	long long added = 0;
 	for (int j = 2; j < x->argc; j += 2) {

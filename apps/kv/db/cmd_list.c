@@ -49,18 +49,9 @@ void kv_list_free(struct kv_list *l)
 
 static void push_generic(struct kv_ctx *x, bool left)
 {
-	bool wrong;
-	const struct kv_arg *key = &x->argv[1];
-	struct kv_dent *e = kv_db_find_type(x, key, KV_LIST, &wrong);
-	if (wrong)
+	struct kv_dent *e = kv_db_find_or_add(x, &x->argv[1], KV_LIST);
+	if (e == NULL)
 		return;
-	if (e == NULL) {
-		struct kv_obj *o = kv_obj_new(KV_LIST);
-		if (o == NULL || (e = kv_db_set(x, key, o, false)) == NULL) {
-			kv_reply_oom(x);
-			return;
-		}
-	}
 	struct kv_list *l = kv_obj_of(e)->u.list;
 	int j;
 	for (j = 2; j < x->argc; j++) {
@@ -210,18 +201,10 @@ static void cmd_lrange(struct kv_ctx *x)
 	}
 	struct kv_list *l = kv_obj_of(e)->u.list;
 	long long len = (long long)l->len;
-	if (start < 0)
-		start += len;
-	if (end < 0)
-		end += len;
-	if (start < 0)
-		start = 0;
-	if (start > end || start >= len) {
+	if (!kv_range(&start, &end, len)) {
 		kv_array(x->out, 0);
 		return;
 	}
-	if (end >= len)
-		end = len - 1;
 	kv_array(x->out, end - start + 1);
 	for (long long i = start; i <= end && !x->out->overflow; i++) {
 		struct kv_str *s = *list_at(l, (size_t)i);

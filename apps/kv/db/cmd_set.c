@@ -6,18 +6,9 @@
 
 static void cmd_sadd(struct kv_ctx *x)
 {
-	bool wrong;
-	const struct kv_arg *key = &x->argv[1];
-	struct kv_dent *e = kv_db_find_type(x, key, KV_SET, &wrong);
-	if (wrong)
+	struct kv_dent *e = kv_db_find_or_add(x, &x->argv[1], KV_SET);
+	if (e == NULL)
 		return;
-	if (e == NULL) {
-		struct kv_obj *o = kv_obj_new(KV_SET);
-		if (o == NULL || (e = kv_db_set(x, key, o, false)) == NULL) {
-			kv_reply_oom(x);
-			return;
-		}
-	}
 	struct kv_dict *d = kv_obj_of(e)->u.dict;
 	long long added = 0;
 	for (int j = 2; j < x->argc; j++) {

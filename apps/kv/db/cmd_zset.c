@@ -357,18 +357,10 @@ static void cmd_zrange(struct kv_ctx *x)
 	}
 	struct kv_zset *z = kv_obj_of(e)->u.zset;
 	long long len = (long long)z->len;
-	if (start < 0)
-		start += len;
-	if (end < 0)
-		end += len;
-	if (start < 0)
-		start = 0;
-	if (start > end || start >= len) {
+	if (!kv_range(&start, &end, len)) {
 		kv_array(x->out, 0);
 		return;
 	}
-	if (end >= len)
-		end = len - 1;
 	long long n = end - start + 1;
 	kv_array(x->out, withscores ? n * 2 : n);
 	struct zsl_node *node = zsl_at(z, rev ? (size_t)(len - 1 - start) : (size_t)start);

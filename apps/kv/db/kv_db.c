@@ -204,6 +204,18 @@ struct kv_dent *kv_db_find_type(struct kv_ctx *x, const struct kv_arg *key, int 
 	return e;
 }
 
+struct kv_dent *kv_db_find_or_add(struct kv_ctx *x, const struct kv_arg *key, int type)
+{
+	bool wrong;
+	struct kv_dent *e = kv_db_find_type(x, key, type, &wrong);
+	if (e != NULL || wrong)
+		return e;
+	struct kv_obj *o = kv_obj_new(type);
+	if (o == NULL || (e = kv_db_set(x, key, o, false)) == NULL)
+		kv_reply_oom(x);
+	return e;
+}
+
 struct kv_dent *kv_db_set(struct kv_ctx *x, const struct kv_arg *key, struct kv_obj *obj, bool keepttl)
 {
 	bool added;

@@ -104,6 +104,25 @@ struct kv_dent *kv_db_find(struct kv_ctx *x, const struct kv_arg *key);
 /* The key's object when it has type type; NULL when absent, or when of another type (WRONGTYPE is then
  * replied and *wrong set). */
 struct kv_dent *kv_db_find_type(struct kv_ctx *x, const struct kv_arg *key, int type, bool *wrong);
+/* The key's object of type type, created empty when absent (what a push or an add writes to); NULL when of
+ * another type (WRONGTYPE replied) or when memory runs out (the error replied). */
+struct kv_dent *kv_db_find_or_add(struct kv_ctx *x, const struct kv_arg *key, int type);
+/* Redis's index range over len elements: negative indices count from the end, the range is clipped; false when
+ * it holds nothing. */
+static inline bool kv_range(long long *start, long long *end, long long len)
+{
+	if (*start < 0)
+		*start += len;
+	if (*end < 0)
+		*end += len;
+	if (*start < 0)
+		*start = 0;
+	if (*start > *end || *start >= len)
+		return false;
+	if (*end >= len)
+		*end = len - 1;
+	return true;
+}
 /* Sets key to obj (a fresh object without TTL): an old value is freed, and its TTL kept when keepttl. NULL when
  * memory runs out (obj is then freed). */
 struct kv_dent *kv_db_set(struct kv_ctx *x, const struct kv_arg *key, struct kv_obj *obj, bool keepttl);
