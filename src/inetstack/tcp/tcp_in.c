@@ -420,7 +420,8 @@ static void established(struct tcb *tp, struct seg *s, struct pkt *p)
 		tcp_timer_keep_arm(tp);
 		if (lp) {
 			st->passive_opens++;
-			tcp_listen_established(tp);
+			if (!tcp_listen_established(tp))
+				goto drop; /* no descriptor for it: reset, and maybe freed */
 		} else {
 			st->active_opens++;
 			if (tp->conn_op) {
@@ -639,6 +640,8 @@ void tcp_input(struct inet *in, struct pkt *p, const struct ipv4_hdr *ih, bool t
 				tcp_respond_rst(in, ih, th, seg_seqlen(&s));
 				goto drop;
 			}
+			if (!tp) /* handed to an accept that had no descriptor left: reset, and freed */
+				goto drop;
 			/* The cookie made the connection: the ACK may carry data; go on as established. */
 		} else {
 			if (s.flags & TH_SYN)

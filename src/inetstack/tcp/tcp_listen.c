@@ -152,8 +152,7 @@ bool tcp_listen_cookie_ack(struct tcb *lp, const struct ipv4_hdr *ih, const stru
 	/* tcp_listen_established expects it on the SYN queue. */
 	list_push_back(&lp->synq, &tp->lnode);
 	lp->nsynq++;
-	tcp_listen_established(tp);
-	*out = tp;
+	*out = tcp_listen_established(tp) ? tp : NULL;
 	return true;
 }
 
@@ -175,7 +174,7 @@ static bool give(struct tcb *tp, struct op *op)
 	return true;
 }
 
-void tcp_listen_established(struct tcb *tp)
+bool tcp_listen_established(struct tcb *tp)
 {
 	struct tcb *lp = tp->listener;
 	list_del(&tp->lnode);
@@ -184,12 +183,12 @@ void tcp_listen_established(struct tcb *tp)
 	if (!list_empty(&lp->acceptors)) {
 		struct op *op = container_of(list_pop_front(&lp->acceptors), struct op, wnode);
 		list_node_init(&op->wnode);
-		give(tp, op);
-		return;
+		return give(tp, op);
 	}
 	list_push_back(&lp->acceptq, &tp->lnode);
 	lp->nacceptq++;
 	tp->flags |= TF_ACCEPTQ;
+	return true;
 }
 
 void tcp_listen_unlink(struct tcb *tp)

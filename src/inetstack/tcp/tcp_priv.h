@@ -393,11 +393,14 @@ uint64_t tcp_rto(const struct tcb *tp);
 
 /* A SYN for a listener (no connection matched): SYN queue, cookie, or drop. Consumes nothing. */
 void tcp_listen_syn(struct tcb *lp, const struct ipv4_hdr *ih, const struct tcp_hdr *th, const struct tcp_opts *o);
-/* An ACK for a listener with no connection: maybe a SYN cookie's. True when it made a connection (then *out). */
+/* An ACK for a listener with no connection: maybe a SYN cookie's. True when it made a connection (then *out;
+ * NULL when the accept it was handed to had no descriptor left and reset it). */
 bool tcp_listen_cookie_ack(struct tcb *lp, const struct ipv4_hdr *ih, const struct tcp_hdr *th,
 			   const struct tcp_opts *o, struct tcb **out);
 /* A child reached ESTABLISHED: moves from the SYN queue to the accept queue, completing a pending accept. */
-void tcp_listen_established(struct tcb *tp);
+/* tp (a listener's child) is established: handed to a waiting accept or queued. False when the accept found no
+ * descriptor left: tp was then reset and may be freed, and the caller must not touch it again. */
+bool tcp_listen_established(struct tcb *tp);
 /* Completes an accept from the accept queue; false when it is empty. */
 bool tcp_listen_take(struct tcb *lp, struct op *op);
 /* A child is gone before being accepted: unlinks it from its listener. */
