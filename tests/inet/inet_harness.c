@@ -195,6 +195,27 @@ demi_sgarray_t tnet_sga(uint32_t len, uint8_t tag)
 	return sga;
 }
 
+void tnet_sendto(int qd, uint32_t ip, uint16_t port, uint32_t len, uint8_t tag)
+{
+	demi_sgarray_t sga = tnet_sga(len, tag);
+	struct sockaddr_in to = tnet_addr(ip, port);
+	demi_qtoken_t qt;
+	cr_assert_eq(demi_pushto(&qt, qd, &sga, (const struct sockaddr *)&to, sizeof(to)), 0);
+	cr_assert_eq(tnet_wait(qt, NSEC_PER_SEC).qr_opcode, DEMI_OPC_PUSH);
+	cr_assert_eq(demi_sgafree(&sga), 0);
+}
+
+uint8_t tnet_pop_tag(int qd)
+{
+	demi_qtoken_t qt;
+	cr_assert_eq(demi_pop(&qt, qd), 0);
+	demi_qresult_t qr = tnet_wait(qt, NSEC_PER_SEC);
+	cr_assert_eq(qr.qr_opcode, DEMI_OPC_POP);
+	uint8_t tag = *(uint8_t *)qr.qr_value.sga.sga_segs[0].sgaseg_buf;
+	cr_assert_eq(demi_sgafree(&qr.qr_value.sga), 0);
+	return tag;
+}
+
 struct demi_netstats *tnet_stats(int idx)
 {
 	return &T.in[idx]->st;

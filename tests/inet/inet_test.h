@@ -64,6 +64,10 @@ struct tconn {
 };
 struct tconn tnet_tcp_pair(uint16_t port);
 demi_sgarray_t tnet_sga(uint32_t len, uint8_t tag);
+/* Sends len bytes (tnet_sga's pattern from tag) from UDP qd to ip:port and waits for the push. */
+void tnet_sendto(int qd, uint32_t ip, uint16_t port, uint32_t len, uint8_t tag);
+/* Pops one datagram on qd and returns its first byte (the tag it was sent with). */
+uint8_t tnet_pop_tag(int qd);
 struct demi_netstats *tnet_stats(int idx);
 
 /* Raw frames: builders (checksums filled) and the raw port's receive side. */

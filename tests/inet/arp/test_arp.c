@@ -22,27 +22,6 @@ static bool drop_arp(void *arg, int from, int to, const uint8_t *f, uint32_t len
 	return true;
 }
 
-static void send_to(int qd, uint32_t ip, uint16_t port, uint32_t len, uint8_t tag)
-{
-	demi_sgarray_t sga = tnet_sga(len, tag);
-	struct sockaddr_in to = tnet_addr(ip, port);
-	demi_qtoken_t qt;
-	cr_assert_eq(demi_pushto(&qt, qd, &sga, (const struct sockaddr *)&to, sizeof(to)), 0);
-	cr_assert_eq(tnet_wait(qt, NSEC_PER_SEC).qr_opcode, DEMI_OPC_PUSH);
-	cr_assert_eq(demi_sgafree(&sga), 0);
-}
-
-static uint8_t pop_tag(int qd)
-{
-	demi_qtoken_t qt;
-	cr_assert_eq(demi_pop(&qt, qd), 0);
-	demi_qresult_t qr = tnet_wait(qt, NSEC_PER_SEC);
-	cr_assert_eq(qr.qr_opcode, DEMI_OPC_POP);
-	uint8_t tag = *(uint8_t *)qr.qr_value.sga.sga_segs[0].sgaseg_buf;
-	cr_assert_eq(demi_sgafree(&qr.qr_value.sga), 0);
-	return tag;
-}
-
 Test(arp, gratuitous_at_start_and_resolution)
 {
 	tnet_init(NULL, NULL);
@@ -52,8 +31,8 @@ Test(arp, gratuitous_at_start_and_resolution)
 	uint8_t mac[6];
 	cr_assert_eq(arp_lookup(T.in[NB], IP_A, mac), -ENOENT);
 	int a = tnet_udp(NA, 1000), b = tnet_udp(NB, 2000);
-	send_to(a, IP_B, 2000, 10, 1);
-	cr_assert_eq(pop_tag(b), 1);
+	tnet_sendto(a, IP_B, 2000, 10, 1);
+	cr_assert_eq(tnet_pop_tag(b), 1);
 	cr_assert_eq(arp_lookup(T.in[NA], IP_B, mac), 0);
 	cr_assert_eq(memcmp(mac, MAC_B, 6), 0);
 	/* RFC 826: the target of a request learns its sender. */
@@ -61,8 +40,8 @@ Test(arp, gratuitous_at_start_and_resolution)
 	cr_assert_eq(memcmp(mac, MAC_A, 6), 0);
 	cr_assert_eq(tnet_stats(NB)->arp.tx_replies, 1);
 	/* Resolved: the next datagram needs no request. */
-	send_to(a, IP_B, 2000, 10, 2);
-	cr_assert_eq(pop_tag(b), 2);
+	tnet_sendto(a, IP_B, 2000, 10, 2);
+	cr_assert_eq(tnet_pop_tag(b), 2);
 	cr_assert_eq(tnet_stats(NA)->arp.tx_requests, 2);
 	cr_assert_eq(tnet_stats(NA)->arp.queued, 1);
 	cr_assert_eq(tnet_stats(NA)->arp.flushed, 1);
@@ -77,9 +56,9 @@ Test(arp, parked_packets_flushed_on_reply)
 	memwire_set_filter(T.w, drop_arp, NULL);
 	int a = tnet_udp(NA, 1000), b = tnet_udp(NB, 2000);
 	for (int i = 0; i < 5; i++)
-		send_to(a, IP_B, 2000, 10, (uint8_t)i);
+		tnet_sendto(a, IP_B, 2000, 10, (uint8_t)i);
 	for (int i = 0; i < 5; i++)
-		cr_assert_eq(pop_tag(b), i);
+		cr_assert_eq(tnet_pop_tag(b), i);
 	cr_assert_eq(tnet_stats(NA)->arp.queued, 5);
 	cr_assert_eq(tnet_stats(NA)->arp.flushed, 5);
 	cr_assert_eq(tnet_stats(NA)->arp.tx_requests, 1 + 3); /* announcement, then three tries */
@@ -103,7 +82,7 @@ Test(arp, timeout_drops_parked)
 	int a = tnet_udp(NA, 1000);
 	tnet_udp(NB, 2000);
 	for (int i = 0; i < 3; i++)
-		send_to(a, IP_B, 2000, 100, (uint8_t)i);
+		tnet_sendto(a, IP_B, 2000, 100, (uint8_t)i);
 	tnet_run(25 * NSEC_PER_MSEC);
 	cr_assert_eq(tnet_stats(NA)->arp.timeouts, 0);
 	tnet_run(10 * NSEC_PER_MSEC);
@@ -122,7 +101,7 @@ Test(arp, parked_queue_bounded)
 	tnet_init(NULL, three_tries_10ms);
 	int a = tnet_udp(NA, 1000);
 	for (int i = 0; i < ARP_PENDING_PER_ENTRY + 6; i++)
-		send_to(a, inet_addr("10.0.0.50"), 9, 10, 0);
+		tnet_sendto(a, inet_addr("10.0.0.50"), 9, 10, 0);
 	cr_assert_eq(tnet_stats(NA)->arp.queued, ARP_PENDING_PER_ENTRY);
 	cr_assert_eq(tnet_stats(NA)->arp.drop_queue_full, 6);
 	tnet_run(100 * NSEC_PER_MSEC);
@@ -142,8 +121,8 @@ Test(arp, static_entry_needs_no_request)
 {
 	tnet_init(NULL, static_b);
 	int a = tnet_udp(NA, 1000), b = tnet_udp(NB, 2000);
-	send_to(a, IP_B, 2000, 10, 7);
-	cr_assert_eq(pop_tag(b), 7);
+	tnet_sendto(a, IP_B, 2000, 10, 7);
+	cr_assert_eq(tnet_pop_tag(b), 7);
 	cr_assert_eq(tnet_stats(NA)->arp.tx_requests, 1);
 	cr_assert_eq(tnet_stats(NA)->arp.queued, 0);
 }
@@ -158,14 +137,14 @@ Test(arp, entries_expire_after_ttl)
 {
 	tnet_init(NULL, ttl_1s);
 	int a = tnet_udp(NA, 1000), b = tnet_udp(NB, 2000);
-	send_to(a, IP_B, 2000, 10, 1);
-	cr_assert_eq(pop_tag(b), 1);
+	tnet_sendto(a, IP_B, 2000, 10, 1);
+	cr_assert_eq(tnet_pop_tag(b), 1);
 	uint8_t mac[6];
 	cr_assert_eq(arp_lookup(T.in[NA], IP_B, mac), 0);
 	tnet_run(1100 * NSEC_PER_MSEC);
 	cr_assert_eq(arp_lookup(T.in[NA], IP_B, mac), -ENOENT);
-	send_to(a, IP_B, 2000, 10, 2);
-	cr_assert_eq(pop_tag(b), 2);
+	tnet_sendto(a, IP_B, 2000, 10, 2);
+	cr_assert_eq(tnet_pop_tag(b), 2);
 	cr_assert_eq(tnet_stats(NA)->arp.tx_requests, 3);
 }
 

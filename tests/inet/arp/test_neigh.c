@@ -31,27 +31,6 @@ static void run(uint64_t ns)
 	}
 }
 
-static void send_to(int qd, uint32_t ip, uint16_t port, uint8_t tag)
-{
-	demi_sgarray_t sga = tnet_sga(10, tag);
-	struct sockaddr_in to = tnet_addr(ip, port);
-	demi_qtoken_t qt;
-	cr_assert_eq(demi_pushto(&qt, qd, &sga, (const struct sockaddr *)&to, sizeof(to)), 0);
-	cr_assert_eq(tnet_wait(qt, NSEC_PER_SEC).qr_opcode, DEMI_OPC_PUSH);
-	cr_assert_eq(demi_sgafree(&sga), 0);
-}
-
-static uint8_t pop_tag(int qd)
-{
-	demi_qtoken_t qt;
-	cr_assert_eq(demi_pop(&qt, qd), 0);
-	demi_qresult_t qr = tnet_wait(qt, NSEC_PER_SEC);
-	cr_assert_eq(qr.qr_opcode, DEMI_OPC_POP);
-	uint8_t tag = *(uint8_t *)qr.qr_value.sga.sga_segs[0].sgaseg_buf;
-	cr_assert_eq(demi_sgafree(&qr.qr_value.sga), 0);
-	return tag;
-}
-
 static void three_tries_10ms(struct demi_config *c, int idx)
 {
 	(void)idx;
@@ -66,10 +45,10 @@ Test(neigh, unresolved_capped_resolved_kept)
 {
 	tnet_init(NULL, three_tries_10ms);
 	int a = tnet_udp(NA, 1000), b = tnet_udp(NB, 2000);
-	send_to(a, IP_B, 2000, 1);
-	cr_assert_eq(pop_tag(b), 1);
+	tnet_sendto(a, IP_B, 2000, 10, 1);
+	cr_assert_eq(tnet_pop_tag(b), 1);
 	for (uint32_t i = 0; i < 100; i++) {
-		send_to(a, addr_n(1, i), 9, 0);
+		tnet_sendto(a, addr_n(1, i), 9, 10, 0);
 		cr_assert_leq(T.in[NA]->arp.nunres, ARP_UNRES_MAX);
 	}
 	struct demi_netstats *st = tnet_stats(NA);
@@ -77,8 +56,8 @@ Test(neigh, unresolved_capped_resolved_kept)
 	cr_assert_eq(st->arp.drop_cache_full, 0);
 	uint8_t mac[6];
 	cr_assert_eq(arp_lookup(T.in[NA], IP_B, mac), 0, "a resolved entry gave way to unresolved ones");
-	send_to(a, IP_B, 2000, 2);
-	cr_assert_eq(pop_tag(b), 2);
+	tnet_sendto(a, IP_B, 2000, 10, 2);
+	cr_assert_eq(tnet_pop_tag(b), 2);
 	/* The resolutions fail, are held FAILED for a second, then go. */
 	run(ARP_FAILED_HOLD_NS + 100 * NSEC_PER_MSEC);
 	cr_assert_eq(T.in[NA]->arp.nunres, 0);
@@ -93,7 +72,7 @@ Test(neigh, requests_rate_limited_in_total)
 	struct demi_netstats *st = tnet_stats(NA);
 	uint64_t before = st->arp.tx_requests;
 	for (uint32_t i = 0; i < 300; i++)
-		send_to(a, addr_n(2, i), 9, 0);
+		tnet_sendto(a, addr_n(2, i), 9, 10, 0);
 	cr_assert_leq(st->arp.tx_requests - before, ARP_REQ_BURST);
 	cr_assert_geq(st->neigh.arp_ratelimited, 300 - ARP_REQ_BURST);
 	run(NSEC_PER_SEC);
@@ -119,17 +98,17 @@ Test(neigh, failed_address_held)
 	int a = tnet_udp(NA, 1000);
 	tnet_udp(NB, 2000);
 	struct demi_netstats *st = tnet_stats(NA);
-	send_to(a, IP_B, 2000, 1);
+	tnet_sendto(a, IP_B, 2000, 10, 1);
 	run(40 * NSEC_PER_MSEC);
 	cr_assert_eq(st->arp.timeouts, 1);
 	uint64_t req = st->arp.tx_requests;
 	for (int i = 0; i < 5; i++)
-		send_to(a, IP_B, 2000, 2);
+		tnet_sendto(a, IP_B, 2000, 10, 2);
 	run(100 * NSEC_PER_MSEC);
 	cr_assert_eq(st->neigh.arp_drop_failed, 5);
 	cr_assert_eq(st->arp.tx_requests, req, "a request within the hold");
 	run(ARP_FAILED_HOLD_NS);
-	send_to(a, IP_B, 2000, 3);
+	tnet_sendto(a, IP_B, 2000, 10, 3);
 	cr_assert_eq(st->arp.tx_requests, req + 1, "no request after the hold");
 }
 
@@ -146,8 +125,8 @@ Test(neigh, stale_entry_in_use_probed)
 	int a = tnet_udp(NA, 1000), b = tnet_udp(NB, 2000);
 	struct demi_netstats *st = tnet_stats(NA);
 	for (int i = 0; i < 30; i++) {
-		send_to(a, IP_B, 2000, (uint8_t)i);
-		cr_assert_eq(pop_tag(b), (uint8_t)i);
+		tnet_sendto(a, IP_B, 2000, 10, (uint8_t)i);
+		cr_assert_eq(tnet_pop_tag(b), (uint8_t)i);
 		run(100 * NSEC_PER_MSEC);
 		uint8_t mac[6];
 		cr_assert_eq(arp_lookup(T.in[NA], IP_B, mac), 0, "the entry in use went at %d", i);
@@ -176,8 +155,8 @@ Test(neigh, lru_eviction_keeps_entry_in_use)
 {
 	tnet_init(NULL, NULL);
 	int a = tnet_udp(NA, 1000), b = tnet_udp(NB, 2000);
-	send_to(a, IP_B, 2000, 1);
-	cr_assert_eq(pop_tag(b), 1);
+	tnet_sendto(a, IP_B, 2000, 10, 1);
+	cr_assert_eq(tnet_pop_tag(b), 1);
 	static const uint8_t bcast[6] = { 0xff, 0xff, 0xff, 0xff, 0xff, 0xff };
 	uint8_t f[128], mac[6] = { 0x02, 0x33, 0, 0, 0, 0 };
 	for (uint32_t i = 0; i < 300; i++) {
