@@ -92,26 +92,7 @@ static void cmd_hgetall(struct kv_ctx *x)
 
 static void cmd_hdel(struct kv_ctx *x)
 {
-	bool wrong;
-	struct kv_dent *e = kv_db_find_type(x, &x->argv[1], KV_HASH, &wrong);
-	if (wrong)
-		return;
-	long long removed = 0;
-	if (e != NULL) {
-		struct kv_dict *d = kv_obj_of(e)->u.dict;
-		for (int j = 2; j < x->argc && kv_dict_size(d) > 0; j++) {
-			struct kv_dent *f = kv_dict_unlink(d, x->argv[j].p, x->argv[j].len);
-			if (f != NULL) {
-				free(f->v.ptr);
-				free(f);
-				removed++;
-			}
-		}
-		if (kv_dict_size(d) == 0)
-			kv_db_delete_entry(x->db, e);
-	}
-	kv_int(x->out, removed);
-	x->dirty = removed > 0;
+	kv_db_remove_members(x, KV_HASH, true);
 }
 
 static void cmd_hlen(struct kv_ctx *x)

@@ -32,25 +32,7 @@ static void cmd_sadd(struct kv_ctx *x)
 
 static void cmd_srem(struct kv_ctx *x)
 {
-	bool wrong;
-	struct kv_dent *e = kv_db_find_type(x, &x->argv[1], KV_SET, &wrong);
-	if (wrong)
-		return;
-	long long removed = 0;
-	if (e != NULL) {
-		struct kv_dict *d = kv_obj_of(e)->u.dict;
-		for (int j = 2; j < x->argc && kv_dict_size(d) > 0; j++) {
-			struct kv_dent *m = kv_dict_unlink(d, x->argv[j].p, x->argv[j].len);
-			if (m != NULL) {
-				free(m);
-				removed++;
-			}
-		}
-		if (kv_dict_size(d) == 0)
-			kv_db_delete_entry(x->db, e);
-	}
-	kv_int(x->out, removed);
-	x->dirty = removed > 0;
+	kv_db_remove_members(x, KV_SET, false);
 }
 
 static void cmd_spop(struct kv_ctx *x)

@@ -216,6 +216,31 @@ struct kv_dent *kv_db_find_or_add(struct kv_ctx *x, const struct kv_arg *key, in
 	return e;
 }
 
+void kv_db_remove_members(struct kv_ctx *x, int type, bool free_values)
+{
+	bool wrong;
+	struct kv_dent *e = kv_db_find_type(x, &x->argv[1], type, &wrong);
+	if (wrong)
+		return;
+	long long removed = 0;
+	if (e != NULL) {
+		struct kv_dict *d = kv_obj_of(e)->u.dict;
+		for (int j = 2; j < x->argc && kv_dict_size(d) > 0; j++) {
+			struct kv_dent *m = kv_dict_unlink(d, x->argv[j].p, x->argv[j].len);
+			if (m != NULL) {
+				if (free_values)
+					free(m->v.ptr);
+				free(m);
+				removed++;
+			}
+		}
+		if (kv_dict_size(d) == 0)
+			kv_db_delete_entry(x->db, e);
+	}
+	kv_int(x->out, removed);
+	x->dirty = removed > 0;
+}
+
 struct kv_dent *kv_db_set(struct kv_ctx *x, const struct kv_arg *key, struct kv_obj *obj, bool keepttl)
 {
 	bool added;

@@ -107,6 +107,9 @@ struct kv_dent *kv_db_find_type(struct kv_ctx *x, const struct kv_arg *key, int 
 /* The key's object of type type, created empty when absent (what a push or an add writes to); NULL when of
  * another type (WRONGTYPE replied) or when memory runs out (the error replied). */
 struct kv_dent *kv_db_find_or_add(struct kv_ctx *x, const struct kv_arg *key, int type);
+/* HDEL and SREM: removes the members argv[2..] from the key's dict-backed object of type type (their values
+ * freed too when free_values), deletes the key once it is empty, and replies with how many were removed. */
+void kv_db_remove_members(struct kv_ctx *x, int type, bool free_values);
 /* Redis's index range over len elements: negative indices count from the end, the range is clipped; false when
  * it holds nothing. */
 static inline bool kv_range(long long *start, long long *end, long long len)
